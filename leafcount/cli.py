@@ -1,0 +1,275 @@
+"""The ``leafcount`` command line: segment, evaluate, train, synth.
+
+Only this edge turns errors into messages: each bad file gets one line on
+stderr (the traceback with ``--verbose``) and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from leafcount.atomic import write_text_atomic
+from leafcount.errors import Cancelled, ConfigError, LeafcountError
+
+log = logging.getLogger("leafcount")
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _model_path(arg: str | None) -> Path:
+    from leafcount.model.checkpoint import find_default_model
+
+    if arg:
+        return Path(arg)
+    found = find_default_model()
+    if found is None:
+        raise ConfigError("no model given and none in models/: pass --model CKPT")
+    return found
+
+
+def _collect_images(inputs: Sequence[str]) -> list[Path]:
+    from leafcount.data.folder import list_images
+
+    images: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        images.extend(list_images(path) if path.is_dir() else [path])
+    return images
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from leafcount.crf import refine_labels
+    from leafcount.data.cvppp import image_stem, label_path_for, write_labels
+    from leafcount.data.folder import read_image
+    from leafcount.metrics import count_leaves
+    from leafcount.model.checkpoint import load_checkpoint
+    from leafcount.overlay import overlay_labels, write_rgb_png
+    from leafcount.segment import SegmentConfig, segment_image
+
+    config = SegmentConfig(stop_threshold=args.stop_threshold, mask_threshold=args.mask_threshold,
+                           assignment=args.assignment, max_steps=args.max_steps)
+    model, info = load_checkpoint(_model_path(args.model))
+    images = _collect_images(args.inputs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, failures = [], 0
+    for path in tqdm(images, desc="segment", unit="image", disable=args.quiet):
+        try:
+            image = read_image(path)
+            labels = segment_image(model, image, config).labels
+            if args.crf:
+                labels = refine_labels(image, labels)
+            write_labels(label_path_for(path, out), labels)
+            write_rgb_png(out / f"{image_stem(path)}_overlay.png", overlay_labels(image, labels))
+            rows.append((path.name, count_leaves(labels), info.name))
+        except LeafcountError as exc:
+            failures += 1
+            _report(exc, args)
+    write_text_atomic(out / "counts.csv", _csv_text(("image", "leaf_count", "model"), rows))
+    if not args.quiet:
+        print(f"{len(rows)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
+    return 1 if failures else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from leafcount.data.cvppp import read_labels
+    from leafcount.metrics import format_summary, score_image, summarize
+
+    pred_dir, truth_dir = Path(args.pred), Path(args.truth)
+    preds = sorted(p for p in pred_dir.glob("*_label.png") if not p.name.startswith("."))
+    if not preds:
+        raise ConfigError(f"no *_label.png predictions in {pred_dir}")
+    scores, failures = [], 0
+    for pred_path in preds:
+        try:
+            truth_path = truth_dir / pred_path.name
+            if not truth_path.is_file():
+                raise LeafcountError("no ground truth of the same name in the truth folder", pred_path)
+            name = pred_path.name[: -len("_label.png")]
+            scores.append(score_image(read_labels(pred_path), read_labels(truth_path), name))
+        except LeafcountError as exc:
+            failures += 1
+            _report(exc, args)
+    if not scores:
+        raise ConfigError("no prediction could be scored")
+    header = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd")
+    rows = [(s.name, s.count_pred, s.count_true, s.dic, s.abs_dic, f"{s.sbd:.4f}", f"{s.fbd:.4f}") for s in scores]
+    out = Path(args.out) if args.out else pred_dir / "metrics.csv"
+    write_text_atomic(out, _csv_text(header, rows))
+    summary = format_summary(summarize(scores))
+    print(f"{len(scores)} image(s); per-image scores in {out}")
+    for key, text in summary.items():
+        print(f"  {key:8s} {text}")
+    return 1 if failures else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from leafcount.data.augment import AugmentConfig
+    from leafcount.model.checkpoint import load_checkpoint
+    from leafcount.model.config import ModelConfig
+    from leafcount.model.ris import build_ris
+    from leafcount.train import Trainer, TrainConfig, load_pairs, resume_path, run_training
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    meta: dict[str, object] = {"data": str(args.data)}
+    if args.init:
+        model, info = load_checkpoint(args.init)
+        model.train()
+        meta["parent"] = info.name
+    else:
+        config = {"skip": ModelConfig(), "paper": ModelConfig.paper(), "tiny": ModelConfig.tiny()}[args.arch]
+        if args.input_size:
+            h, w = (int(v) for v in args.input_size.lower().split("x"))
+            config = ModelConfig(**{**config.to_dict(), "input_size": (h, w)})
+        model = build_ris(config)
+    train_pairs, val_pairs = load_pairs(Path(args.data), model.config.input_size, args.val_split, seed=args.seed)
+    augment = AugmentConfig(rotate="right_angles") if args.right_angles_only else AugmentConfig()
+    config = TrainConfig(
+        lr=args.lr, curriculum_start=args.curriculum_start, curriculum_every=args.curriculum_every,
+        pretrain_iterations=args.pretrain_iterations, val_every=args.val_every,
+        checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, augment=augment,
+    )
+    trainer = Trainer(model, train_pairs, val_pairs, config)
+    state = resume_path(args.out)
+    if args.resume:
+        if not state.is_file():
+            raise ConfigError(f"--resume: no training state at {state}")
+        trainer.load_state(state)
+        print(f"resumed at iteration {trainer.iteration} ({trainer.elapsed_s / 60:.1f} min trained so far)")
+    print(f"training on {len(train_pairs)} image(s), validating on {len(val_pairs)}")
+    bar = tqdm(total=args.iterations, initial=trainer.iteration, unit="it", disable=args.quiet)
+
+    def on_event(event) -> None:
+        if event.kind == "iteration":
+            bar.update(1)
+            bar.set_postfix(loss=f"{event.loss:.3f}", iou=f"{event.iou:.3f}", steps=event.steps, lr=f"{event.lr:.0e}")
+        elif event.kind == "validation":
+            m = event.metrics
+            bar.write(f"[{event.iteration}] val loss {m['loss']:.3f} SBD {100 * m['sbd']:.1f} "
+                      f"|DiC| {m['abs_dic']:.2f} DiC {m['dic']:+.2f} FBD {100 * m['fbd']:.1f}")
+        elif event.kind == "lr":
+            bar.write(f"[{event.iteration}] learning rate lowered to {event.lr:.1e}")
+
+    try:
+        out = run_training(trainer, args.out, iterations=args.iterations, minutes=args.minutes,
+                           meta=meta, on_event=on_event)
+    finally:
+        bar.close()
+    print(f"saved {out} (iteration {trainer.iteration}); resume state {state}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from leafcount.data.synth import write_synth_folder
+
+    h, w = (int(v) for v in args.size.lower().split("x"))
+    paths = write_synth_folder(Path(args.out), args.n, seed=args.seed, shape=(h, w))
+    print(f"wrote {len(paths)} synthetic rosette(s) to {args.out}")
+    return 0
+
+
+def _report(exc: BaseException, args: argparse.Namespace) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+    if args.verbose:
+        log.exception("details", exc_info=exc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leafcount", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    seg = sub.add_parser("segment", help="segment images leaf by leaf")
+    seg.add_argument("inputs", nargs="+", help="image files and/or folders")
+    g = seg.add_argument_group("model")
+    g.add_argument("--model", help="checkpoint (.safetensors); default: the one in models/")
+    g = seg.add_argument_group("algorithm")
+    g.add_argument("--stop-threshold", type=float, default=0.5, help="stop when s_t falls below this")
+    g.add_argument("--mask-threshold", type=float, default=0.5, help="pixel joins a leaf above this")
+    g.add_argument("--assignment", choices=("first", "argmax"), default="first",
+                   help="overlaps: earliest leaf keeps a pixel (paper), or the highest mask value")
+    g.add_argument("--max-steps", type=int, default=30)
+    g.add_argument("--crf", action="store_true", help="refine the leaves with a dense CRF (RIS+CRF)")
+    g = seg.add_argument_group("output")
+    g.add_argument("--out", required=True, help="folder for label PNGs, overlays and counts.csv")
+    seg.set_defaults(func=cmd_segment)
+
+    ev = sub.add_parser("evaluate", help="score predicted label PNGs against ground truth (CVPPP metrics)")
+    ev.add_argument("--pred", required=True, help="folder of *_label.png predictions")
+    ev.add_argument("--truth", required=True, help="folder with ground-truth *_label.png of the same names")
+    ev.add_argument("--out", help="per-image CSV (default PRED/metrics.csv)")
+    ev.set_defaults(func=cmd_evaluate)
+
+    tr = sub.add_parser("train", help="train or fine-tune a RIS model")
+    g = tr.add_argument_group("input")
+    g.add_argument("--data", required=True, help="CVPPP-style folder of images with *_label.png")
+    g.add_argument("--val-split", default="auto",
+                   help="'auto' (split.json if present, else 20%% held out) or a fraction such as 0.2")
+    g = tr.add_argument_group("model")
+    g.add_argument("--init", help="start from this checkpoint (fine-tuning)")
+    g.add_argument("--arch", choices=("skip", "paper", "tiny"), default="skip", help="architecture for a new model")
+    g.add_argument("--input-size", help="HxW network input for a new model, e.g. 250x265")
+    g = tr.add_argument_group("training")
+    g.add_argument("--iterations", type=int, help="stop at this total iteration count")
+    g.add_argument("--minutes", type=float, help="stop after this many minutes")
+    g.add_argument("--lr", type=float, default=1e-4)
+    g.add_argument("--curriculum-start", type=int, default=2)
+    g.add_argument("--curriculum-every", type=int, default=200)
+    g.add_argument("--pretrain-iterations", type=int, default=0, help="dense encoder pre-training first")
+    g.add_argument("--val-every", type=int, default=500)
+    g.add_argument("--right-angles-only", action="store_true", help="rotate by multiples of 90 degrees only")
+    g.add_argument("--seed", type=int, default=0)
+    g = tr.add_argument_group("hardware")
+    g.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    g = tr.add_argument_group("output")
+    g.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    g.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")
+    g.add_argument("--resume", action="store_true", help="continue from OUT's resumable state")
+    tr.set_defaults(func=cmd_train)
+
+    sy = sub.add_parser("synth", help="write a folder of synthetic rosettes with labels")
+    sy.add_argument("--out", required=True)
+    sy.add_argument("-n", type=int, default=20)
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--size", default="250x265", help="HxW")
+    sy.set_defaults(func=cmd_synth)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return int(args.func(args))
+    except Cancelled:
+        print("stopped", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except LeafcountError as exc:
+        _report(exc, args)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Architecture settings of a RIS network, stored with every checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from leafcount.errors import ConfigError
+
+ENCODERS = ("paper", "skip")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every number needed to rebuild a RIS network.
+
+    ``ModelConfig.paper()`` is the plants setting of the paper (section 4.3):
+    530x500 input, 30-channel FCN with a 9x9 then four 3x3 convolutions at a
+    106x100 grid, two 30-channel ConvLSTMs with 3x3 gates. The default is
+    leafcount's improved variant ("skip"): half-resolution input, dilated
+    encoder, a high-resolution skip path that sharpens the masks, the
+    canvas of already-found leaves fed back to the ConvLSTM, and dense
+    auxiliary heads (plant foreground, leaf boundaries) that let the encoder
+    learn from every pixel.
+    """
+
+    encoder: str = "skip"
+    input_size: tuple[int, int] = (250, 265)
+    grid_stride: int = 5
+    encoder_channels: int = 32
+    encoder_dilations: tuple[int, ...] = (1, 2, 4, 1)
+    first_kernel: int = 5
+    skip_channels: int = 16
+    output_stride: int = 2
+    lstm_channels: int = 32
+    lstm_layers: int = 2
+    lstm_kernel: int = 3
+    feed_canvas: bool = True
+    coord_channels: bool = True
+    standardize_input: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if len(self.input_size) != 2 or min(self.input_size) < self.grid_stride:
+            raise ConfigError(f"input_size must be (H, W) of at least grid_stride, got {self.input_size}")
+        object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
+        object.__setattr__(self, "encoder_dilations", tuple(int(v) for v in self.encoder_dilations))
+        for name in ("grid_stride", "encoder_channels", "lstm_channels", "lstm_layers", "output_stride"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lstm_kernel % 2 != 1 or self.first_kernel % 2 != 1:
+            raise ConfigError("lstm_kernel and first_kernel must be odd")
+        if self.encoder == "skip" and self.skip_channels < 1:
+            raise ConfigError("the skip encoder needs skip_channels >= 1")
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """(h', w') of the recurrent state."""
+        return (self.input_size[0] // self.grid_stride, self.input_size[1] // self.grid_stride)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """Size of the masks the network emits (before resizing to the image)."""
+        s = self.output_stride
+        return (-(-self.input_size[0] // s), -(-self.input_size[1] // s))
+
+    @classmethod
+    def paper(cls) -> "ModelConfig":
+        """The paper's plants configuration (section 4.3)."""
+        return cls(
+            encoder="paper", input_size=(500, 530), grid_stride=5, encoder_channels=30,
+            encoder_dilations=(1, 1, 1, 1), first_kernel=9, skip_channels=0, output_stride=1,
+            lstm_channels=30, feed_canvas=False, coord_channels=False, standardize_input=True,
+        )
+
+    @classmethod
+    def tiny(cls) -> "ModelConfig":
+        """A very small network for tests and demos: milliseconds per step."""
+        return cls(
+            input_size=(60, 64), grid_stride=4, encoder_channels=8, encoder_dilations=(1, 2),
+            first_kernel=3, skip_channels=4, lstm_channels=8,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["input_size"] = list(self.input_size)
+        data["encoder_dilations"] = list(self.encoder_dilations)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown model setting(s): {', '.join(unknown)}")
+        values = dict(data)
+        for key in ("input_size", "encoder_dilations"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)

@@ -1,0 +1,44 @@
+"""Coloured leaf overlays for saved previews and reports (Qt-free)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage.segmentation import find_boundaries
+
+from leafcount.atomic import write_atomic
+from leafcount.data.cvppp import label_colors
+
+
+def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.45) -> np.ndarray:
+    """Blend leaf colours over ``image`` and draw leaf outlines.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), float32 in [0, 1]
+    labels : ndarray, shape (H, W), int
+    opacity : float
+        Weight of the leaf colour inside leaves.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), uint8
+    """
+    ids = labels.astype(np.int64)
+    colors = label_colors(int(ids.max()) if ids.size else 0).astype(np.float32) / 255.0
+    out = np.asarray(image, dtype=np.float32).copy()
+    inside = ids > 0
+    out[inside] = (1 - opacity) * out[inside] + opacity * colors[ids[inside]]
+    edges = find_boundaries(ids, mode="inner") & inside
+    out[edges] = colors[ids[edges]]
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Save an (H, W, 3) uint8 array as a PNG, atomically."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG")
+    write_atomic(path, buffer.getvalue())

@@ -1,0 +1,64 @@
+"""Fitting images of any size into the network's fixed input grid and back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Box:
+    """Where the image's content sits inside a padded array: rows, then columns."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+    def crop(self, array: np.ndarray) -> np.ndarray:
+        return array[self.top : self.top + self.height, self.left : self.left + self.width]
+
+    def scaled(self, factor_rows: float, factor_cols: float) -> "Box":
+        top, left = int(round(self.top * factor_rows)), int(round(self.left * factor_cols))
+        return Box(top, left, max(1, int(round(self.height * factor_rows))), max(1, int(round(self.width * factor_cols))))
+
+
+def resize_array(array: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) -> np.ndarray:
+    """Resize a (H, W) or (H, W, C) float array; area-averaging when shrinking.
+
+    ``nearest=True`` keeps integer label values intact.
+    """
+    if array.shape[:2] == tuple(shape):
+        return array.copy()
+    if nearest:
+        rows = np.minimum((np.arange(shape[0]) + 0.5) * array.shape[0] / shape[0], array.shape[0] - 1).astype(int)
+        cols = np.minimum((np.arange(shape[1]) + 0.5) * array.shape[1] / shape[1], array.shape[1] - 1).astype(int)
+        return array[rows[:, None], cols[None, :]]
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    tensor = tensor[None, None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)[None]
+    shrinking = shape[0] < array.shape[0] or shape[1] < array.shape[1]
+    out = F.interpolate(tensor, size=tuple(shape), mode="bilinear", align_corners=False, antialias=shrinking)
+    out = out[0, 0] if array.ndim == 2 else out[0].permute(1, 2, 0)
+    return out.numpy()
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Box]:
+    """Scale ``image`` (H, W, 3) to fit ``size`` keeping its aspect ratio, and pad.
+
+    The padding takes the mean colour of the image border, which is
+    background in a plant photo, so the network sees no artificial edge.
+    Returns the (size[0], size[1], 3) float32 array and the content box.
+    """
+    h, w = image.shape[:2]
+    scale = min(size[0] / h, size[1] / w)
+    ch, cw = max(1, min(size[0], round(h * scale))), max(1, min(size[1], round(w * scale)))
+    content = resize_array(image, (ch, cw))
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).reshape(-1, image.shape[2])
+    out = np.empty((size[0], size[1], image.shape[2]), dtype=np.float32)
+    out[:] = border.mean(axis=0)
+    box = Box((size[0] - ch) // 2, (size[1] - cw) // 2, ch, cw)
+    out[box.top : box.top + ch, box.left : box.left + cw] = content
+    return out, box

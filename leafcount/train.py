@@ -1,0 +1,416 @@
+"""Training and fine-tuning RIS (paper section 4.1) with progress, cancel and resume.
+
+The loop is plain Python around :func:`train_step`; it reports through a
+callback (CLI: tqdm, GUI: a worker's signals), checks a
+:class:`~leafcount.cancel.CancelToken` between iterations, and writes a
+resumable state (weights, Adam moments, iteration, RNG states) every few
+minutes so a run can continue across sessions exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.segmentation import find_boundaries
+
+from leafcount.atomic import write_text_atomic
+from leafcount.cancel import CancelToken
+from leafcount.data.cvppp import list_samples, load_pair, load_split
+from leafcount.data.augment import AugmentConfig, augment
+from leafcount.errors import Cancelled, CheckpointError, ConfigError
+from leafcount.metrics import score_image, summarize
+from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tensors
+from leafcount.model.loss import labels_to_masks, matching_loss
+from leafcount.model.ris import RIS
+from leafcount.resize import letterbox, resize_array
+from leafcount.segment import SegmentConfig, segment_image
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. Defaults follow the paper (section 4.1) where it
+    gives a value: Adam at 1e-4, x0.1 on plateau, element-wise clipping at 5,
+    batch 1, curriculum from 2 steps; the rest are leafcount's choices."""
+
+    lr: float = 1e-4
+    lr_drop: float = 0.1
+    min_lr: float = 1e-6
+    plateau_patience: int = 4
+    grad_clip: float = 5.0
+    curriculum_start: int = 2
+    curriculum_every: int = 200
+    confidence_weight: float = 1.0
+    pixel_weight: float = 1.0
+    aux_weight: float = 0.5
+    pretrain_iterations: int = 0
+    val_every: int = 500
+    checkpoint_minutes: float = 5.0
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        positive = ("lr", "grad_clip", "curriculum_every", "val_every", "checkpoint_minutes")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.lr_drop < 1:
+            raise ConfigError(f"lr_drop must be in (0, 1), got {self.lr_drop}")
+        if self.curriculum_start < 1:
+            raise ConfigError(f"curriculum_start must be >= 1, got {self.curriculum_start}")
+        for name in ("confidence_weight", "pixel_weight", "aux_weight", "pretrain_iterations"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}")
+        values = dict(data)
+        if isinstance(values.get("augment"), dict):
+            values["augment"] = AugmentConfig(**values["augment"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    """One image and its leaves, already fitted to the network's input size."""
+
+    name: str
+    image: np.ndarray  # (h, w, 3) float32
+    labels: np.ndarray  # (h, w) int32, letterboxed like the image
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """Progress report handed to the callback."""
+
+    kind: str  # "iteration" | "validation" | "checkpoint" | "lr"
+    iteration: int
+    total: int | None
+    elapsed_s: float
+    loss: float = math.nan
+    iou: float = math.nan
+    lr: float = math.nan
+    steps: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    path: str = ""
+
+
+def fit_pair(name: str, image: np.ndarray, labels: np.ndarray, input_size: tuple[int, int]) -> TrainingPair:
+    """Letterbox an image and its labels identically into the input size."""
+    fitted, box = letterbox(image, input_size)
+    fitted_labels = np.zeros(input_size, dtype=np.int32)
+    fitted_labels[box.top : box.top + box.height, box.left : box.left + box.width] = resize_array(
+        labels, (box.height, box.width), nearest=True
+    )
+    return TrainingPair(name, fitted, fitted_labels)
+
+
+def _targets(labels: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leaf masks (N, h, w) and aux targets (2, h, w) at the mask resolution."""
+    small = resize_array(labels, size, nearest=True)
+    masks = torch.from_numpy(labels_to_masks(small))
+    aux = np.stack([small > 0, find_boundaries(small, mode="inner")]).astype(np.float32)
+    return masks, torch.from_numpy(aux)
+
+
+def _aux_loss(aux_logits: torch.Tensor | None, aux_target: torch.Tensor) -> torch.Tensor:
+    if aux_logits is None:
+        return torch.zeros(())
+    fg = F.binary_cross_entropy_with_logits(aux_logits[0, 0], aux_target[0])
+    # Boundaries are ~5% of pixels: weight them up so they are not ignored.
+    edge = F.binary_cross_entropy_with_logits(aux_logits[0, 1], aux_target[1], pos_weight=torch.tensor(5.0))
+    return fg + edge
+
+
+def curriculum_length(iteration: int, n_leaves: int, config: TrainConfig) -> int:
+    """Sequence length at an iteration: min(n + 2, K), K growing by one every
+    ``curriculum_every`` iterations from ``curriculum_start`` (section 4.1)."""
+    grown = config.curriculum_start + max(0, iteration - config.pretrain_iterations) // config.curriculum_every
+    return min(n_leaves + 2, grown)
+
+
+class Trainer:
+    """Holds the model, optimiser, RNGs and schedule of one training run."""
+
+    def __init__(
+        self,
+        model: RIS,
+        train_pairs: Sequence[TrainingPair],
+        val_pairs: Sequence[TrainingPair] = (),
+        config: TrainConfig = TrainConfig(),
+    ) -> None:
+        if not train_pairs:
+            raise ConfigError("no training images with labels")
+        self.model = model
+        self.config = config
+        self.train_pairs = list(train_pairs)
+        self.val_pairs = list(val_pairs)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.rng = np.random.default_rng(config.seed)
+        self.iteration = 0
+        self.elapsed_s = 0.0
+        self.best_val_loss = math.inf
+        self.bad_validations = 0
+        self.best_metrics: dict[str, float] = {}
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def train_step(self) -> tuple[float, float, int]:
+        """One iteration on one random augmented image: (loss, matched IoU, steps)."""
+        cfg = self.config
+        pair = self.train_pairs[int(self.rng.integers(len(self.train_pairs)))]
+        image, labels = augment(pair.image, pair.labels, self.rng, cfg.augment)
+        masks, aux_target = _targets(labels, self.model.config.output_size)
+        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.iteration < cfg.pretrain_iterations:
+            encoded = self.model.encode(tensor)
+            loss = _aux_loss(encoded.aux_logits, aux_target)
+            iou, steps = math.nan, 0
+        else:
+            steps = curriculum_length(self.iteration, masks.shape[0], cfg)
+            seq = self.model(tensor, steps)
+            match = matching_loss(
+                seq.mask_logits[0], seq.score_logits[0], masks,
+                confidence_weight=cfg.confidence_weight, pixel_weight=cfg.pixel_weight,
+            )
+            loss = match.total + cfg.aux_weight * _aux_loss(seq.aux_logits, aux_target)
+            iou = match.iou
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.iteration += 1
+        return float(loss), iou, steps
+
+    def validate(self, segment_config: SegmentConfig = SegmentConfig()) -> dict[str, float]:
+        """Loss (full n + 2 steps) and DiC / |DiC| / SBD / FBD on the held-out pairs."""
+        self.model.eval()
+        losses, scores = [], []
+        with torch.inference_mode():
+            for pair in self.val_pairs:
+                masks, _ = _targets(pair.labels, self.model.config.output_size)
+                tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None]
+                seq = self.model(tensor, masks.shape[0] + 2)
+                losses.append(float(matching_loss(seq.mask_logits[0], seq.score_logits[0], masks).total))
+                result = segment_image(self.model, pair.image, segment_config)
+                scores.append(score_image(result.labels, pair.labels, pair.name))
+        summary = summarize(scores)
+        metrics = {key: float(mean) for key, (mean, _) in summary.items()}
+        metrics["loss"] = float(np.mean(losses))
+        return metrics
+
+    def _after_validation(self, metrics: dict[str, float]) -> bool:
+        """Plateau schedule on the validation loss; True when the lr dropped."""
+        if metrics["loss"] < self.best_val_loss - 1e-3:
+            self.best_val_loss = metrics["loss"]
+            self.bad_validations = 0
+            return False
+        self.bad_validations += 1
+        if self.bad_validations < self.config.plateau_patience or self.lr <= self.config.min_lr:
+            return False
+        for group in self.optimizer.param_groups:
+            group["lr"] = max(self.config.min_lr, group["lr"] * self.config.lr_drop)
+        self.bad_validations = 0
+        return True
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to resume exactly, as tensors plus a JSON header."""
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        steps = {}
+        for param, state in self.optimizer.state.items():
+            name = names[id(param)]
+            tensors[f"adam.exp_avg.{name}"] = state["exp_avg"]
+            tensors[f"adam.exp_avg_sq.{name}"] = state["exp_avg_sq"]
+            steps[name] = float(state["step"])
+        header = {
+            "format": "leafcount-train-state",
+            "model_config": self.model.config.to_dict(),
+            "train_config": self.config.to_dict(),
+            "iteration": self.iteration,
+            "elapsed_s": self.elapsed_s,
+            "lr": self.lr,
+            "adam_steps": steps,
+            "rng": self.rng.bit_generator.state,
+            "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
+            "bad_validations": self.bad_validations,
+            "best_metrics": self.best_metrics,
+            "history": self.history,
+        }
+        return tensors, header
+
+    def save_state(self, path: str | Path) -> None:
+        tensors, header = self.state_tensors()
+        save_tensors(path, tensors, header)
+
+    def load_state(self, path: str | Path) -> None:
+        """Restore a state written by :meth:`save_state` (same architecture)."""
+        tensors, header = load_tensors(path)
+        if header.get("format") != "leafcount-train-state":
+            raise CheckpointError("not a leafcount training state", path)
+        if header["model_config"] != self.model.config.to_dict():
+            raise CheckpointError("the training state was made for another architecture", path)
+        model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.model.load_state_dict(model_state, strict=True)
+        params = dict(self.model.named_parameters())
+        for name, step in header["adam_steps"].items():
+            self.optimizer.state[params[name]] = {
+                "step": torch.tensor(step),
+                "exp_avg": tensors[f"adam.exp_avg.{name}"].clone(),
+                "exp_avg_sq": tensors[f"adam.exp_avg_sq.{name}"].clone(),
+            }
+        for group in self.optimizer.param_groups:
+            group["lr"] = header["lr"]
+        self.rng.bit_generator.state = header["rng"]
+        self.iteration = int(header["iteration"])
+        self.elapsed_s = float(header["elapsed_s"])
+        self.best_val_loss = header["best_val_loss"] if header["best_val_loss"] is not None else math.inf
+        self.bad_validations = int(header["bad_validations"])
+        self.best_metrics = dict(header["best_metrics"])
+        self.history = list(header["history"])
+
+
+def resume_path(out: str | Path) -> Path:
+    """Where the resumable state of a run writing ``out`` lives."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.resume.safetensors")
+
+
+def run_training(
+    trainer: Trainer,
+    out: str | Path,
+    *,
+    iterations: int | None = None,
+    minutes: float | None = None,
+    meta: dict[str, Any] | None = None,
+    on_event: Callable[[TrainEvent], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Train until ``iterations`` (total, counting resumed ones) or ``minutes``
+    (this call) run out, validating every ``val_every`` iterations.
+
+    ``out`` receives the best checkpoint by validation SBD (or the last one
+    without validation data); the resumable state is saved beside it every
+    ``checkpoint_minutes`` and at the end. On cancel, the state and the best
+    checkpoint so far are kept and :class:`Cancelled` is re-raised.
+    """
+    if iterations is None and minutes is None:
+        raise ConfigError("give a number of iterations or of minutes")
+    out = Path(out)
+    cfg = trainer.config
+    meta = dict(meta or {})
+    start = time.monotonic()
+    base_elapsed = trainer.elapsed_s
+    last_save = start
+    emit = on_event or (lambda event: None)
+
+    def elapsed() -> float:
+        return base_elapsed + time.monotonic() - start
+
+    def save_best(metrics: dict[str, float]) -> None:
+        summary = {
+            "iterations": trainer.iteration,
+            "wall_time_s": round(elapsed(), 1),
+            "train_images": len(trainer.train_pairs),
+            "val_images": len(trainer.val_pairs),
+            "train_config": cfg.to_dict(),
+        }
+        save_checkpoint(out, trainer.model, {**meta, "training": summary, "metrics": metrics})
+
+    def checkpoint_state() -> None:
+        trainer.elapsed_s = elapsed()
+        trainer.save_state(resume_path(out))
+        write_text_atomic(out.with_name(f"{out.stem}.history.json"), json.dumps(trainer.history, indent=1))
+        emit(TrainEvent("checkpoint", trainer.iteration, iterations, elapsed(), path=str(resume_path(out))))
+
+    try:
+        while True:
+            if iterations is not None and trainer.iteration >= iterations:
+                break
+            if minutes is not None and time.monotonic() - start >= minutes * 60:
+                break
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            loss, iou, steps = trainer.train_step()
+            emit(TrainEvent("iteration", trainer.iteration, iterations, elapsed(), loss, iou, trainer.lr, steps))
+            if trainer.iteration % 50 == 0:
+                trainer.history.append(
+                    {"iteration": trainer.iteration, "loss": loss, "iou": iou, "steps": steps, "lr": trainer.lr,
+                     "elapsed_s": round(elapsed(), 1)}
+                )
+            if trainer.val_pairs and trainer.iteration % cfg.val_every == 0:
+                metrics = trainer.validate()
+                trainer.history.append({"iteration": trainer.iteration, "val": metrics, "elapsed_s": round(elapsed(), 1)})
+                emit(TrainEvent("validation", trainer.iteration, iterations, elapsed(), lr=trainer.lr, metrics=metrics))
+                if metrics["sbd"] > trainer.best_metrics.get("sbd", -1.0):
+                    trainer.best_metrics = {**metrics, "iteration": trainer.iteration}
+                    save_best(trainer.best_metrics)
+                if trainer._after_validation(metrics):
+                    emit(TrainEvent("lr", trainer.iteration, iterations, elapsed(), lr=trainer.lr))
+            if time.monotonic() - last_save >= cfg.checkpoint_minutes * 60:
+                checkpoint_state()
+                last_save = time.monotonic()
+    except Cancelled:
+        checkpoint_state()
+        if not out.exists():
+            save_best(trainer.best_metrics)
+        raise
+    checkpoint_state()
+    if not trainer.val_pairs or not out.exists():
+        save_best(trainer.best_metrics)
+    return out
+
+
+def load_pairs(
+    folder: Path, input_size: tuple[int, int], val_split: str = "auto", *, seed: int = 0
+) -> tuple[list[TrainingPair], list[TrainingPair]]:
+    """Read a labelled folder and split it into training and validation pairs.
+
+    ``val_split``: "auto" uses ``split.json`` when the folder has one and
+    holds out 20 % (at least one image) otherwise; a number in [0, 1) is the
+    held-out fraction; "none" trains on everything.
+    """
+    samples = [s for s in list_samples(folder) if s.label_path is not None]
+    if not samples:
+        raise ConfigError(f"no labelled images (*_label.png) in {folder}")
+    by_name = {s.name: s for s in samples}
+    if val_split == "auto" and (folder / "split.json").is_file():
+        split = load_split(folder)
+        train_names = [n for n in split["train"] if n in by_name]
+        val_names = [n for n in split.get("val", []) if n in by_name]
+    else:
+        fraction = 0.0 if val_split == "none" else 0.2 if val_split == "auto" else float(val_split)
+        if not 0.0 <= fraction < 1.0:
+            raise ConfigError(f"--val-split must be 'auto', 'none' or a fraction in [0, 1), got {val_split}")
+        names = sorted(by_name)
+        order = np.random.default_rng(seed).permutation(len(names))
+        n_val = 0 if fraction == 0 else max(1, int(round(fraction * len(names))))
+        if n_val >= len(names):
+            n_val = len(names) - 1
+        val_names = [names[i] for i in order[:n_val]]
+        train_names = [names[i] for i in order[n_val:]]
+
+    def fitted(names: list[str]) -> list[TrainingPair]:
+        return [fit_pair(n, *load_pair(by_name[n]), input_size) for n in names]
+
+    return fitted(train_names), fitted(val_names)
