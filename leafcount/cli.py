@@ -193,7 +193,7 @@ def _report(exc: BaseException, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="leafcount", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="leafcount", description="Count and outline rosette leaves with Recurrent Instance Segmentation.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -82,7 +82,7 @@ class TrainConfig:
             raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}")
         values = dict(data)
         if isinstance(values.get("augment"), dict):
-            values["augment"] = AugmentConfig(**values["augment"])
+            values["augment"] = AugmentConfig.from_dict(values["augment"])
         return cls(**values)
 
 
@@ -200,7 +200,7 @@ class Trainer:
         torch.nn.utils.clip_grad_value_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.iteration += 1
-        return float(loss), iou, steps
+        return float(loss.detach()), iou, steps
 
     def validate(self, segment_config: SegmentConfig = SegmentConfig()) -> dict[str, float]:
         """Loss (full n + 2 steps) and DiC / |DiC| / SBD / FBD on the held-out pairs."""

@@ -66,7 +66,8 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read the checkpoint ({exc.strerror or exc})", path) from exc
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    looks_like_safetensors = data[8:9] == b"{"
+    if not looks_like_safetensors and (data[:2] == b"PK" or data[:1] == b"\x80"):
         raise CheckpointError(
             "this is a pickle / torch.save file; leafcount only loads .safetensors checkpoints "
             "and never unpickles files", path,

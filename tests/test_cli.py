@@ -1,0 +1,88 @@
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from leafcount.cli import main
+from leafcount.data.cvppp import read_labels
+from leafcount.metrics import count_leaves
+from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def synth_folder(tmp_path):
+    folder = tmp_path / "plants"
+    assert main(["-q", "synth", "--out", str(folder), "-n", "5", "--size", "60x64"]) == 0
+    return folder
+
+
+def test_core_imports_no_qt():
+    code = ("import sys, leafcount.cli, leafcount.train, leafcount.segment, leafcount.crf, leafcount.metrics; "
+            "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_segment_evaluate_end_to_end(tmp_path, synth_folder, capsys):
+    model = tmp_path / "m.safetensors"
+    assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "12",
+                 "--val-every", "6", "--out", str(model)]) == 0
+    _, info = load_checkpoint(model)
+    assert info.meta["data"] == str(synth_folder)
+    assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "15",
+                 "--out", str(model), "--resume"]) == 0
+    assert "resumed at iteration 12" in capsys.readouterr().out
+
+    out = tmp_path / "pred"
+    assert main(["-q", "segment", str(synth_folder), "--model", str(model), "--out", str(out),
+                 "--stop-threshold", "0.3"]) == 0
+    labels = sorted(out.glob("plant*_label.png"))
+    assert len(labels) == 5 and len(list(out.glob("*_overlay.png"))) == 5
+    with open(out / "counts.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image"] for r in rows] == [f"plant{i:03d}_rgb.png" for i in range(5)] or len(rows) == 5
+    for row, path in zip(rows, labels):
+        assert int(row["leaf_count"]) == count_leaves(read_labels(path))
+        assert row["model"] == "m"
+
+    capsys.readouterr()
+    assert main(["evaluate", "--pred", str(out), "--truth", str(synth_folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "5 image(s)" in printed and "sbd" in printed.lower()
+    with open(out / "metrics.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 5
+
+
+def test_evaluating_truth_against_itself_is_perfect(tmp_path, synth_folder, capsys):
+    assert main(["evaluate", "--pred", str(synth_folder), "--truth", str(synth_folder),
+                 "--out", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "100.0 (0.0)" in out
+
+
+def test_bad_files_get_one_line_and_the_rest_goes_on(tmp_path, synth_folder, tiny_model, capsys):
+    model = tmp_path / "m.safetensors"
+    save_checkpoint(model, tiny_model)
+    (synth_folder / "broken.png").write_bytes(b"not a png at all")
+    out = tmp_path / "pred"
+    code = main(["-q", "segment", str(synth_folder), "--model", str(model), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("error: broken.png:")
+    assert len(list(out.glob("*_label.png"))) == 5
+
+
+def test_bad_model_is_one_clear_line(tmp_path, synth_folder, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04junk")
+    assert main(["segment", str(synth_folder), "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "bad.safetensors: this is a pickle" in capsys.readouterr().err
+
+
+def test_empty_folder_and_missing_predictions(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["segment", str(tmp_path / "empty"), "--model", "x.safetensors", "--out", str(tmp_path / "o")]) == 2
+    assert main(["evaluate", "--pred", str(tmp_path / "empty"), "--truth", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no *_label.png predictions" in err
