@@ -55,33 +55,35 @@ def _collect_images(inputs: Sequence[str]) -> list[Path]:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from leafcount.crf import refine_labels
-    from leafcount.data.cvppp import image_stem, label_path_for, write_labels
-    from leafcount.data.folder import read_image
-    from leafcount.metrics import count_leaves
-    from leafcount.model.checkpoint import load_checkpoint
-    from leafcount.overlay import overlay_labels, write_rgb_png
-    from leafcount.segment import SegmentConfig, segment_image
+    from leafcount.batch import segment_files
+    from leafcount.model.checkpoint import read_checkpoint_info
+    from leafcount.segment import SegmentConfig
 
     config = SegmentConfig(stop_threshold=args.stop_threshold, mask_threshold=args.mask_threshold,
                            assignment=args.assignment, max_steps=args.max_steps)
-    model, info = load_checkpoint(_model_path(args.model))
+    model_path = _model_path(args.model)
+    read_checkpoint_info(model_path)  # a bad checkpoint is one clear error before any work starts
+    if args.crf:
+        from leafcount.crf import is_crf_available
+
+        if not is_crf_available():
+            raise ConfigError("--crf: dense CRF is unavailable (pydensecrf2 is not installed)")
     images = _collect_images(args.inputs)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows, failures = [], 0
-    for path in tqdm(images, desc="segment", unit="image", disable=args.quiet):
-        try:
-            image = read_image(path)
-            labels = segment_image(model, image, config).labels
-            if args.crf:
-                labels = refine_labels(image, labels)
-            write_labels(label_path_for(path, out), labels)
-            write_rgb_png(out / f"{image_stem(path)}_overlay.png", overlay_labels(image, labels))
-            rows.append((path.name, count_leaves(labels), info.name))
-        except LeafcountError as exc:
-            failures += 1
-            _report(exc, args)
+    bar = tqdm(total=len(images), desc="segment", unit="image", disable=args.quiet)
+
+    def on_result(outcome) -> None:
+        bar.update(1)
+        if outcome.error:
+            bar.write(f"error: {outcome.error}", file=sys.stderr)
+
+    try:
+        outcomes = segment_files(images, out, model_path, config, crf=args.crf, workers=args.workers,
+                                 scheduler=args.scheduler, on_result=on_result)
+    finally:
+        bar.close()
+    rows = [(o.image.name, o.leaf_count, o.model) for o in outcomes if o.error is None]
+    failures = len(outcomes) - len(rows)
     write_text_atomic(out / "counts.csv", _csv_text(("image", "leaf_count", "model"), rows))
     if not args.quiet:
         print(f"{len(rows)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
@@ -209,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="overlaps: earliest leaf keeps a pixel (paper), or the highest mask value")
     g.add_argument("--max-steps", type=int, default=30)
     g.add_argument("--crf", action="store_true", help="refine the leaves with a dense CRF (RIS+CRF)")
+    g = seg.add_argument_group("hardware")
+    g.add_argument("--workers", type=int, default=0, help="local processes (default 0 = one per core)")
+    g.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): segment on that cluster")
     g = seg.add_argument_group("output")
     g.add_argument("--out", required=True, help="folder for label PNGs, overlays and counts.csv")
     seg.set_defaults(func=cmd_segment)

@@ -1,0 +1,137 @@
+"""Batch segmentation of many image files: in this process, in a local
+process pool, or on a Dask cluster, with the same outputs either way.
+
+Each worker loads the checkpoint once (cached per process) and writes its
+image's label PNG and overlay itself, so only small records travel back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from leafcount.cancel import CancelToken
+from leafcount.errors import LeafcountError
+from leafcount.segment import SegmentConfig
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What happened to one image: its leaf count, or the error message."""
+
+    image: Path
+    leaf_count: int | None = None
+    model: str = ""
+    error: str | None = None
+
+
+@lru_cache(maxsize=2)
+def _cached_model(model_path: str):
+    from leafcount.model.checkpoint import load_checkpoint
+
+    return load_checkpoint(model_path)
+
+
+def segment_file(image_path: Path, out_dir: Path, model_path: Path, config: SegmentConfig, crf: bool) -> ImageOutcome:
+    """Segment one image file and write ``<name>_label.png`` and ``<name>_overlay.png``.
+
+    Errors about this image (unreadable file, CRF unavailable) come back in
+    the outcome instead of stopping the batch.
+    """
+    from leafcount.crf import refine_labels
+    from leafcount.data.cvppp import image_stem, label_path_for, write_labels
+    from leafcount.data.folder import read_image
+    from leafcount.metrics import count_leaves
+    from leafcount.overlay import overlay_labels, write_rgb_png
+    from leafcount.segment import segment_image
+
+    image_path = Path(image_path)
+    try:
+        model, info = _cached_model(str(model_path))
+        image = read_image(image_path)
+        labels = segment_image(model, image, config).labels
+        if crf:
+            labels = refine_labels(image, labels)
+        write_labels(label_path_for(image_path, out_dir), labels)
+        write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
+        return ImageOutcome(image_path, count_leaves(labels), info.name)
+    except LeafcountError as exc:
+        return ImageOutcome(image_path, error=str(exc))
+
+
+def _init_worker() -> None:
+    # One process per core: more torch threads per process would oversubscribe.
+    torch.set_num_threads(1)
+
+
+def segment_files(
+    images: Sequence[Path],
+    out_dir: Path,
+    model_path: Path,
+    config: SegmentConfig = SegmentConfig(),
+    *,
+    crf: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_result: Callable[[ImageOutcome], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> list[ImageOutcome]:
+    """Segment ``images`` into ``out_dir``; outcomes come back in input order.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local processes (default: the number of cores); 1 runs in this process.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``); when given, the
+        images are sent to that cluster's workers instead of a local pool.
+    on_result : callable, optional
+        Called in this process as each image finishes (for progress bars).
+    cancel : CancelToken, optional
+        Checked as results arrive; pending images are dropped.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done: dict[int, ImageOutcome] = {}
+    emit = on_result or (lambda outcome: None)
+    args = (out_dir, Path(model_path), config, crf)
+    if scheduler:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {client.submit(segment_file, path, *args, pure=False): i for i, path in enumerate(images)}
+            for future in dask_completed(futures):
+                done[futures[future]] = outcome = future.result()
+                emit(outcome)
+                if cancel is not None and cancel.is_set():
+                    client.cancel(list(futures))
+                    cancel.raise_if_cancelled()
+        return [done[i] for i in range(len(images))]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(images) <= 1:
+        for i, path in enumerate(images):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            done[i] = outcome = segment_file(path, *args)
+            emit(outcome)
+        return [done[i] for i in range(len(images))]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        futures = {pool.submit(segment_file, path, *args): i for i, path in enumerate(images)}
+        try:
+            for future in as_completed(futures):
+                done[futures[future]] = outcome = future.result()
+                emit(outcome)
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [done[i] for i in range(len(images))]
