@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -85,8 +86,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     rows = [(o.image.name, o.leaf_count, o.model) for o in outcomes if o.error is None]
     failures = len(outcomes) - len(rows)
     write_text_atomic(out / "counts.csv", _csv_text(("image", "leaf_count", "model"), rows))
-    if not args.quiet:
-        print(f"{len(rows)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
+    print(f"{len(rows)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
     return 1 if failures else 0
 
 
@@ -123,14 +123,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)  # every rank builds the same initial weights
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by torchrun
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo")
+        try:
+            return _train(args)
+        finally:
+            dist.destroy_process_group()
+    return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from leafcount.data.augment import AugmentConfig
     from leafcount.model.checkpoint import load_checkpoint
     from leafcount.model.config import ModelConfig
     from leafcount.model.ris import build_ris
     from leafcount.train import Trainer, TrainConfig, load_pairs, resume_path, run_training
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
     meta: dict[str, object] = {"data": str(args.data)}
     if args.init:
         model, info = load_checkpoint(args.init)
@@ -150,16 +162,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, augment=augment,
     )
     trainer = Trainer(model, train_pairs, val_pairs, config)
+    talk = trainer.is_main  # other ranks of a torchrun job stay silent
     state = resume_path(args.out)
     if args.resume:
         if not state.is_file():
             raise ConfigError(f"--resume: no training state at {state}")
         trainer.load_state(state)
-        print(f"resumed at iteration {trainer.iteration} ({trainer.elapsed_s / 60:.1f} min trained so far)")
-    print(f"training on {len(train_pairs)} image(s), validating on {len(val_pairs)}")
-    bar = tqdm(total=args.iterations, initial=trainer.iteration, unit="it", disable=args.quiet)
+        if talk:
+            print(f"resumed at iteration {trainer.iteration} ({trainer.elapsed_s / 60:.1f} min trained so far)")
+    if talk:
+        print(f"training on {len(train_pairs)} image(s), validating on {len(val_pairs)}"
+              + (f", {os.environ['WORLD_SIZE']} processes" if trainer.distributed else ""))
+    bar = tqdm(total=args.iterations, initial=trainer.iteration, unit="it", disable=args.quiet or not talk)
 
     def on_event(event) -> None:
+        if not talk:
+            return
         if event.kind == "iteration":
             bar.update(1)
             bar.set_postfix(loss=f"{event.loss:.3f}", iou=f"{event.iou:.3f}", steps=event.steps, lr=f"{event.lr:.0e}")
@@ -175,7 +193,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                            meta=meta, on_event=on_event)
     finally:
         bar.close()
-    print(f"saved {out} (iteration {trainer.iteration}); resume state {state}")
+    if talk:
+        print(f"saved {out} (iteration {trainer.iteration}); resume state {state}")
     return 0
 
 
@@ -198,9 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leafcount", description="Count and outline rosette leaves with Recurrent Instance Segmentation.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # The same flags after the sub-command name (leafcount train -q ...); SUPPRESS keeps a flag given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    seg = sub.add_parser("segment", help="segment images leaf by leaf")
+    seg = sub.add_parser("segment", parents=[common], help="segment images leaf by leaf")
     seg.add_argument("inputs", nargs="+", help="image files and/or folders")
     g = seg.add_argument_group("model")
     g.add_argument("--model", help="checkpoint (.safetensors); default: the one in models/")
@@ -218,13 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="folder for label PNGs, overlays and counts.csv")
     seg.set_defaults(func=cmd_segment)
 
-    ev = sub.add_parser("evaluate", help="score predicted label PNGs against ground truth (CVPPP metrics)")
+    ev = sub.add_parser("evaluate", parents=[common], help="score predicted label PNGs against ground truth (CVPPP metrics)")
     ev.add_argument("--pred", required=True, help="folder of *_label.png predictions")
     ev.add_argument("--truth", required=True, help="folder with ground-truth *_label.png of the same names")
     ev.add_argument("--out", help="per-image CSV (default PRED/metrics.csv)")
     ev.set_defaults(func=cmd_evaluate)
 
-    tr = sub.add_parser("train", help="train or fine-tune a RIS model")
+    tr = sub.add_parser("train", parents=[common], help="train or fine-tune a RIS model")
     g = tr.add_argument_group("input")
     g.add_argument("--data", required=True, help="CVPPP-style folder of images with *_label.png")
     g.add_argument("--val-split", default="auto",
@@ -251,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", action="store_true", help="continue from OUT's resumable state")
     tr.set_defaults(func=cmd_train)
 
-    sy = sub.add_parser("synth", help="write a folder of synthetic rosettes with labels")
+    sy = sub.add_parser("synth", parents=[common], help="write a folder of synthetic rosettes with labels")
     sy.add_argument("--out", required=True)
     sy.add_argument("-n", type=int, default=20)
     sy.add_argument("--seed", type=int, default=0)

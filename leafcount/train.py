@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from skimage.segmentation import find_boundaries
 
 from leafcount.atomic import write_text_atomic
@@ -146,7 +148,12 @@ def curriculum_length(iteration: int, n_leaves: int, config: TrainConfig) -> int
 
 
 class Trainer:
-    """Holds the model, optimiser, RNGs and schedule of one training run."""
+    """Holds the model, optimiser, RNGs and schedule of one training run.
+
+    Under ``torchrun`` (a process group is initialised) the model is wrapped
+    in :class:`~torch.nn.parallel.DistributedDataParallel`: each rank draws
+    its own images, gradients are averaged, and the ranks stay identical.
+    """
 
     def __init__(
         self,
@@ -162,13 +169,27 @@ class Trainer:
         self.train_pairs = list(train_pairs)
         self.val_pairs = list(val_pairs)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        self.rng = np.random.default_rng(config.seed)
+        self.distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        self.rank = dist.get_rank() if self.distributed else 0
+        # Pre-training leaves the recurrent part unused, hence find_unused_parameters.
+        self.net = DistributedDataParallel(model, find_unused_parameters=True) if self.distributed else model
+        self.rng = self._rank_rng(config.seed)
         self.iteration = 0
         self.elapsed_s = 0.0
         self.best_val_loss = math.inf
         self.bad_validations = 0
         self.best_metrics: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []
+
+    def _rank_rng(self, seed: int, iteration: int = 0) -> np.random.Generator:
+        if not self.distributed:
+            return np.random.default_rng(seed)
+        return np.random.default_rng([seed, self.rank, iteration])
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main process validates files and writes checkpoints."""
+        return self.rank == 0
 
     @property
     def lr(self) -> float:
@@ -184,12 +205,12 @@ class Trainer:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         if self.iteration < cfg.pretrain_iterations:
-            encoded = self.model.encode(tensor)
-            loss = _aux_loss(encoded.aux_logits, aux_target)
+            seq = self.net(tensor, 0)
+            loss = _aux_loss(seq.aux_logits, aux_target)
             iou, steps = math.nan, 0
         else:
             steps = curriculum_length(self.iteration, masks.shape[0], cfg)
-            seq = self.model(tensor, steps)
+            seq = self.net(tensor, steps)
             match = matching_loss(
                 seq.mask_logits[0], seq.score_logits[0], masks,
                 confidence_weight=cfg.confidence_weight, pixel_weight=cfg.pixel_weight,
@@ -283,11 +304,23 @@ class Trainer:
             group["lr"] = header["lr"]
         self.rng.bit_generator.state = header["rng"]
         self.iteration = int(header["iteration"])
+        if self.distributed and self.rank:
+            self.rng = self._rank_rng(self.config.seed, self.iteration)
         self.elapsed_s = float(header["elapsed_s"])
         self.best_val_loss = header["best_val_loss"] if header["best_val_loss"] is not None else math.inf
         self.bad_validations = int(header["bad_validations"])
         self.best_metrics = dict(header["best_metrics"])
         self.history = list(header["history"])
+
+
+def _any_rank(trainer: Trainer, flag: bool) -> bool:
+    """True when ``flag`` is set on any rank, so all ranks stop together
+    (a rank that stopped alone would leave the others waiting forever)."""
+    if not trainer.distributed:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def resume_path(out: str | Path) -> Path:
@@ -328,6 +361,8 @@ def run_training(
         return base_elapsed + time.monotonic() - start
 
     def save_best(metrics: dict[str, float]) -> None:
+        if not trainer.is_main:
+            return
         summary = {
             "iterations": trainer.iteration,
             "wall_time_s": round(elapsed(), 1),
@@ -339,15 +374,18 @@ def run_training(
 
     def checkpoint_state() -> None:
         trainer.elapsed_s = elapsed()
+        if not trainer.is_main:
+            return
         trainer.save_state(resume_path(out))
         write_text_atomic(out.with_name(f"{out.stem}.history.json"), json.dumps(trainer.history, indent=1))
         emit(TrainEvent("checkpoint", trainer.iteration, iterations, elapsed(), path=str(resume_path(out))))
 
     try:
         while True:
-            if iterations is not None and trainer.iteration >= iterations:
-                break
-            if minutes is not None and time.monotonic() - start >= minutes * 60:
+            stop = (iterations is not None and trainer.iteration >= iterations) or (
+                minutes is not None and time.monotonic() - start >= minutes * 60
+            )
+            if _any_rank(trainer, stop):
                 break
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -414,3 +452,11 @@ def load_pairs(
         return [fit_pair(n, *load_pair(by_name[n]), input_size) for n in names]
 
     return fitted(train_names), fitted(val_names)
+
+
+if __name__ == "__main__":  # torchrun --nproc-per-node N -m leafcount.train --data ... --out ...
+    import sys
+
+    from leafcount.cli import main
+
+    sys.exit(main(["train", *sys.argv[1:]]))

@@ -298,6 +298,10 @@ class RIS(nn.Module):
         for _ in range(steps):
             out, state, canvas = self.step(encoded, state, canvas)
             outputs.append(out)
+        if not outputs:  # steps == 0: only the encoder (dense pre-training)
+            b = image.shape[0]
+            return Sequence(image.new_zeros(b, 0, *self.config.output_size), image.new_zeros(b, 0),
+                            image.new_zeros(b, 0, *self.config.grid_size), encoded.aux_logits)
         return Sequence(
             mask_logits=torch.stack([o.mask_logits for o in outputs], dim=1),
             score_logits=torch.stack([o.score_logit for o in outputs], dim=1),
