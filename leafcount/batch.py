@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import LeafcountError
 from leafcount.segment import SegmentConfig
+from leafcount.tray import PlantBox
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class ImageOutcome:
     leaf_count: int | None = None
     model: str = ""
     error: str | None = None
+    plants: tuple[tuple[PlantBox, int], ...] = ()  # trays: each plant and its leaf count
 
 
 @lru_cache(maxsize=2)
@@ -38,11 +41,15 @@ def _cached_model(model_path: str):
     return load_checkpoint(model_path)
 
 
-def segment_file(image_path: Path, out_dir: Path, model_path: Path, config: SegmentConfig, crf: bool) -> ImageOutcome:
+def segment_file(
+    image_path: Path, out_dir: Path, model_path: Path, config: SegmentConfig, crf: bool, tray: str | None = None
+) -> ImageOutcome:
     """Segment one image file and write ``<name>_label.png`` and ``<name>_overlay.png``.
 
-    Errors about this image (unreadable file, CRF unavailable) come back in
-    the outcome instead of stopping the batch.
+    ``tray``: None for one plant per image, "auto" to find the plants of a
+    tray photo, or "ROWSxCOLS" for a known layout. Errors about this image
+    (unreadable file, CRF unavailable) come back in the outcome instead of
+    stopping the batch.
     """
     from leafcount.crf import refine_labels
     from leafcount.data.cvppp import image_stem, label_path_for, write_labels
@@ -50,17 +57,25 @@ def segment_file(image_path: Path, out_dir: Path, model_path: Path, config: Segm
     from leafcount.metrics import count_leaves
     from leafcount.overlay import overlay_labels, write_rgb_png
     from leafcount.segment import segment_image
+    from leafcount.tray import detect_plants, parse_grid, segment_tray
 
     image_path = Path(image_path)
     try:
         model, info = _cached_model(str(model_path))
         image = read_image(image_path)
-        labels = segment_image(model, image, config).labels
+        plants: tuple[tuple[PlantBox, int], ...] = ()
+        if tray:
+            boxes = detect_plants(image, None if tray == "auto" else parse_grid(tray))
+            labels, results = segment_tray(model, image, boxes, config)
+        else:
+            labels = segment_image(model, image, config).labels
         if crf:
             labels = refine_labels(image, labels)
+        if tray:
+            plants = tuple((r.plant, len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
         write_labels(label_path_for(image_path, out_dir), labels)
         write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
-        return ImageOutcome(image_path, count_leaves(labels), info.name)
+        return ImageOutcome(image_path, count_leaves(labels), info.name, plants=plants)
     except LeafcountError as exc:
         return ImageOutcome(image_path, error=str(exc))
 
@@ -77,6 +92,7 @@ def segment_files(
     config: SegmentConfig = SegmentConfig(),
     *,
     crf: bool = False,
+    tray: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     on_result: Callable[[ImageOutcome], None] | None = None,
@@ -88,6 +104,8 @@ def segment_files(
     ----------
     workers : int, optional
         Local processes (default: the number of cores); 1 runs in this process.
+    tray : str, optional
+        "auto" or "ROWSxCOLS": images are trays of many plants.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); when given, the
         images are sent to that cluster's workers instead of a local pool.
@@ -100,7 +118,7 @@ def segment_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     done: dict[int, ImageOutcome] = {}
     emit = on_result or (lambda outcome: None)
-    args = (out_dir, Path(model_path), config, crf)
+    args = (out_dir, Path(model_path), config, crf, tray)
     if scheduler:
         from distributed import Client
         from distributed import as_completed as dask_completed

@@ -79,14 +79,21 @@ def cmd_segment(args: argparse.Namespace) -> int:
             bar.write(f"error: {outcome.error}", file=sys.stderr)
 
     try:
-        outcomes = segment_files(images, out, model_path, config, crf=args.crf, workers=args.workers,
+        outcomes = segment_files(images, out, model_path, config, crf=args.crf, tray=args.tray, workers=args.workers,
                                  scheduler=args.scheduler, on_result=on_result)
     finally:
         bar.close()
-    rows = [(o.image.name, o.leaf_count, o.model) for o in outcomes if o.error is None]
-    failures = len(outcomes) - len(rows)
-    write_text_atomic(out / "counts.csv", _csv_text(("image", "leaf_count", "model"), rows))
-    print(f"{len(rows)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
+    done = [o for o in outcomes if o.error is None]
+    failures = len(outcomes) - len(done)
+    if args.tray:
+        header = ("image", "plant", "row", "col", "top", "left", "bottom", "right", "leaf_count", "model")
+        rows = [(o.image.name, p.index + 1, p.row + 1, p.col + 1, p.top, p.left, p.bottom, p.right, n, o.model)
+                for o in done for p, n in o.plants]
+    else:
+        header = ("image", "leaf_count", "model")
+        rows = [(o.image.name, o.leaf_count, o.model) for o in done]
+    write_text_atomic(out / "counts.csv", _csv_text(header, rows))
+    print(f"{len(done)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
     return 1 if failures else 0
 
 
@@ -234,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="overlaps: earliest leaf keeps a pixel (paper), or the highest mask value")
     g.add_argument("--max-steps", type=int, default=30)
     g.add_argument("--crf", action="store_true", help="refine the leaves with a dense CRF (RIS+CRF)")
+    g.add_argument("--tray", metavar="auto|ROWSxCOLS",
+                   help="images are trays of many plants: find them (auto) or give the layout (e.g. 4x5)")
     g = seg.add_argument_group("hardware")
     g.add_argument("--workers", type=int, default=0, help="local processes (default 0 = one per core)")
     g.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): segment on that cluster")

@@ -86,3 +86,23 @@ def test_empty_folder_and_missing_predictions(tmp_path, capsys):
     assert main(["evaluate", "--pred", str(tmp_path / "empty"), "--truth", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no *_label.png predictions" in err
+
+
+def test_tray_gives_one_csv_row_per_plant(tmp_path, tiny_model, capsys):
+    from leafcount.tray import detect_plants
+    from leafcount.data.folder import read_image
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chamber_tray.jpg"
+    model = tmp_path / "m.safetensors"
+    save_checkpoint(model, tiny_model)
+    out = tmp_path / "o"
+    assert main(["-q", "segment", str(demo), "--model", str(model), "--out", str(out), "--tray", "auto",
+                 "--workers", "1"]) == 0
+    with open(out / "counts.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    plants = detect_plants(read_image(demo))
+    assert len(rows) == len(plants) > 10
+    assert {(int(r["row"]), int(r["col"])) for r in rows} == {(p.row + 1, p.col + 1) for p in plants}
+    total = sum(int(r["leaf_count"]) for r in rows)
+    assert total == count_leaves(read_labels(out / "chamber_tray_label.png"))

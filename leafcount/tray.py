@@ -1,0 +1,183 @@
+"""Trays: find the individual plants in a photo of many pots, segment each
+one leaf by leaf, and put the leaves back into one label image of the tray.
+
+Plants are found by colour (excess green, 2G - R - B, Otsu threshold), then a
+closing joins the leaves of one rosette across its thin petioles, and each
+remaining region is one plant. Rows and columns come from the plants'
+centres (auto), or from a grid the user gives (rows x columns), in which
+case regions falling in the same grid cell are one plant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import filters, measure, morphology
+
+from leafcount.cancel import CancelToken
+from leafcount.errors import ConfigError
+from leafcount.model.ris import RIS
+from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
+
+
+@dataclass(frozen=True)
+class PlantBox:
+    """One plant of a tray: grid position and bounding box (end-exclusive)."""
+
+    index: int
+    row: int
+    col: int
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    def expanded(self, margin: float, shape: tuple[int, int]) -> "PlantBox":
+        """The box grown by ``margin`` x its size on every side, clipped to the image."""
+        dy, dx = int(round(margin * self.height)), int(round(margin * self.width))
+        return PlantBox(self.index, self.row, self.col, max(0, self.top - dy), max(0, self.left - dx),
+                        min(shape[0], self.bottom + dy), min(shape[1], self.right + dx))
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """Parse ``ROWSxCOLS``: ``"3x5"`` -> (3, 5)."""
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise ConfigError(f"tray grid must look like ROWSxCOLS (e.g. 4x5), got {text!r}") from exc
+    if rows < 1 or cols < 1:
+        raise ConfigError(f"tray grid needs at least one row and one column, got {text!r}")
+    return rows, cols
+
+
+def plant_mask(image: np.ndarray) -> np.ndarray:
+    """Green-plant pixels of an (H, W, 3) image by an Otsu threshold on excess green."""
+    exg = 2 * image[..., 1] - image[..., 0] - image[..., 2]
+    threshold = filters.threshold_otsu(exg) if np.ptp(exg) > 0 else np.inf
+    # A floor keeps pure soil images (Otsu splits noise) from becoming plants.
+    return exg > max(threshold, 0.05)
+
+
+def _group_positions(values: np.ndarray, groups: int | None, gap: float) -> np.ndarray:
+    """1-D clustering of centre coordinates into ordered groups (rows or columns).
+
+    With ``groups`` given: split at the ``groups - 1`` widest gaps; otherwise
+    split wherever consecutive sorted values are more than ``gap`` apart.
+    """
+    order = np.argsort(values)
+    sorted_values = values[order]
+    diffs = np.diff(sorted_values)
+    if groups is None:
+        cuts = np.flatnonzero(diffs > gap)
+    else:
+        cuts = np.sort(np.argsort(diffs)[::-1][: max(0, groups - 1)])
+    assignment = np.zeros(len(values), dtype=int)
+    assignment[order] = np.searchsorted(cuts, np.arange(len(values)), side="left")
+    return assignment
+
+
+def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min_area_fraction: float = 1e-4) -> list[PlantBox]:
+    """Find the plants of a tray photo.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), float32 in [0, 1]
+    grid : (rows, cols), optional
+        The tray's layout. Without it, rows and columns are found from gaps
+        between plant centres larger than 0.6 x the typical plant size.
+        Regions that share a grid cell are merged into one plant.
+    min_area_fraction : float
+        Regions smaller than this fraction of the image are noise (moss, algae).
+
+    Returns
+    -------
+    list of PlantBox
+        Ordered row by row, left to right; ``index`` follows that order.
+    """
+    h, w = image.shape[:2]
+    mask = morphology.remove_small_objects(plant_mask(image), max_size=max(4, int(2e-5 * h * w)))
+    radius = max(2, int(round(0.012 * max(h, w))))
+    joined = ndi.binary_closing(np.pad(mask, radius), morphology.disk(radius))[radius:-radius, radius:-radius]
+    regions = [r for r in measure.regionprops(measure.label(joined)) if r.area >= min_area_fraction * h * w]
+    if not regions:
+        return []
+    centres = np.array([r.centroid for r in regions])
+    sizes = np.array([[r.bbox[2] - r.bbox[0], r.bbox[3] - r.bbox[1]] for r in regions], dtype=float)
+    typical = np.median(sizes, axis=0)
+    rows = _group_positions(centres[:, 0], grid[0] if grid else None, 0.6 * typical[0])
+    cols = _group_positions(centres[:, 1], grid[1] if grid else None, 0.6 * typical[1])
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i, key in enumerate(zip(rows.tolist(), cols.tolist())):
+        cells.setdefault(key, []).append(i)
+    plants = []
+    for index, (row, col) in enumerate(sorted(cells)):
+        boxes = np.array([regions[i].bbox for i in cells[(row, col)]])
+        plants.append(PlantBox(index, int(row), int(col), int(boxes[:, 0].min()), int(boxes[:, 1].min()),
+                               int(boxes[:, 2].max()), int(boxes[:, 3].max())))
+    return plants
+
+
+@dataclass(frozen=True)
+class PlantResult:
+    """One plant's segmentation: its steps (for the step view) and leaf ids in the tray labels."""
+
+    plant: PlantBox
+    crop: PlantBox
+    steps: list[Step]
+    leaf_ids: list[int]
+
+
+def segment_tray(
+    model: RIS,
+    image: np.ndarray,
+    plants: list[PlantBox],
+    config: SegmentConfig = SegmentConfig(),
+    *,
+    margin: float = 0.25,
+    cancel: CancelToken | None = None,
+    on_plant: Callable[[PlantResult], None] | None = None,
+) -> tuple[np.ndarray, list[PlantResult]]:
+    """Segment every plant of a tray leaf by leaf; one label image for the tray.
+
+    Each plant is cropped with ``margin`` (a quarter of its size on each
+    side frames it about as a CVPPP image does), segmented at the model's
+    input size, and its leaves pasted back inside its own expanded box only,
+    so a neighbour's leaves reaching into the crop are never claimed twice.
+    Leaf ids run on across plants (plant 1: 1..n1, plant 2: n1+1..).
+    """
+    labels = np.zeros(image.shape[:2], dtype=np.int32)
+    results = []
+    next_id = 1
+    for plant in plants:
+        crop = plant.expanded(margin, image.shape[:2])
+        patch = image[crop.top : crop.bottom, crop.left : crop.right]
+        steps = list(segment_steps(model, patch, config, cancel))
+        local = decode_steps(steps, patch.shape[:2], config)
+        own = plant.expanded(0.1, image.shape[:2])
+        window = np.zeros_like(local, dtype=bool)
+        window[own.top - crop.top : own.bottom - crop.top, own.left - crop.left : own.right - crop.left] = True
+        target = labels[crop.top : crop.bottom, crop.left : crop.right]
+        ids = []
+        for leaf in np.unique(local[window & (local > 0)]):
+            pixels = (local == leaf) & window & (target == 0)
+            if pixels.any():
+                target[pixels] = next_id
+                ids.append(next_id)
+                next_id += 1
+        result = PlantResult(plant, crop, steps, ids)
+        results.append(result)
+        if on_plant is not None:
+            on_plant(result)
+    return labels, results
+

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leafcount.data.folder import read_image
+from leafcount.data.synth import make_rosette
+from leafcount.errors import ConfigError
+from leafcount.tray import PlantBox, detect_plants, parse_grid, segment_tray
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+
+def test_arabidopsis_tray_finds_each_rosette_of_the_grid_once():
+    """The 5x3 grid of the lower flat: 15 pots, 15 rosettes, one box each."""
+    image = read_image(DEMO / "arabidopsis_tray.jpg")
+    plants = detect_plants(image)
+    h = image.shape[0]
+    lower = [p for p in plants if (p.top + p.bottom) / 2 > 0.25 * h]  # the upper flat is the first quarter
+    assert len(lower) == 15
+    assert sorted({p.row for p in lower}) == [1, 2, 3] and sorted({p.col for p in lower}) == [0, 1, 2, 3, 4]
+    assert len({(p.row, p.col) for p in lower}) == 15  # no cell twice
+    # Pot centres of the 5x3 grid (read off the photo): each holds exactly one box centre.
+    pot_x, pot_y = [155, 330, 510, 690, 870], [295, 475, 650]
+    for y in pot_y:
+        for x in pot_x:
+            inside = [p for p in lower if abs((p.left + p.right) / 2 - x) < 85 and abs((p.top + p.bottom) / 2 - y) < 85]
+            assert len(inside) == 1, (x, y, inside)
+    for p in lower:  # no box spans two pots (pots are ~175 px apart)
+        assert p.width < 175 and p.height < 175
+
+
+def test_grid_merges_split_plants_and_orders_rows():
+    rng = np.random.default_rng(0)
+    tray = np.zeros((200, 300, 3), np.float32) + [0.25, 0.18, 0.12]
+    truth = []
+    for r in range(2):
+        for c in range(3):
+            image, labels = make_rosette(rng, shape=(80, 80), n_leaves=5)
+            sub = tray[10 + r * 100 : 90 + r * 100, 10 + c * 100 : 90 + c * 100]
+            sub[labels > 0] = image[labels > 0]
+            truth.append((r, c))
+    plants = detect_plants(tray)
+    assert [(p.row, p.col) for p in plants] == truth
+    assert [p.index for p in plants] == list(range(6))
+    gridded = detect_plants(tray, grid=(2, 3))
+    assert [(p.row, p.col) for p in gridded] == truth
+
+
+def test_no_plants_and_bad_grid():
+    assert detect_plants(np.zeros((50, 50, 3), np.float32) + 0.3) == []
+    assert parse_grid("4x5") == (4, 5)
+    with pytest.raises(ConfigError, match="ROWSxCOLS"):
+        parse_grid("four by five")
+    with pytest.raises(ConfigError, match="at least one row"):
+        parse_grid("0x5")
+
+
+def test_segment_tray_gives_each_plant_its_own_leaf_ids(tiny_model):
+    rng = np.random.default_rng(1)
+    tray = np.zeros((100, 200, 3), np.float32) + 0.2
+    for c in range(2):
+        image, labels = make_rosette(rng, shape=(80, 80), n_leaves=4)
+        tray[10:90, 10 + c * 100 : 90 + c * 100][labels > 0] = image[labels > 0]
+    plants = [PlantBox(0, 0, 0, 10, 10, 90, 90), PlantBox(1, 0, 1, 10, 110, 90, 190)]
+    labels, results = segment_tray(tiny_model, tray, plants)
+    assert labels.shape == (100, 200)
+    ids = [set(r.leaf_ids) for r in results]
+    assert not ids[0] & ids[1]
+    for result in results:
+        own = result.plant.expanded(0.1, labels.shape)
+        for leaf in result.leaf_ids:
+            rows, cols = np.nonzero(labels == leaf)
+            assert rows.min() >= own.top and rows.max() < own.bottom
+            assert cols.min() >= own.left and cols.max() < own.right
