@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from leafcount.atomic import write_text_atomic
+from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, LeafcountError
 
 log = logging.getLogger("leafcount")
@@ -195,11 +197,20 @@ def _train(args: argparse.Namespace) -> int:
         elif event.kind == "lr":
             bar.write(f"[{event.iteration}] learning rate lowered to {event.lr:.1e}")
 
+    cancel = CancelToken()
+    # Ctrl+C or a job scheduler's SIGTERM: finish the iteration, save the resumable state, stop.
+    previous = {sig: signal.signal(sig, lambda *_: cancel.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         out = run_training(trainer, args.out, iterations=args.iterations, minutes=args.minutes,
-                           meta=meta, on_event=on_event)
+                           meta=meta, on_event=on_event, cancel=cancel)
+    except Cancelled:
+        if talk:
+            print(f"stopped at iteration {trainer.iteration}; continue with --resume (state in {state})")
+        raise
     finally:
         bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if talk:
         print(f"saved {out} (iteration {trainer.iteration}); resume state {state}")
     return 0

@@ -240,8 +240,22 @@ class Trainer:
         metrics["loss"] = float(np.mean(losses))
         return metrics
 
+    @property
+    def curriculum_done(self) -> bool:
+        """True once every training image is unrolled to its full n + 2 steps."""
+        longest = max(int(np.unique(p.labels).size) - 1 for p in self.train_pairs) + 2
+        return curriculum_length(self.iteration, longest, self.config) >= longest
+
     def _after_validation(self, metrics: dict[str, float]) -> bool:
-        """Plateau schedule on the validation loss; True when the lr dropped."""
+        """Plateau schedule on the validation loss; True when the lr dropped.
+
+        Only counts once the curriculum is complete: while sequences are
+        still shorter than n + 2 the full-length validation loss is not yet
+        what training optimises, and may rise while the model improves.
+        """
+        if not self.curriculum_done:
+            self.best_val_loss = metrics["loss"]  # the reference the plateau starts from
+            return False
         if metrics["loss"] < self.best_val_loss - 1e-3:
             self.best_val_loss = metrics["loss"]
             self.bad_validations = 0
@@ -313,14 +327,14 @@ class Trainer:
         self.history = list(header["history"])
 
 
-def _any_rank(trainer: Trainer, flag: bool) -> bool:
-    """True when ``flag`` is set on any rank, so all ranks stop together
+def _any_rank(trainer: Trainer, *flags: bool) -> list[bool]:
+    """Each flag is true when it is set on any rank, so all ranks stop together
     (a rank that stopped alone would leave the others waiting forever)."""
     if not trainer.distributed:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0])
+        return list(flags)
+    value = torch.tensor([1.0 if flag else 0.0 for flag in flags])
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return [bool(v) for v in value.tolist()]
 
 
 def resume_path(out: str | Path) -> Path:
@@ -385,10 +399,11 @@ def run_training(
             stop = (iterations is not None and trainer.iteration >= iterations) or (
                 minutes is not None and time.monotonic() - start >= minutes * 60
             )
-            if _any_rank(trainer, stop):
+            stop, cancelled = _any_rank(trainer, stop, cancel is not None and cancel.is_set())
+            if cancelled:
+                raise Cancelled("stopped by the user")
+            if stop:
                 break
-            if cancel is not None:
-                cancel.raise_if_cancelled()
             loss, iou, steps = trainer.train_step()
             emit(TrainEvent("iteration", trainer.iteration, iterations, elapsed(), loss, iou, trainer.lr, steps))
             if trainer.iteration % 50 == 0:
