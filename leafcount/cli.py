@@ -216,6 +216,34 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from leafcount.report import write_report
+
+    bar = tqdm(desc="report", unit="image", disable=args.quiet)
+
+    def on_progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        summary = write_report(args.labels, args.out, images_dir=args.images, truth_dir=args.truth,
+                               px_per_mm=args.scale, on_progress=on_progress)
+    finally:
+        bar.close()
+    for name in summary.missing_truth:
+        print(f"warning: {name}: no ground truth, left out of the scores", file=sys.stderr)
+    for name in summary.missing_images:
+        print(f"warning: {name}: no photo found, no colour traits or thumbnail", file=sys.stderr)
+    print(f"report of {summary.n_images} image(s) in {summary.out_dir}: "
+          + ", ".join(p.name for p in summary.files))
+    if summary.metrics:
+        from leafcount.metrics import format_summary
+
+        for key, text in format_summary(summary.metrics).items():
+            print(f"  {key:8s} {text}")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from leafcount.data.synth import write_synth_folder
 
@@ -293,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")
     g.add_argument("--resume", action="store_true", help="continue from OUT's resumable state")
     tr.set_defaults(func=cmd_train)
+
+    rp = sub.add_parser("report", parents=[common], help="counts, per-leaf traits and DiC/SBD report of label PNGs")
+    rp.add_argument("--labels", required=True, help="folder of *_label.png (predictions or saved corrections)")
+    rp.add_argument("--images", help="folder of the photos (colour traits, thumbnails)")
+    rp.add_argument("--truth", help="folder of ground-truth *_label.png: adds metrics.csv/.json and report.html")
+    rp.add_argument("--scale", type=float, help="pixels per mm, for areas in mm^2")
+    rp.add_argument("--out", required=True, help="report folder")
+    rp.set_defaults(func=cmd_report)
 
     sy = sub.add_parser("synth", parents=[common], help="write a folder of synthetic rosettes with labels")
     sy.add_argument("--out", required=True)

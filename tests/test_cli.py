@@ -106,3 +106,12 @@ def test_tray_gives_one_csv_row_per_plant(tmp_path, tiny_model, capsys):
     assert {(int(r["row"]), int(r["col"])) for r in rows} == {(p.row + 1, p.col + 1) for p in plants}
     total = sum(int(r["leaf_count"]) for r in rows)
     assert total == count_leaves(read_labels(out / "chamber_tray_label.png"))
+
+
+def test_report_command_writes_tables_and_html(tmp_path, synth_folder, capsys):
+    out = tmp_path / "report"
+    assert main(["-q", "report", "--labels", str(synth_folder), "--images", str(synth_folder),
+                 "--truth", str(synth_folder), "--scale", "4", "--out", str(out)]) == 0
+    for name in ("counts.csv", "leaves.csv", "plants.csv", "metrics.csv", "metrics.json", "report.html"):
+        assert (out / name).is_file(), name
+    assert "100.0 (0.0)" in capsys.readouterr().out  # truth against itself
