@@ -218,7 +218,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from leafcount.report import write_report
+    from leafcount.scale import read_folder_scale
 
+    scale = args.scale
+    if scale is None:  # the scale measured for the photos' folder (GUI: draw a line over a ruler)
+        scale = read_folder_scale(args.images or args.labels)
+        if scale is not None:
+            print(f"using the folder's scale: {scale:.3f} px/mm")
     bar = tqdm(desc="report", unit="image", disable=args.quiet)
 
     def on_progress(done: int, total: int) -> None:
@@ -227,7 +233,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         summary = write_report(args.labels, args.out, images_dir=args.images, truth_dir=args.truth,
-                               px_per_mm=args.scale, on_progress=on_progress)
+                               px_per_mm=scale, on_progress=on_progress)
     finally:
         bar.close()
     for name in summary.missing_truth:
@@ -326,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--labels", required=True, help="folder of *_label.png (predictions or saved corrections)")
     rp.add_argument("--images", help="folder of the photos (colour traits, thumbnails)")
     rp.add_argument("--truth", help="folder of ground-truth *_label.png: adds metrics.csv/.json and report.html")
-    rp.add_argument("--scale", type=float, help="pixels per mm, for areas in mm^2")
+    rp.add_argument("--scale", type=float,
+                    help="pixels per mm, for areas in mm^2 (default: the scale stored with the photos' folder)")
     rp.add_argument("--out", required=True, help="report folder")
     rp.set_defaults(func=cmd_report)
 
