@@ -7,6 +7,7 @@ image's label PNG and overlay itself, so only small records travel back.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,6 +20,8 @@ import torch
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import LeafcountError
+from leafcount.model.checkpoint import load_checkpoint
+from leafcount.resize import resize_array
 from leafcount.segment import SegmentConfig
 from leafcount.tray import PlantBox
 
@@ -36,8 +39,6 @@ class ImageOutcome:
 
 @lru_cache(maxsize=2)
 def _cached_model(model_path: str):
-    from leafcount.model.checkpoint import load_checkpoint
-
     return load_checkpoint(model_path)
 
 
@@ -50,10 +51,15 @@ def segment_file(
     tray photo, or "ROWSxCOLS" for a known layout. Errors about this image
     (unreadable file, CRF unavailable) come back in the outcome instead of
     stopping the batch.
+
+    An image above ``read_image``'s pixel limit is segmented downscaled; its
+    label PNG is scaled back (nearest neighbour) to the file's own size so it
+    pairs with the photo, while the overlay preview keeps the reduced size.
+    Tray boxes are in the label PNG's pixels.
     """
     from leafcount.crf import refine_labels
     from leafcount.data.cvppp import image_stem, label_path_for, write_labels
-    from leafcount.data.folder import read_image
+    from leafcount.data.folder import read_image, read_image_size
     from leafcount.metrics import count_leaves
     from leafcount.overlay import overlay_labels, write_rgb_png
     from leafcount.segment import segment_image
@@ -71,13 +77,27 @@ def segment_file(
             labels = segment_image(model, image, config).labels
         if crf:
             labels = refine_labels(image, labels)
-        if tray:
-            plants = tuple((r.plant, len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
-        write_labels(label_path_for(image_path, out_dir), labels)
         write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
-        return ImageOutcome(image_path, count_leaves(labels), info.name, plants=plants)
+        full_shape = read_image_size(image_path)
+        if tray:
+            plants = tuple((_scale_box(r.plant, labels.shape, full_shape),
+                            len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
+        leaf_count = count_leaves(labels)  # upscaling by nearest neighbour keeps every leaf
+        if labels.shape != full_shape:
+            labels = resize_array(labels.astype(np.min_scalar_type(labels.max())), full_shape, nearest=True)
+        write_labels(label_path_for(image_path, out_dir), labels)
+        return ImageOutcome(image_path, leaf_count, info.name, plants=plants)
     except LeafcountError as exc:
         return ImageOutcome(image_path, error=str(exc))
+
+
+def _scale_box(box: PlantBox, shape: tuple[int, int], full_shape: tuple[int, int]) -> PlantBox:
+    """``box`` in an image of ``shape`` moved to the same image at ``full_shape``."""
+    if shape == full_shape:
+        return box
+    fy, fx = full_shape[0] / shape[0], full_shape[1] / shape[1]
+    return dataclasses.replace(box, top=round(box.top * fy), left=round(box.left * fx),
+                               bottom=round(box.bottom * fy), right=round(box.right * fx))
 
 
 def _init_worker() -> None:
@@ -113,9 +133,20 @@ def segment_files(
         Called in this process as each image finishes (for progress bars).
     cancel : CancelToken, optional
         Checked as results arrive; pending images are dropped.
+
+    Raises
+    ------
+    CheckpointError
+        When the model cannot be loaded: one error, before any image is read.
+    LeafcountError
+        When ``out_dir`` cannot be created.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LeafcountError(f"cannot create the output folder ({exc.strerror or exc})", out_dir) from exc
+    load_checkpoint(model_path)  # a checkpoint that does not fit its network fails once, not per image
     done: dict[int, ImageOutcome] = {}
     emit = on_result or (lambda outcome: None)
     args = (out_dir, Path(model_path), config, crf, tray)

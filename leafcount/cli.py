@@ -117,7 +117,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             scores.append(score_image(read_labels(pred_path), read_labels(truth_path), name))
         except LeafcountError as exc:
             failures += 1
-            _report(exc, args)
+            _report(exc if exc.path else LeafcountError(str(exc), pred_path), args)  # name the file
     if not scores:
         raise ConfigError("no prediction could be scored")
     header = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from leafcount.cancel import CancelToken
-from leafcount.errors import ConfigError, ImageReadError
+from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS
 from leafcount.resize import Box, letterbox, resize_array
 
@@ -161,8 +161,23 @@ def decode_steps(
     -------
     ndarray, shape (H, W), int32
         Leaf id = step index + 1; 0 = background.
+
+    Raises
+    ------
+    ConfigError
+        When ``image_shape`` is not two integers >= 1.
+    LabelFormatError
+        When a step's mask is not a non-empty 2-D array.
     """
-    shape = tuple(int(v) for v in image_shape[:2])
+    shape = tuple(image_shape[:2])
+    if len(shape) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in shape):
+        raise ConfigError(f"image_shape must be (H, W) with H, W >= 1, got {tuple(image_shape)}")
+    shape = (int(shape[0]), int(shape[1]))
+    for step in steps:
+        if np.ndim(step.mask) != 2 or np.size(step.mask) == 0:
+            raise LabelFormatError(
+                f"step {step.index}: the mask must be a non-empty 2-D array, got shape {np.shape(step.mask)}"
+            )
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)
     for step in accepted_steps(steps, config.stop_threshold):

@@ -56,7 +56,7 @@ def read_labels(path: str | Path) -> np.ndarray:
     ------
     LabelFormatError
         When the file is missing, unreadable or not an image, is an RGB(A)
-        or other colour image, or holds negative values.
+        or other colour image, or holds ids below 0 or above 65535.
     """
     path = Path(path)
     try:
@@ -75,6 +75,10 @@ def read_labels(path: str | Path) -> np.ndarray:
     labels = pixels.astype(np.int32)
     if labels.size and labels.min() < 0:
         raise LabelFormatError(f"label ids must be >= 0, found {labels.min()}", path)
+    if labels.size and labels.max() > 65535:
+        # As write_labels: a 32-bit file (a TIFF under a .png name) with ids in
+        # the billions would make every per-id table gigabytes long.
+        raise LabelFormatError(f"label ids must be <= 65535, found {labels.max()}", path)
     return labels
 
 
