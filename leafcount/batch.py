@@ -38,8 +38,15 @@ class ImageOutcome:
 
 
 @lru_cache(maxsize=2)
-def _cached_model(model_path: str):
+def _load_model_version(model_path: str, mtime_ns: int, size: int):
     return load_checkpoint(model_path)
+
+
+def _cached_model(model_path: str):
+    """The checkpoint, loaded once per process and again only when the file changes
+    (a long-lived Dask worker must not keep weights that were overwritten)."""
+    stat = Path(model_path).stat()
+    return _load_model_version(model_path, stat.st_mtime_ns, stat.st_size)
 
 
 def segment_file(

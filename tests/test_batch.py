@@ -51,3 +51,22 @@ def test_dask_local_cluster_gives_the_same_outputs(job):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_worker_reloads_a_checkpoint_overwritten_in_place(tmp_path, tiny_model):
+    import os
+
+    import torch
+
+    from leafcount.batch import _cached_model
+
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, tiny_model)
+    first, _ = _cached_model(str(path))
+    assert _cached_model(str(path))[0] is first
+    with torch.no_grad():
+        tiny_model.confidence.linear.bias.fill_(3.0)
+    save_checkpoint(path, tiny_model)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    second, _ = _cached_model(str(path))
+    assert second is not first and float(second.confidence.linear.bias) == 3.0

@@ -136,8 +136,12 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
         tensor key with the shapes expected and found.
     """
     tensors, info = _validated(path)
-    model = build_ris(info.config)
-    expected = model.state_dict()
+    try:
+        # Shapes only, no memory: a hand-edited header cannot make us allocate gigabytes.
+        with torch.device("meta"):
+            expected = build_ris(info.config).state_dict()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"invalid architecture in the metadata ({exc})", info.path) from exc
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -150,6 +154,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
                 f"weight {key} has shape {tuple(tensors[key].shape)}, the architecture needs {tuple(value.shape)}",
                 info.path,
             )
+    model = build_ris(info.config)
     model.load_state_dict(tensors, strict=True)
     model.to(device).eval()
     return model, info

@@ -94,3 +94,13 @@ def test_header_length_beyond_file_is_truncation(tmp_path):
     path.write_bytes(struct.pack("<Q", 10_000) + b"{}")
     with pytest.raises(CheckpointError, match="truncated"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize(("key", "value"), [("lstm_kernel", 3.0), ("lstm_channels", 20000)])
+def test_hand_edited_architecture_is_refused_without_allocating(tmp_path, tiny_model, key, value):
+    path = tmp_path / "m.safetensors"
+    header = {"format": "leafcount-ris", "format_version": 1,
+              "config": {**tiny_model.config.to_dict(), key: value}, "meta": {}}
+    save_tensors(path, tiny_model.state_dict(), header)
+    with pytest.raises(CheckpointError, match="m.safetensors: (invalid architecture|weight .* has shape)"):
+        load_checkpoint(path)
