@@ -164,7 +164,12 @@ def _train(args: argparse.Namespace) -> int:
             config = ModelConfig(**{**config.to_dict(), "input_size": (h, w)})
         model = build_ris(config)
     train_pairs, val_pairs = load_pairs(Path(args.data), model.config.input_size, args.val_split, seed=args.seed)
-    augment = AugmentConfig(rotate="right_angles") if args.right_angles_only else AugmentConfig()
+    low, high = (float(v) for v in args.scale_range.split(","))
+    augment = AugmentConfig(
+        rotate="right_angles" if args.right_angles_only else "any", scale_range=(low, high),
+        brightness=args.colour_jitter, contrast=args.colour_jitter, saturation=args.colour_jitter,
+        hue=args.colour_jitter / 5, p_background=args.background_p,
+    )
     config = TrainConfig(
         lr=args.lr, curriculum_start=args.curriculum_start, curriculum_every=args.curriculum_every,
         pretrain_iterations=args.pretrain_iterations, val_every=args.val_every,
@@ -319,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pretrain-iterations", type=int, default=0, help="dense encoder pre-training first")
     g.add_argument("--val-every", type=int, default=500)
     g.add_argument("--right-angles-only", action="store_true", help="rotate by multiples of 90 degrees only")
+    g.add_argument("--scale-range", default="0.8,1.2", help="random zoom range LOW,HIGH")
+    g.add_argument("--colour-jitter", type=float, default=0.1, help="brightness/contrast/saturation jitter")
+    g.add_argument("--background-p", type=float, default=0.0,
+                   help="probability of putting the plant on a synthetic surface (generalisation)")
     g.add_argument("--seed", type=int, default=0)
     g = tr.add_argument_group("hardware")
     g.add_argument("--threads", type=int, default=1, help="CPU threads for torch")

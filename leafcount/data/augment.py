@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
+from leafcount.data.background import replace_background
 from leafcount.errors import ConfigError, LabelFormatError
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -41,6 +42,9 @@ class AugmentConfig:
         0 disables it. At most 1.
     hue : float
         Hue shift drawn from ``[-hue, hue]`` turns (1 = full circle); at most 0.5.
+    p_background : float
+        Probability of putting the plant on a new surface (soil, mesh, tray;
+        :mod:`leafcount.data.background`) before the geometric transform.
     """
 
     p_flip: float = 0.5
@@ -51,9 +55,10 @@ class AugmentConfig:
     contrast: float = 0.1
     saturation: float = 0.1
     hue: float = 0.02
+    p_background: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("p_flip", "p_rotate"):
+        for name in ("p_flip", "p_rotate", "p_background"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {value}")
@@ -117,8 +122,10 @@ def augment(
     a square image) permute pixels exactly. Other rotations and zooms
     resample: the image bilinearly, the labels by nearest neighbour so no
     new id appears. Where the transform looks outside the input, the image
-    is filled with its mirror reflection (no black corners) and the labels
-    with background, even if the reflection shows part of a leaf.
+    repeats its edge pixels (no black corners) and the labels are background.
+    A mirror fill would be smoother but, when zooming out, shows mirrored
+    leaves that the labels call background: the network would learn to
+    ignore plants.
 
     Raises
     ------
@@ -136,6 +143,8 @@ def augment(
     if not np.issubdtype(labels.dtype, np.integer):
         raise LabelFormatError(f"labels must be integers, got dtype {labels.dtype}")
 
+    if config.p_background and rng.random() < config.p_background:
+        image = replace_background(image, labels, rng)
     if rng.random() < config.p_flip:
         image, labels = image[:, ::-1], labels[:, ::-1]
     if rng.random() < config.p_flip:
@@ -174,7 +183,7 @@ def _rotate_and_scale(
     offset = centre - matrix @ centre
     channels = [
         ndimage.affine_transform(
-            image[..., k], matrix, offset, order=1, mode="reflect", output=np.float32
+            image[..., k], matrix, offset, order=1, mode="nearest", output=np.float32
         )
         for k in range(3)
     ]

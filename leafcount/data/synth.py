@@ -290,6 +290,11 @@ def _background(
     return image * (1 - on_rim) + rim_colour * on_rim
 
 
+def soil_background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A soil background (sometimes a pot on a tray) centred in ``shape``, float32 (H, W, 3)."""
+    return _background(rng, shape, (shape[0] / 2, shape[1] / 2)).astype(np.float32)
+
+
 def _rgb(red: float, green: float, blue: float) -> np.ndarray:
     return np.array([red, green, blue], dtype=np.float32)
 

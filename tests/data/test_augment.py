@@ -114,7 +114,7 @@ def test_rotation_fills_corners_with_image_and_background_labels():
     labels = np.ones((40, 40), np.int32)  # a leaf everywhere
     config = AugmentConfig(p_flip=0.0, p_rotate=1.0, scale_range=(1.0, 1.0), **NO_COLOUR)
     out_image, out_labels = augment(image, labels, np.random.default_rng(3), config)
-    assert out_image.min() > 0.45  # reflected, no black corners
+    assert out_image.min() > 0.45  # edge-filled, no black corners
     if not np.all(out_labels == 1):  # an angle off the right angles: corners come from outside
         assert out_labels[0, 0] == 0 or out_labels[0, -1] == 0
     np.testing.assert_array_equal(out_labels[15:25, 15:25], 1)
