@@ -1,0 +1,53 @@
+"""Heat map of kappa(h_t) = sum_c |h_t| (last ConvLSTM) for one step, with a colour bar."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from leafcount.gui.canvas import KAPPA_COLORMAP
+
+
+TITLE = "memory activity κ(h<sub>t</sub>) = Σ<sub>c</sub> |h<sub>t</sub>| at step t"
+EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): pick a step below to see it"
+
+
+class KappaView(pg.GraphicsLayoutWidget):
+    """Where the network's memory is active at step t; one scale for a whole run."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("#202020")
+        self.plot = self.addPlot()
+        self.plot.setTitle(EMPTY_TITLE, size="9pt")
+        self.setToolTip(
+            "Where the network's recurrent memory (last ConvLSTM) is active at this step: "
+            "bright areas are what it attends to and remembers."
+        )
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.color_bar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=pg.colormap.get(KAPPA_COLORMAP), interactive=False, width=12
+        )
+        self.color_bar.setImageItem(self.image, insert_in=self.plot)
+        self.levels = (0.0, 1.0)
+
+    def set_levels(self, high: float) -> None:
+        """Fix the colour scale to [0, high] (the largest kappa of the run)."""
+        self.levels = (0.0, max(float(high), 1e-6))
+        self.color_bar.setLevels(self.levels)
+
+    def show_kappa(self, kappa: np.ndarray | None) -> None:
+        if kappa is None:
+            self.image.clear()
+            self.plot.setTitle(EMPTY_TITLE, size="9pt")
+            return
+        self.plot.setTitle(TITLE, size="9pt")
+        self.image.setImage(kappa, levels=self.levels, autoLevels=False)
+        self.plot.autoRange(padding=0)

@@ -1,0 +1,371 @@
+"""The main window: builds the views and wires them to the session and the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QSlider,
+    QSpinBox,
+    QUndoView,
+)
+
+from leafcount.crf import is_crf_available
+from leafcount.data.cvppp import label_path_for
+from leafcount.gui import prompts
+from leafcount.gui.actions import WindowActions
+from leafcount.gui.canvas import Canvas
+from leafcount.gui.document import ImageDoc
+from leafcount.gui.editor import Editor
+from leafcount.gui.errors import show_error
+from leafcount.gui.image_list import THUMBNAIL_SIZE, ImageListView
+from leafcount.gui.segmenter import Segmenter
+from leafcount.gui.session import FolderSession
+from leafcount.gui.status_bar import StatusBar
+from leafcount.gui.step_controller import StepController
+from leafcount.gui.step_view import StepView
+from leafcount.gui.workers import JobRunner, ThumbnailWorker
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("leafcount[*]")
+        self.resize(1500, 950)
+        self.session = FolderSession(self)
+        self.segmenter = Segmenter(self)
+        self.thumbnails = JobRunner(self)
+        self.actions = WindowActions(self, self.session.undo_group)
+        self.canvas = Canvas()
+        self.editor = Editor(self.canvas, self.actions, self)
+        self.image_list = ImageListView()
+        self.step_view = StepView()
+        self.history = QUndoView(self.session.undo_group)
+        self.history.setEmptyLabel("opened")
+        self.status = StatusBar()
+        self._watched: ImageDoc | None = None
+        self.steps = StepController(self.segmenter, self.step_view, self.canvas, self)
+        self._build_layout()
+        self._connect()
+        self._on_model_changed(None)
+        self._on_current_changed(None)
+        self.setAcceptDrops(True)
+
+    @property
+    def doc(self) -> ImageDoc | None:
+        return self.session.current
+
+    # -- building -------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        self.setCentralWidget(self.canvas)
+        self.setStatusBar(self.status)
+        docks = []
+        for title, widget, area in (
+            ("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            ("Steps", self.step_view, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"{title.lower()}_dock")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            docks.append(dock)
+        self.resizeDocks(docks[1:], [700, 180], Qt.Orientation.Vertical)
+        self.resizeDocks(docks[:2], [250, 380], Qt.Orientation.Horizontal)
+        self.actions.build_menus(self, [dock.toggleViewAction() for dock in docks])
+        _, edit_bar = self.actions.build_toolbars(self)
+        self.brush_box = QSpinBox()
+        self.brush_box.setRange(0, 500)
+        self.brush_box.setValue(int(self.canvas.brush_radius))
+        self.brush_box.setSuffix(" px")
+        self.brush_box.setToolTip("Brush radius ([ and ], or Ctrl + mouse wheel)")
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(50)
+        self.opacity_slider.setMaximumWidth(110)
+        self.opacity_slider.setToolTip("Opacity of the leaf overlay")
+        edit_bar.addSeparator()
+        for widget in (QLabel(" Brush "), self.brush_box, QLabel("  Overlay "), self.opacity_slider):
+            edit_bar.addWidget(widget)
+        edit_bar.addAction(self.actions.outlines)
+        if not is_crf_available():
+            self.actions.crf.setEnabled(False)
+            self.actions.crf.setToolTip("CRF refinement needs the pydensecrf2 package")
+
+    def _connect(self) -> None:
+        a, s = self.actions, self.session
+        a.open_folder.triggered.connect(self._on_open_folder_action)
+        a.output_folder.triggered.connect(self._on_output_folder_action)
+        a.load_model.triggered.connect(self._on_load_model_action)
+        a.save.triggered.connect(self.save)
+        a.quit.triggered.connect(self.close)
+        a.segment.triggered.connect(self.segment)
+        a.segment_all.triggered.connect(self.segment_all)
+        a.cancel.triggered.connect(self.segmenter.cancel)
+        a.outlines.toggled.connect(self.canvas.set_outlines)
+        a.show_kappa.toggled.connect(self.canvas.set_kappa_visible)
+        a.fit.triggered.connect(self.canvas.fit)
+        a.next_image.triggered.connect(lambda: self._step_image(1))
+        a.previous_image.triggered.connect(lambda: self._step_image(-1))
+        self.brush_box.valueChanged.connect(self.canvas.set_brush_radius)
+        self.canvas.brush_radius_changed.connect(self._on_brush_radius_changed)
+        self.opacity_slider.valueChanged.connect(lambda v: self.canvas.set_overlay_opacity(v / 100))
+        self.canvas.cursor_moved.connect(self._on_cursor_moved)
+        self.status.cancel_clicked.connect(self.segmenter.cancel)
+
+        s.folder_opened.connect(self._on_folder_opened)
+        s.current_changed.connect(self._on_current_changed)
+        s.doc_status_changed.connect(self._on_doc_status_changed)
+        s.autosave_failed.connect(lambda exc: self.status.showMessage(f"Autosave failed: {exc}", 10_000))
+        s.undo_group.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        self.image_list.image_chosen.connect(self._on_image_chosen)
+
+        seg = self.segmenter
+        seg.model_changed.connect(self._on_model_changed)
+        seg.busy_changed.connect(self._on_busy_changed)
+        seg.failed.connect(self._on_job_failed)
+        seg.run_finished.connect(
+            lambda doc: self.status.showMessage(f"{doc.name}: {doc.leaf_count} leaves found.", 5_000)
+        )
+        seg.run_cancelled.connect(lambda doc: self.status.showMessage("Segmentation cancelled.", 5_000))
+        seg.batch_progress.connect(self.status.show_progress)
+        seg.batch_image_failed.connect(
+            lambda path, exc: self.status.showMessage(f"Skipped {path.name}: {exc}", 10_000)
+        )
+        seg.batch_ended.connect(self._on_batch_ended)
+
+    # -- folder and images ----------------------------------------------------
+
+    def open_folder(self, folder: Path, select: Path | None = None, out_dir: Path | None = None) -> bool:
+        """Open a folder (after the unsaved-changes question); False if cancelled or failed."""
+        if not self._may_leave_current():
+            return False
+        try:
+            self.session.open_folder(Path(folder), out_dir)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the old folder stays
+            show_error(self, exc)
+            return False
+        rows = [doc.path for doc in self.session.docs]
+        row = rows.index(select) if select in rows else 0
+        self.image_list.set_row_silently(row)
+        self._on_image_chosen(row)
+        return True
+
+    def _on_open_folder_action(self) -> None:
+        start = str(self.session.folder or Path.cwd())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of plant images", start)
+        if folder:
+            self.open_folder(Path(folder))
+
+    def _on_output_folder_action(self) -> None:
+        if self.session.folder is None:
+            return
+        out = QFileDialog.getExistingDirectory(self, "Save corrections into", str(self.session.folder))
+        if out:
+            current = self.doc.path if self.doc else None
+            self.open_folder(self.session.folder, select=current, out_dir=Path(out))
+
+    def _on_folder_opened(self, paths: list[Path]) -> None:
+        self.thumbnails.cancel()
+        self.image_list.set_images(paths)
+        for row in range(len(paths)):
+            self._on_doc_status_changed(row)
+        self.thumbnails.start(worker := ThumbnailWorker(paths, THUMBNAIL_SIZE))
+        worker.thumbnail_ready.connect(self.image_list.set_thumbnail)
+        self.setWindowTitle(f"leafcount — {self.session.folder.name}[*]")
+
+    def _on_image_chosen(self, row: int) -> None:
+        previous = self.session.row_of(self.doc) if self.doc else -1
+        if row == previous:
+            return
+        if not self._may_leave_current():
+            self.image_list.set_row_silently(previous)
+            return
+        try:
+            doc = self.session.open_row(row)
+        except Exception as exc:  # noqa: BLE001 - a bad image gets a dialog, the app goes on
+            show_error(self, exc)
+            self.image_list.set_row_silently(previous)
+            return
+        self._offer_recovery(doc)
+
+    def _step_image(self, delta: int) -> None:
+        row = self.image_list.currentRow() + delta
+        if 0 <= row < self.image_list.count():
+            self.image_list.setCurrentRow(row)
+
+    def _may_leave_current(self) -> bool:
+        """Ask Save / Discard / Cancel when the open image has unsaved edits."""
+        doc = self.doc
+        if doc is None or not doc.is_dirty:
+            return True
+        choice = prompts.ask_unsaved_changes(self, doc.name)
+        if choice is prompts.Choice.SAVE:
+            return self.save()
+        if choice is prompts.Choice.DISCARD:
+            self.session.discard_current()
+            return True
+        return False
+
+    def _offer_recovery(self, doc: ImageDoc) -> None:
+        try:
+            found = self.session.recovery_for(doc)
+        except Exception as exc:  # noqa: BLE001 - an unreadable autosave must not block the image
+            self.status.showMessage(f"Ignored an unreadable autosave copy: {exc}", 10_000)
+            return
+        if found is None:
+            return
+        if prompts.ask_restore_recovery(self, doc.name, found[1].saved):
+            self.session.restore_recovery(doc)
+        else:
+            self.session.forget_recovery(doc)
+
+    def _on_current_changed(self, doc: ImageDoc | None) -> None:
+        if self._watched is not None:
+            for signal, slot in self._doc_links(self._watched):
+                signal.disconnect(slot)
+        self._watched = doc
+        self.editor.set_doc(doc)
+        self.canvas.set_image(doc.image if doc else None)
+        if doc is not None:
+            for signal, slot in self._doc_links(doc):
+                signal.connect(slot)
+            self.canvas.set_labels(doc.labels)
+            self.setWindowTitle(f"leafcount — {doc.name}[*]")
+        self.steps.set_doc(doc)
+        self.setWindowModified(bool(doc and doc.is_dirty))
+        self.status.set_image(doc.image.shape[:2] if doc else None)
+        self._update_counts()
+        self._update_enabled()
+
+    def _doc_links(self, doc: ImageDoc) -> list:
+        return [
+            (doc.labels_changed, self._on_labels_changed),
+            (doc.status_changed, self._update_counts),
+        ]
+
+    def _on_doc_status_changed(self, row: int) -> None:
+        doc = self.session.docs[row]
+        self.image_list.set_status(row, doc.status, doc.leaf_count)
+
+    def _on_labels_changed(self, box) -> None:
+        if box is None:
+            self.canvas.set_labels(self.doc.labels)
+        else:
+            self.canvas.update_labels(box)
+        self._update_enabled()
+
+    def _update_counts(self) -> None:
+        self.status.set_leaf_count(self.doc.leaf_count if self.doc and self.doc.labels is not None else None)
+
+    def _on_cursor_moved(self, row: int, col: int, leaf: int) -> None:
+        manual = bool(self.doc) and leaf in self.doc.manual_ids
+        self.status.set_cursor(row, col, leaf, manual)
+
+    def _on_brush_radius_changed(self, radius: float) -> None:
+        self.brush_box.blockSignals(True)
+        self.brush_box.setValue(int(round(radius)))
+        self.brush_box.blockSignals(False)
+
+    # -- model ----------------------------------------------------------------
+
+    def load_model(self, path: Path) -> bool:
+        try:
+            self.segmenter.load_model(Path(path))
+        except Exception as exc:  # noqa: BLE001 - a bad checkpoint gets a dialog; the old model stays
+            show_error(self, exc)
+            return False
+        return True
+
+    def _on_load_model_action(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a model", "", "leafcount models (*.safetensors)")
+        if path:
+            self.load_model(Path(path))
+
+    def _on_model_changed(self, info) -> None:
+        self.status.set_model(info.name if info else "")
+        self._update_enabled()
+
+    def segment(self) -> None:
+        doc = self.doc
+        if doc is None or self.segmenter.model is None or self.segmenter.is_busy:
+            return
+        self.steps.begin_run()
+        self.segmenter.segment(doc, self.steps.config, self.actions.crf.isChecked())
+        self.status.showMessage(f"Segmenting {doc.name}…")
+
+    def segment_all(self) -> None:
+        if self.segmenter.model is None or self.segmenter.is_busy:
+            return
+        count = self.segmenter.segment_all(self.session.docs, self.steps.config, self.actions.crf.isChecked())
+        if count:
+            self.status.show_progress(0, count)
+        else:
+            self.status.showMessage("Every image already has labels.", 5_000)
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self._update_enabled()
+        self.actions.cancel.setEnabled(busy)
+
+    def _on_job_failed(self, exc: BaseException) -> None:
+        self.steps.end_run()  # drop the live preview of a failed run
+        self.status.clearMessage()
+        show_error(self, exc)
+
+    def _on_batch_ended(self, completed: bool) -> None:
+        self.status.hide_progress()
+        self.status.showMessage("Segment all: done." if completed else "Segment all: cancelled.", 5_000)
+
+    def save(self) -> bool:
+        doc = self.doc
+        if doc is None or doc.labels is None:
+            return False
+        if doc.saved is not None and not doc.saved.is_leafcount:
+            label_name = label_path_for(doc.path, doc.out_dir).name
+            if not prompts.ask_replace_foreign_labels(self, label_name):
+                return False
+        try:
+            path = self.session.save_current()
+        except Exception as exc:  # noqa: BLE001 - e.g. read-only folder: dialog, edits kept
+            show_error(self, exc)
+            return False
+        self.status.showMessage(f"Saved {path.name}", 5_000)
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        if not self._may_leave_current():
+            event.ignore()
+            return
+        self.segmenter.shutdown()
+        self.thumbnails.shutdown()
+        self.session.close_current()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        path = Path(event.mimeData().urls()[0].toLocalFile())
+        if path.is_dir():
+            self.open_folder(path)
+        elif path.is_file():
+            self.open_folder(path.parent, select=path)
+
+    def _update_enabled(self) -> None:
+        doc, busy = self.doc, self.segmenter.is_busy
+        has_model = self.segmenter.model is not None
+        a = self.actions
+        a.segment.setEnabled(doc is not None and has_model and not busy)
+        a.segment_all.setEnabled(bool(self.session.docs) and has_model and not busy)
+        a.load_model.setEnabled(not busy)
+        a.save.setEnabled(doc is not None and doc.labels is not None)
+        a.output_folder.setEnabled(self.session.folder is not None)
+

@@ -1,0 +1,119 @@
+"""Shows the model's steps of the open image on the canvas and in the step view.
+
+While the network runs, each step's mask, score and kappa heat map appear
+as they arrive (drawn in batches, so fast steps never flood the event loop).
+Afterwards the user scrubs the steps, and moving the stop-threshold line
+previews the labels at mask resolution, then decodes them at full size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer
+
+from leafcount.gui.canvas import Canvas
+from leafcount.gui.document import ImageDoc
+from leafcount.gui.segmenter import Segmenter
+from leafcount.gui.step_view import StepView
+from leafcount.segment import SegmentConfig, Step, decode_steps
+
+LIVE_REFRESH_MS = 80
+
+
+class StepController(QObject):
+    """Owns the segmentation settings the user picks; the window calls ``set_doc``."""
+
+    def __init__(self, segmenter: Segmenter, step_view: StepView, canvas: Canvas, parent=None) -> None:
+        super().__init__(parent)
+        self.segmenter, self.step_view, self.canvas = segmenter, step_view, canvas
+        self.config = SegmentConfig()
+        self.doc: ImageDoc | None = None
+        self._undrawn: list[Step] = []
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_REFRESH_MS)
+        self._live_timer.timeout.connect(self._draw_new_steps)
+        segmenter.step_ready.connect(self._on_step_ready)
+        segmenter.run_finished.connect(self.end_run)
+        segmenter.run_cancelled.connect(self.end_run)
+        step_view.step_selected.connect(self._on_step_selected)
+        step_view.threshold_moved.connect(self._on_threshold_moved)
+        step_view.threshold_chosen.connect(self._on_threshold_chosen)
+
+    def set_doc(self, doc: ImageDoc | None) -> None:
+        if self.doc is not None:
+            self.doc.steps_changed.disconnect(self.show_doc_steps)
+        self.doc = doc
+        self._forget_undrawn()
+        if doc is not None:
+            doc.steps_changed.connect(self.show_doc_steps)
+        self.show_doc_steps()
+
+    def begin_run(self) -> None:
+        """Clear the views for a run of the open image that starts now."""
+        self.step_view.set_steps([])
+        self.canvas.show_preview(np.zeros((1, 1), dtype=np.int32))
+
+    def end_run(self, doc: ImageDoc | None = None) -> None:
+        """Back from the live view to the document's labels (run done, cancelled or failed)."""
+        self._forget_undrawn()
+        if self.doc is not None and doc in (None, self.doc):
+            self.canvas.set_labels(self.doc.labels)
+            self.canvas.show_step(None)
+            self.show_doc_steps()
+
+    def show_doc_steps(self) -> None:
+        doc = self.doc
+        self.step_view.set_steps(doc.steps if doc else [])
+        threshold = doc.run.config.stop_threshold if doc and doc.run else self.config.stop_threshold
+        self.step_view.set_threshold(threshold)
+
+    def _forget_undrawn(self) -> None:
+        self._live_timer.stop()
+        self._undrawn = []
+
+    def _on_step_ready(self, doc: ImageDoc, step: Step) -> None:
+        if doc is self.doc:
+            self._undrawn.append(step)
+            if not self._live_timer.isActive():
+                self._live_timer.start()
+
+    def _draw_new_steps(self) -> None:
+        if self._undrawn:
+            self.step_view.add_steps(self._undrawn)
+            self._undrawn = []
+            self._preview(self.step_view.steps, self.config)
+            self._show_step(self.step_view.steps[-1])
+
+    def _on_step_selected(self, index: int) -> None:
+        steps = self.step_view.steps
+        self._show_step(steps[index] if 0 <= index < len(steps) else None)
+
+    def _show_step(self, step: Step | None) -> None:
+        self.canvas.show_step(step, self.config.mask_threshold)
+        if step is not None:
+            self.canvas.set_kappa(step.kappa, self.step_view.kappa_view.levels)
+
+    def _on_threshold_moved(self, value: float) -> None:
+        """While the line is dragged: a cheap preview at mask resolution."""
+        doc = self.doc
+        if doc is not None and doc.steps and not self.segmenter.is_busy:
+            self._preview(doc.steps, dataclasses.replace(self.config, stop_threshold=value))
+
+    def _on_threshold_chosen(self, value: float) -> None:
+        """On release: decode at full size (a worker), or only keep it for the next run."""
+        self.config = dataclasses.replace(self.config, stop_threshold=value)
+        doc = self.doc
+        if doc is None or not doc.steps or doc.run is None or self.segmenter.is_busy:
+            return
+        if value != doc.run.config.stop_threshold:
+            config = dataclasses.replace(doc.run.config, stop_threshold=value)
+            self.segmenter.redecode(doc, config, doc.run.crf)
+        else:
+            self.canvas.set_labels(doc.labels)  # dragged back: drop the preview
+
+    def _preview(self, steps: list[Step], config: SegmentConfig) -> None:
+        if steps:
+            self.canvas.show_preview(decode_steps(steps, steps[0].mask.shape, config))

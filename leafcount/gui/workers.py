@@ -1,0 +1,198 @@
+"""Background jobs: each worker wraps one core call and runs it on a QThread.
+
+``run()`` only computes and emits plain data (Step records, numpy arrays,
+paths, numbers); widgets change in slots on the GUI thread. A worker ends
+with exactly one of ``finished``, ``cancelled`` or ``failed(exc)``, then
+``done``. Cancelling sets the worker's CancelToken, which the core checks
+between steps and images; threads are never terminated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from leafcount.cancel import CancelToken
+from leafcount.crf import refine_labels
+from leafcount.data.folder import read_image
+from leafcount.errors import Cancelled
+from leafcount.gui.document import PackedLabels
+from leafcount.model.ris import RIS
+from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
+
+
+class Worker(QObject):
+    """Base: runs ``_work`` and turns its outcome into signals."""
+
+    failed = Signal(object)  # the exception
+    cancelled = Signal()
+    done = Signal()  # after any outcome; the runner quits the thread on it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_token = CancelToken()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._work()
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as exc:  # noqa: BLE001 - every failure goes to the GUI as a signal
+            self.failed.emit(exc)
+        finally:
+            self.done.emit()
+
+    def cancel(self) -> None:
+        self.cancel_token.set()
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+
+def decode_labels(
+    steps: Sequence[Step], image: np.ndarray, config: SegmentConfig, crf: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels at the image size and their areas (``np.bincount``), both off the GUI thread."""
+    labels = decode_steps(steps, image.shape[:2], config)
+    if crf:
+        labels = refine_labels(image, labels)
+    return labels, np.bincount(labels.ravel())
+
+
+class SegmentWorker(Worker):
+    """``segment_steps`` on one image: a signal per step, then the decoded labels."""
+
+    step_ready = Signal(object)  # Step
+    finished = Signal(object, object, object)  # labels (H, W) int32, list[Step], areas
+
+    def __init__(self, model: RIS, image: np.ndarray, config: SegmentConfig, crf: bool) -> None:
+        super().__init__()
+        self._model, self._image, self._config, self._crf = model, image, config, crf
+
+    def _work(self) -> None:
+        steps = []
+        for step in segment_steps(self._model, self._image, self._config, self.cancel_token):
+            steps.append(step)
+            self.step_ready.emit(step)
+        self.cancel_token.raise_if_cancelled()
+        labels, areas = decode_labels(steps, self._image, self._config, self._crf)
+        self.cancel_token.raise_if_cancelled()
+        self.finished.emit(labels, steps, areas)
+
+
+class DecodeWorker(Worker):
+    """``decode_steps`` at full size for a new stop threshold (no network)."""
+
+    finished = Signal(object, object)  # labels, areas
+
+    def __init__(
+        self, steps: Sequence[Step], image: np.ndarray, config: SegmentConfig, crf: bool
+    ) -> None:
+        super().__init__()
+        self._steps, self._image, self._config, self._crf = list(steps), image, config, crf
+
+    def _work(self) -> None:
+        labels, areas = decode_labels(self._steps, self._image, self._config, self._crf)
+        self.cancel_token.raise_if_cancelled()
+        self.finished.emit(labels, areas)
+
+
+class SegmentAllWorker(Worker):
+    """Segment a list of images one after another; a bad image does not stop the rest."""
+
+    progress_changed = Signal(int, int)  # images done, total
+    image_done = Signal(object, object, object, object)  # Path, PackedLabels, list[Step], areas
+    image_failed = Signal(object, object)  # Path, exception
+    finished = Signal()
+
+    def __init__(self, model: RIS, paths: Sequence[Path], config: SegmentConfig, crf: bool) -> None:
+        super().__init__()
+        self._model, self._paths, self._config, self._crf = model, list(paths), config, crf
+
+    def _work(self) -> None:
+        total = len(self._paths)
+        self.progress_changed.emit(0, total)
+        for done, path in enumerate(self._paths, start=1):
+            self.cancel_token.raise_if_cancelled()
+            try:
+                image = read_image(path)
+                steps = list(segment_steps(self._model, image, self._config, self.cancel_token))
+                labels, areas = decode_labels(steps, image, self._config, self._crf)
+                packed = PackedLabels.pack(labels)  # these images are not open: keep them small
+            except Cancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported per image, the batch goes on
+                self.image_failed.emit(path, exc)
+            else:
+                self.image_done.emit(path, packed, steps, areas)
+            self.progress_changed.emit(done, total)
+        self.finished.emit()
+
+
+class ThumbnailWorker(Worker):
+    """Small previews of a folder's images for the image list."""
+
+    thumbnail_ready = Signal(object, object)  # Path, (h, w, 3) uint8
+    finished = Signal()
+
+    def __init__(self, paths: Sequence[Path], size: int) -> None:
+        super().__init__()
+        self._paths, self._size = list(paths), size
+
+    def _work(self) -> None:
+        for path in self._paths:
+            self.cancel_token.raise_if_cancelled()
+            try:
+                image = read_image(path, max_pixels=16 * self._size * self._size)
+            except Exception:  # noqa: BLE001 - an unreadable image just has no thumbnail
+                continue
+            step = max(1, max(image.shape[:2]) // self._size)
+            self.thumbnail_ready.emit(path, (image[::step, ::step] * 255 + 0.5).astype(np.uint8))
+        self.finished.emit()
+
+
+class JobRunner(QObject):
+    """Starts workers on their own threads and keeps them alive until they end."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[Worker, QThread] = {}
+
+    def start(self, worker: Worker) -> None:
+        thread = QThread()
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # Direct: the thread must quit even while the GUI thread waits in shutdown().
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        worker.done.connect(self._on_worker_done)
+        self._jobs[worker] = thread
+        thread.start()
+
+    def is_running(self, kind: type[Worker] | None = None) -> bool:
+        return any(kind is None or isinstance(w, kind) for w in self._jobs)
+
+    def cancel(self, kind: type[Worker] | None = None) -> None:
+        for worker in list(self._jobs):
+            if kind is None or isinstance(worker, kind):
+                worker.cancel()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel every job and wait for its thread; True when all ended in time."""
+        self.cancel()
+        ended = all([thread.wait(timeout_ms) for thread in self._jobs.values()])
+        if ended:
+            self._jobs.clear()
+        return ended
+
+    @Slot()
+    def _on_worker_done(self) -> None:
+        worker = self.sender()
+        thread = self._jobs.pop(worker, None)
+        if thread is not None:
+            thread.wait()  # it is quitting already; this only joins it
+            thread.deleteLater()
+            worker.deleteLater()

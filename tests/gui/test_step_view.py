@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from leafcount.gui.step_view import NO_STEPS_TEXT, StepView
+from leafcount.segment import Step
+
+
+def make_steps(scores):
+    return [
+        Step(i, np.full((6, 8), 0.1 * i, np.float32), s, np.full((3, 4), float(i + 1), np.float32))
+        for i, s in enumerate(scores)
+    ]
+
+
+@pytest.fixture
+def view(qtbot):
+    view = StepView()
+    qtbot.addWidget(view)
+    return view
+
+
+def test_steps_arriving_live_show_the_newest(view, qtbot):
+    with qtbot.waitSignal(view.step_selected, raising=False, timeout=100) as blocker:
+        view.add_steps(make_steps([0.9, 0.8]))
+    assert not blocker.signal_triggered  # live steps are shown, not "selected" by the user
+    assert view.caption.text() == "Step 2 (still running): confidence s = 0.80, leaf 2"
+    view.add_steps(make_steps([0.9, 0.8, 0.3])[2:])
+    assert view.caption.text() == "Step 3 (still running): confidence s = 0.30, below the stop threshold: not a leaf"
+    assert view.kappa_view.levels == (0.0, 3.0)
+    np.testing.assert_array_equal(view.kappa_view.image.image, np.full((3, 4), 3.0))
+
+
+def test_a_finished_run_summarises_until_the_user_scrubs(view, qtbot):
+    view.set_steps(make_steps([0.9, 0.8, 0.3, 0.6]))
+    assert view.caption.text().startswith("4 steps, 2 leaves above the stop threshold")
+    with qtbot.waitSignal(view.step_selected) as selected:
+        view.next_button.click()
+    assert selected.args == [1] and view.caption.text() == "Step 2 of 4: confidence s = 0.80, leaf 2"
+    view.set_threshold(0.85)
+    assert view.caption.text() == "Step 2 of 4: confidence s = 0.80, below the stop threshold: not a leaf"
+    view.set_steps([])
+    assert view.caption.text() == NO_STEPS_TEXT and not view.slider.isEnabled()
+
+
+def test_play_walks_through_the_steps_and_stops_at_the_end(view, qtbot):
+    view.set_steps(make_steps([0.9, 0.8, 0.7]))
+    view._timer.setInterval(10)
+    shown = []
+    view.step_selected.connect(shown.append)
+    view.play_button.click()
+    qtbot.waitUntil(lambda: not view.play_button.isChecked(), timeout=2000)
+    assert shown == [0, 1, 2]
+
+
+def test_dragging_the_threshold_line_is_reported(view, qtbot):
+    view.set_steps(make_steps([0.9, 0.8, 0.3]))
+    line = view.score_plot.threshold_line
+    with qtbot.waitSignal(view.threshold_moved) as moved:
+        line.setValue(0.25)
+    assert moved.args == [pytest.approx(0.25)]
+    with qtbot.waitSignal(view.threshold_chosen) as chosen:
+        line.sigPositionChangeFinished.emit(line)
+    assert chosen.args == [pytest.approx(0.25)]
+    assert view.caption.text().startswith("3 steps, 3 leaves")
