@@ -31,7 +31,7 @@ def straightforward_sequence(model: RIS, image: torch.Tensor, steps: int) -> lis
     """Eq. (1) as written: eight convolutions per ConvLSTM, encoder every step."""
     cfg = model.config
     hidden = cfg.lstm_channels
-    b, _, gh, gw = 1, 3, *cfg.grid_size
+    gh, gw = cfg.grid_size
     h = [torch.zeros(1, hidden, gh, gw) for _ in model.cells]
     c = [torch.zeros(1, hidden, gh, gw) for _ in model.cells]
     canvas = torch.zeros(1, 1, *cfg.output_size) if cfg.feed_canvas else None

@@ -19,7 +19,8 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
-from leafcount.errors import ConfigError, ImageReadError
+from leafcount.arrays import check_image
+from leafcount.errors import ConfigError
 
 __all__ = ["excess_green", "plant_mask", "segment_classical"]
 
@@ -55,7 +56,7 @@ def excess_green(image: ArrayLike) -> np.ndarray:
     >>> excess_green(pixels).round(2).tolist()
     [[1.0, 0.0]]
     """
-    rgb = _check_image(image)
+    rgb = np.clip(check_image(image).astype(np.float32, copy=False), 0.0, 1.0)
     return 2.0 * rgb[..., 1] - rgb[..., 0] - rgb[..., 2]
 
 
@@ -189,15 +190,6 @@ def segment_classical(
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     labels[:] = watershed(-distance, markers, mask=plant)
     return labels
-
-
-def _check_image(image: ArrayLike) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3 or not np.issubdtype(array.dtype, np.floating) or array.size == 0:
-        raise ImageReadError(
-            f"image: expected an (H, W, 3) float array in [0, 1], found shape {array.shape} dtype {array.dtype}"
-        )
-    return np.clip(np.nan_to_num(array.astype(np.float32, copy=False)), 0.0, 1.0)
 
 
 def _drop_small_regions(mask: np.ndarray, min_pixels: int) -> np.ndarray:

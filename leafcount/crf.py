@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from leafcount.errors import ConfigError, ImageReadError, LabelFormatError, LeafcountError
+from leafcount.arrays import check_image
+from leafcount.errors import ConfigError, LabelFormatError, LeafcountError
 from leafcount.metrics import relabel_consecutive
 
 __all__ = ["CrfConfig", "is_crf_available", "refine_labels"]
@@ -123,15 +124,7 @@ def is_crf_available() -> bool:
 
 
 def _image_as_uint8(image: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3 or not np.issubdtype(array.dtype, np.floating):
-        raise ImageReadError(
-            f"image: expected an (H, W, 3) float array in [0, 1], found shape {array.shape} dtype {array.dtype}"
-        )
-    if array.shape[:2] != shape:
-        raise LabelFormatError(f"labels shape {shape} does not match image shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ImageReadError("image: expected finite values in [0, 1], found NaN or infinity")
+    array = check_image(image, shape)
     # The bilateral kernel takes 8-bit colour, C-contiguous.
     return np.ascontiguousarray(np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from leafcount.arrays import check_labels
 from leafcount.errors import LabelFormatError
 
 __all__ = [
@@ -95,7 +96,7 @@ def next_free_label(labels: np.ndarray) -> int:
     >>> next_free_label(np.zeros((2, 2), dtype=np.int32))
     1
     """
-    _check_labels(labels)
+    check_labels(labels)
     return int(labels.max(initial=0)) + 1
 
 
@@ -119,8 +120,8 @@ def replace_edit(labels: np.ndarray, new_labels: np.ndarray, description: str) -
     LabelFormatError
         When the shapes differ or an array is not 2-D.
     """
-    _check_labels(labels)
-    _check_labels(new_labels)
+    check_labels(labels)
+    check_labels(new_labels)
     if new_labels.shape != labels.shape:
         raise LabelFormatError(
             f"new labels have shape {new_labels.shape}, the current labels {labels.shape}"
@@ -164,7 +165,7 @@ def paint_edit(
     ValueError
         When ``leaf_id`` < 1, ``radius`` < 0 or ``points`` is empty.
     """
-    _check_labels(labels)
+    check_labels(labels)
     if leaf_id < 1:
         raise ValueError(f"leaf_id must be >= 1 to paint a leaf, got {leaf_id}")
     found = _stroke_mask(labels.shape, points, radius)
@@ -189,7 +190,7 @@ def erase_edit(
     ValueError
         When ``radius`` < 0 or ``points`` is empty.
     """
-    _check_labels(labels)
+    check_labels(labels)
     found = _stroke_mask(labels.shape, points, radius)
     if found is None:
         return None
@@ -203,7 +204,7 @@ def delete_edit(labels: np.ndarray, leaf_id: int) -> LabelEdit | None:
 
     Returns ``None`` when the leaf is not in the image.
     """
-    _check_labels(labels)
+    check_labels(labels)
     box = _leaf_box(labels, leaf_id)
     if box is None:
         return None
@@ -222,7 +223,7 @@ def merge_edit(labels: np.ndarray, keep_id: int, other_id: int) -> LabelEdit | N
     ValueError
         When ``keep_id`` < 1 (merging into background is :func:`delete_edit`).
     """
-    _check_labels(labels)
+    check_labels(labels)
     if keep_id < 1:
         raise ValueError(f"keep_id must be a leaf id >= 1, got {keep_id}")
     if other_id == keep_id:
@@ -258,7 +259,7 @@ def split_edit(
     ValueError
         When ``line_points`` is empty.
     """
-    _check_labels(labels)
+    check_labels(labels)
     box = _leaf_box(labels, leaf_id)
     if box is None:
         return None
@@ -308,7 +309,7 @@ def fill_holes_edit(labels: np.ndarray, leaf_id: int) -> LabelEdit | None:
     kept (:func:`scipy.ndimage.binary_fill_holes` decides what is enclosed).
     Returns ``None`` when the leaf is absent or has no background hole.
     """
-    _check_labels(labels)
+    check_labels(labels)
     box = _leaf_box(labels, leaf_id)
     if box is None:
         return None
@@ -318,13 +319,6 @@ def fill_holes_edit(labels: np.ndarray, leaf_id: int) -> LabelEdit | None:
     filled = ndimage.binary_fill_holes(window == leaf_id)
     new = np.where(filled & (window == 0), np.int32(leaf_id), window)
     return _diff(labels, box, new, f"fill holes in leaf {leaf_id}")
-
-
-def _check_labels(labels: np.ndarray) -> None:
-    if labels.ndim != 2:
-        raise LabelFormatError(f"labels must be a 2-D array, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise LabelFormatError(f"labels must hold integers, got dtype {labels.dtype}")
 
 
 def _diff(labels: np.ndarray, box: Box, new: np.ndarray, description: str) -> LabelEdit | None:

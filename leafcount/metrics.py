@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from leafcount.arrays import check_labels
 from leafcount.errors import LabelFormatError, LeafcountError
 
 __all__ = [
@@ -43,49 +44,6 @@ __all__ = [
 ]
 
 SUMMARY_KEYS = ("sbd", "fbd", "dic", "abs_dic")
-
-
-def check_labels(labels: ArrayLike, name: str = "labels") -> np.ndarray:
-    """Return ``labels`` as a validated 2-D array of non-negative integers.
-
-    Parameters
-    ----------
-    labels : array_like, shape (H, W), integer dtype
-        A label image: 0 is background, every other value one leaf.
-    name : str
-        What to call the array in error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        The same data as an ndarray (not copied when already one).
-
-    Raises
-    ------
-    LabelFormatError
-        When the array is not 2-D, is empty, is not of an integer dtype, or
-        holds negative values; the message gives the shape, dtype or value.
-
-    Examples
-    --------
-    >>> check_labels([[0, 1], [2, 2]]).shape
-    (2, 2)
-    """
-    try:
-        array = np.asarray(labels)
-    except (TypeError, ValueError) as exc:
-        raise LabelFormatError(f"{name}: expected a 2-D integer array, got {type(labels).__name__}") from exc
-    if array.ndim != 2:
-        raise LabelFormatError(f"{name}: expected a 2-D (H, W) array, found shape {array.shape}")
-    if array.size == 0:
-        raise LabelFormatError(f"{name}: expected a non-empty image, found shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer):
-        raise LabelFormatError(f"{name}: expected an integer dtype, found {array.dtype}")
-    if np.issubdtype(array.dtype, np.signedinteger):
-        lowest = int(array.min())
-        if lowest < 0:
-            raise LabelFormatError(f"{name}: labels must be >= 0 (0 = background), found {lowest}")
-    return array
 
 
 def _check_same_shape(pred: np.ndarray, truth: np.ndarray) -> None:

@@ -17,7 +17,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from skimage.measure import regionprops, regionprops_table
 
-from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
+from leafcount.arrays import check_image
+from leafcount.errors import ConfigError
 from leafcount.metrics import relabel_consecutive
 
 __all__ = ["LEAF_TRAIT_COLUMNS", "leaf_traits", "plant_traits"]
@@ -88,17 +89,6 @@ def _check_scale(px_per_mm: float | None) -> float | None:
     return float(px_per_mm)
 
 
-def _check_image(image: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3 or not np.issubdtype(array.dtype, np.floating):
-        raise ImageReadError(
-            f"image: expected an (H, W, 3) float array in [0, 1], found shape {array.shape} dtype {array.dtype}"
-        )
-    if array.shape[:2] != shape:
-        raise LabelFormatError(f"labels shape {shape} does not match image shape {array.shape}")
-    return array
-
-
 def _empty_leaf_table() -> pd.DataFrame:
     columns = {}
     for name in LEAF_TRAIT_COLUMNS:
@@ -164,7 +154,7 @@ def leaf_traits(
     """
     leaf_ids, consecutive = relabel_consecutive(labels)
     scale = _check_scale(px_per_mm)
-    colour = _check_image(image, consecutive.shape) if image is not None else None
+    colour = check_image(image, consecutive.shape) if image is not None else None
     if leaf_ids.size == 0:
         return _empty_leaf_table()
 

@@ -232,7 +232,7 @@ def test_edit_arrays_are_read_only():
 
 @pytest.mark.parametrize("bad", [np.zeros((3, 3, 3), dtype=np.int32), np.zeros((3, 3))])
 def test_bad_label_arrays_are_rejected(bad):
-    with pytest.raises(LabelFormatError, match="labels must"):
+    with pytest.raises(LabelFormatError, match="labels: expected"):
         paint_edit(bad, [(1, 1)], 1, 1)
 
 
