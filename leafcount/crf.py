@@ -53,8 +53,11 @@ class CrfConfig:
 
     Notes
     -----
-    Defaults are the usual DeepLab-style dense-CRF values; the RIS paper does
-    not give its own.
+    Defaults are the usual DeepLab-style dense-CRF values (the RIS paper does
+    not give its own), except ``gt_prob`` = 0.9, the best of the settings
+    tried on 10 CVPPP training images with leafcount's model (SBD 59.4 with
+    the CRF, 59.2 at 0.8, 58.6 without). The CRF gains little here because
+    leafcount's masks are already refined at half resolution.
     """
 
     iterations: int = 5
@@ -63,7 +66,7 @@ class CrfConfig:
     bilateral_sxy: float = 40.0
     bilateral_srgb: float = 13.0
     bilateral_compat: float = 10.0
-    gt_prob: float = 0.7
+    gt_prob: float = 0.9
 
     def __post_init__(self) -> None:
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
