@@ -60,10 +60,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from leafcount.model.checkpoint import read_checkpoint_info
     from leafcount.segment import SegmentConfig
 
-    config = SegmentConfig(stop_threshold=args.stop_threshold, mask_threshold=args.mask_threshold,
-                           assignment=args.assignment, max_steps=args.max_steps)
     model_path = _model_path(args.model)
-    read_checkpoint_info(model_path)  # a bad checkpoint is one clear error before any work starts
+    info = read_checkpoint_info(model_path)  # a bad checkpoint is one clear error before any work starts
+    given = {key: getattr(args, key) for key in ("stop_threshold", "mask_threshold", "assignment", "max_steps")}
+    config = SegmentConfig.for_checkpoint(info.meta).replace(**{k: v for k, v in given.items() if v is not None})
     if args.crf:
         from leafcount.crf import is_crf_available
 
@@ -283,11 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = seg.add_argument_group("model")
     g.add_argument("--model", help="checkpoint (.safetensors); default: the one in models/")
     g = seg.add_argument_group("algorithm")
-    g.add_argument("--stop-threshold", type=float, default=0.5, help="stop when s_t falls below this")
-    g.add_argument("--mask-threshold", type=float, default=0.5, help="pixel joins a leaf above this")
-    g.add_argument("--assignment", choices=("first", "argmax"), default="first",
-                   help="overlaps: earliest leaf keeps a pixel (paper), or the highest mask value")
-    g.add_argument("--max-steps", type=int, default=30)
+    g.add_argument("--stop-threshold", type=float,
+                   help="stop when s_t falls below this (default: the checkpoint's tuned value, else 0.5)")
+    g.add_argument("--mask-threshold", type=float, help="pixel joins a leaf above this (default 0.5)")
+    g.add_argument("--assignment", choices=("first", "argmax"),
+                   help="overlaps: earliest leaf keeps a pixel (paper), or the highest mask value "
+                        "(default: the checkpoint's tuned rule, else first)")
+    g.add_argument("--max-steps", type=int, help="at most this many leaves (default 30)")
     g.add_argument("--crf", action="store_true", help="refine the leaves with a dense CRF (RIS+CRF)")
     g.add_argument("--tray", metavar="auto|ROWSxCOLS",
                    help="images are trays of many plants: find them (auto) or give the layout (e.g. 4x5)")

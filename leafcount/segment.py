@@ -9,7 +9,7 @@ without running the network again.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +50,19 @@ class SegmentConfig:
 
     def replace(self, **changes: object) -> "SegmentConfig":
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def for_checkpoint(cls, meta: Mapping[str, object]) -> "SegmentConfig":
+        """The decoding a checkpoint recommends (``meta["segment"]``, tuned on its
+        training images by ``benchmarks/tune_decoding.py``), else the paper's."""
+        tuned = meta.get("segment") or {}
+        if not isinstance(tuned, Mapping):
+            raise ConfigError(f"checkpoint meta 'segment' must be a mapping, got {type(tuned).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(tuned) - known)
+        if unknown:
+            raise ConfigError(f"unknown segment setting(s) in the checkpoint: {', '.join(unknown)}")
+        return cls(**tuned)
 
 
 @dataclass(frozen=True)

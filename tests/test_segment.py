@@ -80,3 +80,13 @@ def test_bad_image_shape_and_config(tiny_model):
         SegmentConfig(stop_threshold=2)
     with pytest.raises(ConfigError, match="assignment must be one of"):
         SegmentConfig(assignment="last")
+
+
+def test_checkpoint_recommended_decoding():
+    assert SegmentConfig.for_checkpoint({}) == SegmentConfig()
+    tuned = SegmentConfig.for_checkpoint({"segment": {"stop_threshold": 0.4, "assignment": "argmax"}})
+    assert tuned.stop_threshold == 0.4 and tuned.assignment == "argmax" and tuned.mask_threshold == 0.5
+    with pytest.raises(ConfigError, match="unknown segment setting.*colour"):
+        SegmentConfig.for_checkpoint({"segment": {"colour": 1}})
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        SegmentConfig.for_checkpoint({"segment": [0.4]})
