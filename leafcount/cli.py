@@ -169,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
         hue=args.colour_jitter / 5, p_background=args.background_p,
     )
     config = TrainConfig(
-        lr=args.lr, curriculum_start=args.curriculum_start, curriculum_every=args.curriculum_every,
+        lr=args.lr if args.lr is not None else 1e-4, curriculum_start=args.curriculum_start, curriculum_every=args.curriculum_every,
         pretrain_iterations=args.pretrain_iterations, val_every=args.val_every,
         checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, augment=augment,
     )
@@ -180,6 +180,8 @@ def _train(args: argparse.Namespace) -> int:
         if not state.is_file():
             raise ConfigError(f"--resume: no training state at {state}")
         trainer.load_state(state)
+        if args.lr is not None:  # an explicit --lr on resume replaces the saved one (manual schedule)
+            trainer.set_lr(args.lr)
         if talk:
             print(f"resumed at iteration {trainer.iteration} ({trainer.elapsed_s / 60:.1f} min trained so far)")
     if talk:
@@ -318,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = tr.add_argument_group("training")
     g.add_argument("--iterations", type=int, help="stop at this total iteration count")
     g.add_argument("--minutes", type=float, help="stop after this many minutes")
-    g.add_argument("--lr", type=float, default=1e-4)
+    g.add_argument("--lr", type=float,
+                   help="Adam learning rate (default 1e-4, the paper's; with --resume: the saved one unless given)")
     g.add_argument("--curriculum-start", type=int, default=2)
     g.add_argument("--curriculum-every", type=int, default=200)
     g.add_argument("--pretrain-iterations", type=int, default=0, help="dense encoder pre-training first")

@@ -195,6 +195,14 @@ class Trainer:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
+    def set_lr(self, lr: float) -> None:
+        """Set the learning rate (a manual schedule step); the plateau count restarts."""
+        if not lr > 0:
+            raise ConfigError(f"lr must be > 0, got {lr}")
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.bad_validations = 0
+
     def train_step(self) -> tuple[float, float, int]:
         """One iteration on one random augmented image: (loss, matched IoU, steps)."""
         cfg = self.config

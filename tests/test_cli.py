@@ -114,3 +114,19 @@ def test_report_command_writes_tables_and_html(tmp_path, synth_folder, capsys):
     for name in ("counts.csv", "leaves.csv", "plants.csv", "metrics.csv", "metrics.json", "report.html"):
         assert (out / name).is_file(), name
     assert "100.0 (0.0)" in capsys.readouterr().out  # truth against itself
+
+
+def test_resume_with_explicit_lr_overrides_the_saved_one(tmp_path, synth_folder, capsys):
+    from leafcount.model.checkpoint import load_tensors
+    from leafcount.train import resume_path
+
+    model = tmp_path / "m.safetensors"
+    assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "4",
+                 "--lr", "1e-3", "--out", str(model)]) == 0
+    assert load_tensors(resume_path(model))[1]["lr"] == 1e-3
+    assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "6",
+                 "--out", str(model), "--resume"]) == 0
+    assert load_tensors(resume_path(model))[1]["lr"] == 1e-3  # kept when not given
+    assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "8",
+                 "--lr", "1e-4", "--out", str(model), "--resume"]) == 0
+    assert load_tensors(resume_path(model))[1]["lr"] == 1e-4
