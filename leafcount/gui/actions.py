@@ -14,6 +14,7 @@ TOOL_KEYS = {
     Tool.ERASE: ("Erase", "E", "Erase leaf pixels with a round brush"),
     Tool.SPLIT: ("Split", "L", "Draw a line across a leaf to cut it in two"),
     Tool.MERGE: ("Merge", "M", "Click a leaf to merge it into the selected one"),
+    Tool.RULER: ("Set scale", "R", "Drag a line along a ruler in the photo, then type its length in mm"),
 }
 
 
@@ -39,6 +40,7 @@ class WindowActions(QObject):
         self.open_folder = action("Open folder…", QKeySequence.StandardKey.Open, "Open a folder of plant images", SP.SP_DirOpenIcon)
         self.output_folder = action("Save corrections to…", None, "Choose where label files are saved (default: beside each image)")
         self.load_model = action("Load model…", "Ctrl+M", "Load a leafcount checkpoint (.safetensors)")
+        self.export = action("Export report…", "Ctrl+E", "Leaf counts, per-leaf traits and (with ground truth) DiC / SBD as CSV, JSON and HTML")
         self.save = action("Save", QKeySequence.StandardKey.Save, "Save the labels as <name>_label.png + .json", SP.SP_DialogSaveButton)
         self.quit = action("Quit", QKeySequence.StandardKey.Quit)
 
@@ -47,6 +49,8 @@ class WindowActions(QObject):
         self.cancel = action("Cancel", "Escape", "Stop the running segmentation", SP.SP_BrowserStop)
         self.cancel.setEnabled(False)
         self.crf = action("CRF refinement", None, "Snap leaf edges to the photo with a dense CRF (RIS+CRF)", checkable=True)
+        self.fine_tune = action("Train on corrections…", None, "Fine-tune the model on this folder's saved corrections, in the background")
+        self.models = action("Models…", None, "The shipped model and every fine-tuned checkpoint: switch or roll back")
 
         self.undo = undo_group.createUndoAction(window, "Undo")
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -76,13 +80,18 @@ class WindowActions(QObject):
         for act in (self.delete_leaf, self.undo, self.redo):
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
+    @property
+    def editing_tools(self) -> list[QAction]:
+        return [act for tool, act in self.tools.items() if tool is not Tool.RULER]
+
     def build_menus(self, window: QMainWindow, dock_toggles: list[QAction]) -> None:
         bar = window.menuBar()
         menus = {
-            "&File": [self.open_folder, self.output_folder, self.load_model, None, self.save, None, self.quit],
-            "&Edit": [self.undo, self.redo, None, *self.tools.values(), None, self.new_leaf,
+            "&File": [self.open_folder, self.output_folder, self.load_model, None, self.save, self.export, None, self.quit],
+            "&Edit": [self.undo, self.redo, None, *self.editing_tools, None, self.new_leaf,
                       self.delete_leaf, self.fill_holes, self.protect_leaves, self.brush_smaller, self.brush_larger],
-            "&Model": [self.segment, self.segment_all, self.cancel, None, self.crf],
+            "&Model": [self.segment, self.segment_all, self.cancel, None, self.crf, None, self.fine_tune, self.models],
+            "&Tools": [self.tools[Tool.RULER]],
             "&View": [self.outlines, self.show_kappa, self.fit, None, self.previous_image,
                       self.next_image, None, *dock_toggles],
         }
@@ -99,13 +108,14 @@ class WindowActions(QObject):
         main = window.addToolBar("Main")
         main.setObjectName("main_toolbar")
         main.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for act in (self.open_folder, self.save, None, self.segment, self.segment_all, self.cancel, self.crf):
+        for act in (self.open_folder, self.save, None, self.segment, self.segment_all, self.cancel, self.crf,
+                    None, self.tools[Tool.RULER]):
             main.addSeparator() if act is None else main.addAction(act)
         window.addToolBarBreak()
         edit = window.addToolBar("Edit")
         edit.setObjectName("edit_toolbar")
         edit.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for act in (self.undo, self.redo, None, *self.tools.values(), None, self.new_leaf,
+        for act in (self.undo, self.redo, None, *self.editing_tools, None, self.new_leaf,
                     self.delete_leaf, self.fill_holes, self.protect_leaves):
             edit.addSeparator() if act is None else edit.addAction(act)
         return main, edit

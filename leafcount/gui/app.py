@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -17,6 +18,8 @@ from leafcount import __version__
 log = logging.getLogger("leafcount.gui")
 
 SCREENSHOT_SETTLE_MS = 300
+DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
+DEMO_FIRST_IMAGE = "pi_rosette_2019-10-31.png"  # one plant: the steps are easy to follow
 
 
 def configure_pyqtgraph() -> None:
@@ -28,7 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="leafcount-gui", description="Count and outline rosette leaves, step by step."
     )
-    parser.add_argument("folder", nargs="?", type=Path, help="folder of plant images to open")
+    parser.add_argument(
+        "folder", nargs="?", type=Path, help="folder of plant images to open (default: the bundled demo photos)"
+    )
     parser.add_argument("--model", type=Path, help="checkpoint to load (default: the newest in models/)")
     parser.add_argument(
         "--screenshot",
@@ -62,13 +67,29 @@ def main(argv: list[str] | None = None) -> int:
     if model_path is not None:
         window.load_model(model_path)
     window.show()
-    opened = args.folder is None or window.open_folder(args.folder)
-    if args.screenshot is not None:
-        if not opened:
-            window.close()
-            return 1
-        return _take_screenshot(app, window, args.screenshot)
-    return app.exec()
+    try:
+        opened = open_start_folder(window, args.folder)
+        if args.screenshot is not None:
+            if not opened:
+                window.close()
+                return 1
+            return _take_screenshot(app, window, args.screenshot)
+        return app.exec()
+    finally:
+        # Destroy the window now: left to interpreter shutdown, Qt may call
+        # pyqtgraph's Python overrides after Python is half torn down (a crash).
+        shiboken6.delete(window)
+
+
+def open_start_folder(window, folder: Path | None) -> bool:
+    """The folder named on the command line, else the demo photos a newcomer starts with."""
+    if folder is not None:
+        return window.open_folder(folder)
+    if not DEMO_DIR.is_dir():
+        log.info("no folder given and no demo photos in %s: starting empty", DEMO_DIR)
+        return True
+    log.info("no folder given: opening the demo photos in %s", DEMO_DIR)
+    return window.open_demo(DEMO_DIR, DEMO_FIRST_IMAGE)
 
 
 def _take_screenshot(app: QApplication, window, out: Path) -> int:

@@ -28,9 +28,10 @@ class Tool(enum.Enum):
     ERASE = "erase"
     SPLIT = "split"  # draw a line across the selected leaf
     MERGE = "merge"  # click a leaf to merge it into the selected one
+    RULER = "ruler"  # drag along a ruler to set the folder's scale
 
 
-DRAWING_TOOLS = (Tool.PAINT, Tool.ERASE, Tool.SPLIT)
+DRAWING_TOOLS = (Tool.PAINT, Tool.ERASE, Tool.SPLIT, Tool.RULER)
 
 
 class CanvasViewBox(pg.ViewBox):
@@ -91,6 +92,7 @@ class Canvas(pg.GraphicsLayoutWidget):
     cursor_moved = Signal(int, int, int)  # row, col, leaf id under it (-1: outside the image)
     brush_wheel = Signal(int)
     brush_radius_changed = Signal(float)
+    ruler_drawn = Signal(object, object)  # (row, col) start and end of a ruler line
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -263,11 +265,19 @@ class Canvas(pg.GraphicsLayoutWidget):
         elif self.tool is not Tool.SPLIT:
             self.select_leaf(leaf)
 
+    def clear_preview(self) -> None:
+        """Remove the stroke or ruler line drawn while dragging."""
+        self.stroke_preview.setPath(QPainterPath())
+
     def _on_stroke_moved(self, points: list[tuple[float, float]]) -> None:
+        if self.tool is Tool.RULER:
+            points = [points[0], points[-1]]  # a straight line from where the drag began
         path = QPainterPath(QPointF(points[0][1] + 0.5, points[0][0] + 0.5))
         for row, col in points[1:]:
             path.lineTo(col + 0.5, row + 0.5)
-        if self.tool is Tool.SPLIT:
+        if self.tool is Tool.RULER:
+            pen = pg.mkPen(_HIGHLIGHT, width=2, cosmetic=True)
+        elif self.tool is Tool.SPLIT:
             pen = pg.mkPen("#ff5252", width=2, cosmetic=True)
         else:
             color = QColor(255, 255, 255, 110)
@@ -281,7 +291,11 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.stroke_preview.setPath(path)
 
     def _on_stroke_ended(self, points: list[tuple[float, float]]) -> None:
-        self.stroke_preview.setPath(QPainterPath())
+        if self.tool is Tool.RULER:  # the line stays until the length is typed in
+            self._on_stroke_moved(points)
+            self.ruler_drawn.emit(points[0], points[-1])
+            return
+        self.clear_preview()
         if self.labels is None:
             return
         if self.tool is Tool.PAINT:

@@ -94,6 +94,8 @@ class ImageDoc(QObject):
         self.run: ModelRun | None = None
         self.manual_ids: frozenset[int] = frozenset()
         self.saved: Sidecar | None = read_sidecar(path, out_dir)
+        # More JSON for the sidecar, beside the model run (e.g. the plant boxes of a tray).
+        self.extra_meta: dict = {}
         self._labels: np.ndarray | None = None
         self._packed: PackedLabels | None = None
         self._areas = np.zeros(1, dtype=np.int64)
@@ -223,7 +225,8 @@ class ImageDoc(QObject):
         if self.run is not None:
             meta = self.run.to_meta()
         else:  # labels from an earlier save: keep what it said about the model
-            meta = self.saved.meta if self.saved is not None else {}
+            meta = dict(self.saved.meta) if self.saved is not None else {}
+        meta.update(self.extra_meta)
         path = save_corrections(self.path, self.labels, self.manual_ids, meta, self.out_dir)
         self.saved = read_sidecar(self.path, self.out_dir)
         self.undo_stack.setClean()

@@ -14,17 +14,25 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QUndoView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from leafcount.crf import is_crf_available
 from leafcount.data.cvppp import label_path_for
 from leafcount.gui import prompts
 from leafcount.gui.actions import WindowActions
+from leafcount.gui.banner import Banner
 from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.editor import Editor
 from leafcount.gui.errors import show_error
+from leafcount.gui.exporter import Exporter
+from leafcount.gui.fine_tune_panel import FineTunePanel
+from leafcount.gui.fine_tuner import FineTuner
 from leafcount.gui.image_list import THUMBNAIL_SIZE, ImageListView
+from leafcount.gui.models_view import ModelsView
+from leafcount.gui.scale_tool import ScaleTool
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
 from leafcount.gui.status_bar import StatusBar
@@ -49,8 +57,15 @@ class MainWindow(QMainWindow):
         self.history = QUndoView(self.session.undo_group)
         self.history.setEmptyLabel("opened")
         self.status = StatusBar()
+        self.banner = Banner()
+        self._title_note = ""  # e.g. " (demo photos)"
         self._watched: ImageDoc | None = None
         self.steps = StepController(self.segmenter, self.step_view, self.canvas, self)
+        self.fine_tune_panel = FineTunePanel()
+        self.models_view = ModelsView()
+        self.fine_tuner = FineTuner(self.session, self.segmenter, self.fine_tune_panel, self.models_view, self)
+        self.exporter = Exporter(self.session, self)
+        self.scale_tool = ScaleTool(self.canvas, self.session, self.actions, self)
         self._build_layout()
         self._connect()
         self._on_model_changed(None)
@@ -64,20 +79,33 @@ class MainWindow(QMainWindow):
     # -- building -------------------------------------------------------------
 
     def _build_layout(self) -> None:
-        self.setCentralWidget(self.canvas)
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.canvas, stretch=1)
+        self.setCentralWidget(centre)
         self.setStatusBar(self.status)
         docks = []
         for title, widget, area in (
             ("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Steps", self.step_view, Qt.DockWidgetArea.RightDockWidgetArea),
             ("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Train on corrections", self.fine_tune_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Models", self.models_view, Qt.DockWidgetArea.RightDockWidgetArea),
         ):
             dock = QDockWidget(title, self)
-            dock.setObjectName(f"{title.lower()}_dock")
+            dock.setObjectName(f"{title.lower().replace(' ', '_')}_dock")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             docks.append(dock)
-        self.resizeDocks(docks[1:], [700, 180], Qt.Orientation.Vertical)
+        steps, history, self.fine_tune_dock, self.models_dock = docks[1:]
+        self.tabifyDockWidget(steps, self.fine_tune_dock)
+        self.tabifyDockWidget(self.fine_tune_dock, self.models_dock)
+        steps.raise_()
+        history.raise_()
+        self.resizeDocks([steps, history], [700, 180], Qt.Orientation.Vertical)
         self.resizeDocks(docks[:2], [250, 380], Qt.Orientation.Horizontal)
         self.actions.build_menus(self, [dock.toggleViewAction() for dock in docks])
         _, edit_bar = self.actions.build_toolbars(self)
@@ -105,6 +133,7 @@ class MainWindow(QMainWindow):
         a.output_folder.triggered.connect(self._on_output_folder_action)
         a.load_model.triggered.connect(self._on_load_model_action)
         a.save.triggered.connect(self.save)
+        a.export.triggered.connect(self.exporter.ask)
         a.quit.triggered.connect(self.close)
         a.segment.triggered.connect(self.segment)
         a.segment_all.triggered.connect(self.segment_all)
@@ -112,6 +141,8 @@ class MainWindow(QMainWindow):
         a.outlines.toggled.connect(self.canvas.set_outlines)
         a.show_kappa.toggled.connect(self.canvas.set_kappa_visible)
         a.fit.triggered.connect(self.canvas.fit)
+        a.fine_tune.triggered.connect(lambda: self._show_dock(self.fine_tune_dock))
+        a.models.triggered.connect(lambda: self._show_dock(self.models_dock))
         a.next_image.triggered.connect(lambda: self._step_image(1))
         a.previous_image.triggered.connect(lambda: self._step_image(-1))
         self.brush_box.valueChanged.connect(self.canvas.set_brush_radius)
@@ -141,6 +172,18 @@ class MainWindow(QMainWindow):
         )
         seg.batch_ended.connect(self._on_batch_ended)
 
+        tuner = self.fine_tuner
+        tuner.switch_requested.connect(self.load_model)
+        tuner.failed.connect(lambda exc: show_error(self, exc))
+        tuner.ended.connect(lambda outcome: self.status.showMessage(outcome, 15_000))
+        self.exporter.busy_changed.connect(lambda _busy: self._update_enabled())
+        self.exporter.finished.connect(
+            lambda summary: self.status.showMessage(f"Report written to {summary.out_dir}", 10_000)
+        )
+        self.scale_tool.scale_changed.connect(self.status.set_scale)
+        self.scale_tool.message.connect(lambda text: self.status.showMessage(text, 10_000))
+        self.exporter.cancelled.connect(lambda: self.status.showMessage("Export cancelled; no file written.", 5_000))
+
     # -- folder and images ----------------------------------------------------
 
     def open_folder(self, folder: Path, select: Path | None = None, out_dir: Path | None = None) -> bool:
@@ -156,6 +199,19 @@ class MainWindow(QMainWindow):
         row = rows.index(select) if select in rows else 0
         self.image_list.set_row_silently(row)
         self._on_image_chosen(row)
+        return True
+
+    def open_demo(self, folder: Path, first: str = "") -> bool:
+        """Open the bundled demo photos at image ``first`` and say so above the canvas."""
+        if not self.open_folder(folder, select=folder / first if first else None):
+            return False
+        self._title_note = " (demo photos)"
+        self._update_title()
+        self.banner.show_message(
+            "<b>Demo photos</b> bundled with leafcount (real rosettes and trays; sources in "
+            "NOTICE.md). Press <b>Segment</b> to watch the model find the leaves one by one, "
+            "or open your own photos with <b>File ▸ Open folder…</b>"
+        )
         return True
 
     def _on_open_folder_action(self) -> None:
@@ -179,7 +235,9 @@ class MainWindow(QMainWindow):
             self._on_doc_status_changed(row)
         self.thumbnails.start(worker := ThumbnailWorker(paths, THUMBNAIL_SIZE))
         worker.thumbnail_ready.connect(self.image_list.set_thumbnail)
-        self.setWindowTitle(f"leafcount — {self.session.folder.name}[*]")
+        self._title_note = ""
+        self.banner.hide()
+        self._update_title()
 
     def _on_image_chosen(self, row: int) -> None:
         previous = self.session.row_of(self.doc) if self.doc else -1
@@ -238,12 +296,16 @@ class MainWindow(QMainWindow):
             for signal, slot in self._doc_links(doc):
                 signal.connect(slot)
             self.canvas.set_labels(doc.labels)
-            self.setWindowTitle(f"leafcount — {doc.name}[*]")
+        self._update_title()
         self.steps.set_doc(doc)
         self.setWindowModified(bool(doc and doc.is_dirty))
         self.status.set_image(doc.image.shape[:2] if doc else None)
         self._update_counts()
         self._update_enabled()
+
+    def _update_title(self) -> None:
+        shown = self.doc.name if self.doc else self.session.folder.name if self.session.folder else ""
+        self.setWindowTitle(f"leafcount — {shown}{self._title_note}[*]" if shown else "leafcount[*]")
 
     def _doc_links(self, doc: ImageDoc) -> list:
         return [
@@ -344,9 +406,15 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.segmenter.shutdown()
+        self.fine_tuner.shutdown()
+        self.exporter.shutdown()
         self.thumbnails.shutdown()
         self.session.close_current()
         event.accept()
+
+    def _show_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -368,4 +436,6 @@ class MainWindow(QMainWindow):
         a.load_model.setEnabled(not busy)
         a.save.setEnabled(doc is not None and doc.labels is not None)
         a.output_folder.setEnabled(self.session.folder is not None)
+        a.export.setEnabled(self.session.folder is not None and not self.exporter.is_busy)
+        self.models_view.set_switch_allowed(not busy)
 

@@ -16,10 +16,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from leafcount.edits import replace_edit
 from leafcount.gui.commands import ModelRunCommand
 from leafcount.gui.document import ImageDoc, ImageStatus, ModelRun, PackedLabels
-from leafcount.gui.workers import DecodeWorker, JobRunner, SegmentAllWorker, SegmentWorker, Worker
+from leafcount.gui.workers import DecodeWorker, JobRunner, SegmentAllWorker, SegmentWorker, TrayWorker, Worker
 from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
 from leafcount.segment import SegmentConfig, Step
+from leafcount.tray import PlantBox, PlantResult
+
+MODEL_JOBS = (SegmentWorker, SegmentAllWorker, TrayWorker)  # one of these at a time
 
 
 def apply_model_labels(
@@ -53,6 +56,8 @@ class Segmenter(QObject):
     batch_image_failed = Signal(object, object)  # Path, exception
     batch_ended = Signal(bool)  # True when every image was processed
     decoded = Signal(object)  # ImageDoc
+    tray_plant_done = Signal(object, object)  # ImageDoc, PlantResult
+    tray_finished = Signal(object, object)  # ImageDoc, list[PlantResult]
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +73,7 @@ class Segmenter(QObject):
 
     @property
     def is_busy(self) -> bool:
-        return any(isinstance(w, (SegmentWorker, SegmentAllWorker)) for w in self._context)
+        return any(isinstance(w, MODEL_JOBS) for w in self._context)
 
     def load_model(self, path: Path) -> None:
         """Load a checkpoint; raises CheckpointError and keeps the old model then."""
@@ -81,6 +86,14 @@ class Segmenter(QObject):
         self._context[worker] = (doc, self._run(config, crf))
         worker.step_ready.connect(self._on_step_ready)
         worker.finished.connect(self._on_segment_finished)
+        self._start(worker)
+
+    def segment_tray(self, doc: ImageDoc, plants: list[PlantBox], config: SegmentConfig) -> None:
+        """Every plant of a tray photo, leaf by leaf, into one label image."""
+        worker = TrayWorker(self.model, doc.image, plants, config)
+        self._context[worker] = (doc, self._run(config, False))
+        worker.plant_done.connect(self._on_tray_plant_done)
+        worker.finished.connect(self._on_tray_finished)
         self._start(worker)
 
     def redecode(self, doc: ImageDoc, config: SegmentConfig, crf: bool) -> None:
@@ -111,8 +124,8 @@ class Segmenter(QObject):
         return len(todo)
 
     def cancel(self) -> None:
-        self.runner.cancel(SegmentWorker)
-        self.runner.cancel(SegmentAllWorker)
+        for kind in MODEL_JOBS:
+            self.runner.cancel(kind)
 
     def shutdown(self) -> bool:
         return self.runner.shutdown()
@@ -121,7 +134,7 @@ class Segmenter(QObject):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
         self.runner.start(worker)
-        if isinstance(worker, (SegmentWorker, SegmentAllWorker)):
+        if isinstance(worker, MODEL_JOBS):
             self.busy_changed.emit(True)
 
     def _end(self, worker: Worker) -> tuple:
@@ -129,7 +142,7 @@ class Segmenter(QObject):
         context = self._context.pop(worker)
         if isinstance(worker, DecodeWorker) and self._latest_decode.get(context[0]) is worker:
             del self._latest_decode[context[0]]
-        if isinstance(worker, (SegmentWorker, SegmentAllWorker)) and not self.is_busy:
+        if isinstance(worker, MODEL_JOBS) and not self.is_busy:
             self.busy_changed.emit(False)
         return context
 
@@ -142,6 +155,18 @@ class Segmenter(QObject):
     def _on_segment_finished(self, labels: np.ndarray, steps: list[Step], areas: np.ndarray) -> None:
         doc, run = self._end(self.sender())
         apply_model_labels(doc, labels, steps, run, f"segment with {run.model_name}", areas)
+        self.run_finished.emit(doc)
+
+    @Slot(object)
+    def _on_tray_plant_done(self, result: PlantResult) -> None:
+        doc, _ = self._context[self.sender()]
+        self.tray_plant_done.emit(doc, result)
+
+    @Slot(object, object, object)
+    def _on_tray_finished(self, labels: np.ndarray, results: list[PlantResult], areas: np.ndarray) -> None:
+        doc, run = self._end(self.sender())
+        apply_model_labels(doc, labels, [], run, f"segment tray with {run.model_name}", areas)
+        self.tray_finished.emit(doc, results)
         self.run_finished.emit(doc)
 
     @Slot(object, object)
@@ -179,7 +204,7 @@ class Segmenter(QObject):
     def _on_cancelled(self) -> None:
         worker = self.sender()
         context = self._end(worker)
-        if isinstance(worker, SegmentWorker):
+        if isinstance(worker, (SegmentWorker, TrayWorker)):
             self.run_cancelled.emit(context[0])
         elif isinstance(worker, SegmentAllWorker):
             self.batch_ended.emit(False)

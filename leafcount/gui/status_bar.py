@@ -1,4 +1,4 @@
-"""Status bar: model, image size, leaf count, cursor and leaf under it, job progress."""
+"""Status bar: model, image size, scale, leaf count, cursor and leaf under it, job progress."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class StatusBar(QStatusBar):
         super().__init__(parent)
         self.model_label = QLabel("no model")
         self.image_label = QLabel("")
+        self.scale_label = QLabel("")
+        self.scale_label.setToolTip("Pixels per millimetre of this folder's photos (Tools ▸ Set scale)")
         self.count_label = QLabel("")
         self.cursor_label = QLabel("")
         self.cursor_label.setMinimumWidth(190)
@@ -23,7 +25,7 @@ class StatusBar(QStatusBar):
         for widget in (self.progress, self.cancel_button):
             widget.setVisible(False)
         for widget in (self.progress, self.cancel_button, self.cursor_label, self.count_label,
-                       self.image_label, self.model_label):
+                       self.image_label, self.scale_label, self.model_label):
             self.addPermanentWidget(widget)
         self.cancel_button.clicked.connect(self.cancel_clicked)
 
@@ -32,6 +34,9 @@ class StatusBar(QStatusBar):
 
     def set_image(self, shape: tuple[int, int] | None) -> None:
         self.image_label.setText(f"{shape[1]} × {shape[0]} px" if shape else "")
+
+    def set_scale(self, px_per_mm: float | None) -> None:
+        self.scale_label.setText(f"{px_per_mm:.3g} px/mm" if px_per_mm else "no scale")
 
     def set_leaf_count(self, count: int | None) -> None:
         self.count_label.setText("" if count is None else f"{count} leaves")

@@ -9,6 +9,7 @@ between steps and images; threads are never terminated.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,9 +20,14 @@ from leafcount.cancel import CancelToken
 from leafcount.crf import refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import Cancelled
+from leafcount.finetune import FineTuneSettings, fine_tune
 from leafcount.gui.document import PackedLabels
+from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
+from leafcount.report import write_report
 from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
+from leafcount.train import TrainEvent
+from leafcount.tray import PlantBox, PlantResult, detect_plants, segment_tray
 
 
 class Worker(QObject):
@@ -133,6 +139,40 @@ class SegmentAllWorker(Worker):
         self.finished.emit()
 
 
+class TrayWorker(Worker):
+    """``segment_tray``: a signal per plant, then the tray's labels and their areas."""
+
+    plant_done = Signal(object)  # PlantResult
+    finished = Signal(object, object, object)  # labels (H, W) int32, list[PlantResult], areas
+
+    def __init__(self, model: RIS, image: np.ndarray, plants: Sequence[PlantBox], config: SegmentConfig) -> None:
+        super().__init__()
+        self._model, self._image, self._plants, self._config = model, image, list(plants), config
+
+    def _work(self) -> None:
+        labels, results = segment_tray(
+            self._model, self._image, self._plants, self._config,
+            cancel=self.cancel_token, on_plant=self.plant_done.emit,
+        )
+        self.cancel_token.raise_if_cancelled()
+        self.finished.emit(labels, results, np.bincount(labels.ravel()))
+
+
+class DetectPlantsWorker(Worker):
+    """``detect_plants`` of a tray photo (seconds on a large photo)."""
+
+    finished = Signal(object)  # list[PlantBox]
+
+    def __init__(self, image: np.ndarray, grid: tuple[int, int] | None) -> None:
+        super().__init__()
+        self._image, self._grid = image, grid
+
+    def _work(self) -> None:
+        plants = detect_plants(self._image, self._grid)
+        self.cancel_token.raise_if_cancelled()
+        self.finished.emit(plants)
+
+
 class ThumbnailWorker(Worker):
     """Small previews of a folder's images for the image list."""
 
@@ -153,6 +193,90 @@ class ThumbnailWorker(Worker):
             step = max(1, max(image.shape[:2]) // self._size)
             self.thumbnail_ready.emit(path, (image[::step, ::step] * 255 + 0.5).astype(np.uint8))
         self.finished.emit()
+
+
+class FineTuneWorker(Worker):
+    """``fine_tune`` of a model copy that belongs to this worker alone.
+
+    Losses are sent in batches at most every ``PROGRESS_EVERY_S`` (a tiny
+    model trains hundreds of iterations a second); held-out scores at once.
+    """
+
+    PROGRESS_EVERY_S = 0.1
+    progressed = Signal(object, float)  # [(iteration, loss), ...], elapsed seconds
+    validated = Signal(int, object)  # iteration, metrics dict
+    finished = Signal(object)  # FineTuneResult
+
+    def __init__(
+        self,
+        model: RIS,
+        parent: CheckpointInfo,
+        out: Path,
+        train_images: Sequence[Path],
+        held_out: Sequence[Path],
+        out_dir: Path | None,
+        base_folder: Path | None,
+        settings: FineTuneSettings,
+    ) -> None:
+        super().__init__()
+        self._model, self._parent, self.out = model, parent, out
+        self._images = (list(train_images), list(held_out))
+        self._out_dir, self._base_folder, self._settings = out_dir, base_folder, settings
+        self._losses: list[tuple[int, float]] = []
+        self._elapsed = 0.0
+        self._sent_at = 0.0
+
+    def _work(self) -> None:
+        try:
+            result = fine_tune(
+                self._model, self._parent, self.out, *self._images, out_dir=self._out_dir,
+                base_folder=self._base_folder, settings=self._settings,
+                on_event=self._on_event, cancel=self.cancel_token,
+            )
+        finally:
+            self._send_losses()
+        self.finished.emit(result)
+
+    def _on_event(self, event: TrainEvent) -> None:
+        if event.kind == "iteration":
+            self._losses.append((event.iteration, event.loss))
+            self._elapsed = event.elapsed_s
+            if time.monotonic() - self._sent_at >= self.PROGRESS_EVERY_S:
+                self._send_losses()
+        elif event.kind == "validation":
+            self._send_losses()
+            self.validated.emit(event.iteration, dict(event.metrics))
+
+    def _send_losses(self) -> None:
+        if self._losses:
+            self.progressed.emit(self._losses, self._elapsed)
+            self._losses = []
+        self._sent_at = time.monotonic()
+
+
+class ReportWorker(Worker):
+    """``write_report`` of a folder's label images (counts, traits, scores, HTML)."""
+
+    progress_changed = Signal(int, int)  # label images done, total
+    finished = Signal(object)  # ReportSummary
+
+    def __init__(
+        self,
+        labels_dir: Path,
+        out_dir: Path,
+        images_dir: Path | None,
+        truth_dir: Path | None,
+        px_per_mm: float | None,
+    ) -> None:
+        super().__init__()
+        self._args = (labels_dir, out_dir)
+        self._options = {"images_dir": images_dir, "truth_dir": truth_dir, "px_per_mm": px_per_mm}
+
+    def _work(self) -> None:
+        summary = write_report(
+            *self._args, **self._options, on_progress=self.progress_changed.emit, cancel=self.cancel_token
+        )
+        self.finished.emit(summary)
 
 
 class JobRunner(QObject):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from leafcount.gui.app import parse_args
+from leafcount.data.folder import list_images
+from leafcount.gui.app import DEMO_DIR, DEMO_FIRST_IMAGE, open_start_folder, parse_args
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,6 +39,25 @@ def test_main_screenshot_of_a_folder_without_images_fails_without_hanging(tmp_pa
     assert done.returncode == 1
     assert "empty: no images" in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_without_a_folder_the_demo_photos_open_and_the_window_says_so(window, plant_folder):
+    assert open_start_folder(window, None)
+    assert window.session.folder == DEMO_DIR
+    assert window.image_list.count() == len(list_images(DEMO_DIR)) >= 4
+    assert window.doc.path == DEMO_DIR / DEMO_FIRST_IMAGE
+    assert window.banner.isVisible() and "Demo photos" in window.banner.text
+    assert window.windowTitle().endswith("(demo photos)[*]")
+    window.open_folder(plant_folder)  # the user's own photos: the notice goes
+    assert not window.banner.isVisible() and "demo" not in window.windowTitle()
+
+
+def test_main_without_a_folder_opens_the_demo(tiny_checkpoint, tmp_path):
+    out = tmp_path / "demo.png"
+    done = run_main("--model", str(tiny_checkpoint), "--screenshot", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"opening the demo photos in {DEMO_DIR}" in done.stderr
+    assert out.is_file()
 
 
 def test_the_qt_binding_keeps_reference_counts(qtbot):

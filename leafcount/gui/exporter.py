@@ -1,0 +1,222 @@
+"""File ▸ Export report…: where to write, optional ground truth, then a background
+``write_report`` with a progress dialog, and a way to open what it wrote."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from leafcount.errors import ConfigError
+from leafcount.gui.errors import show_error
+from leafcount.gui.session import FolderSession
+from leafcount.gui.workers import JobRunner, ReportWorker
+from leafcount.report import ReportSummary
+from leafcount.scale import read_folder_scale
+
+REPORT_DIR_NAME = "leafcount-report"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Everything ``write_report`` needs, chosen by the user."""
+
+    labels_dir: Path
+    out_dir: Path
+    images_dir: Path | None = None
+    truth_dir: Path | None = None
+    px_per_mm: float | None = None
+
+
+class OpenChoice(enum.Enum):
+    REPORT = "report"
+    FOLDER = "folder"
+    NOTHING = "nothing"
+
+
+class ExportDialog(QDialog):
+    """Report folder and ground truth; shows the scale and what will be reported."""
+
+    def __init__(self, labels_dir: Path, images_dir: Path, px_per_mm: float | None, notes: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export report")
+        self._labels_dir, self._images_dir, self._px_per_mm = labels_dir, images_dir, px_per_mm
+        self.out_edit = QLineEdit(str(labels_dir / REPORT_DIR_NAME))
+        self.truth_edit = QLineEdit()
+        self.truth_edit.setPlaceholderText("none: counts and traits only")
+        self.truth_edit.setToolTip("A folder of ground-truth <name>_label.png: adds DiC / |DiC| / SBD / FBD and report.html")
+        scale = (f"{px_per_mm:.3g} px per mm: areas also in mm²" if px_per_mm
+                 else "not set (Tools ▸ Set scale…): areas in pixels only")
+        grid = QGridLayout()
+        for row, (text, edit) in enumerate((("Report folder", self.out_edit), ("Ground truth", self.truth_edit))):
+            grid.addWidget(QLabel(text), row, 0)
+            grid.addWidget(edit, row, 1)
+            browse = QPushButton("Browse…")
+            browse.clicked.connect(lambda _=False, e=edit: self._browse(e))
+            grid.addWidget(browse, row, 2)
+        grid.addWidget(QLabel("Scale"), 2, 0)
+        grid.addWidget(QLabel(scale), 2, 1, 1, 2)
+        grid.setColumnMinimumWidth(1, 380)
+        info = QLabel(notes)
+        info.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addWidget(info)
+        layout.addWidget(buttons)
+
+    def request(self) -> ExportRequest:
+        truth = self.truth_edit.text().strip()
+        return ExportRequest(
+            labels_dir=self._labels_dir,
+            out_dir=Path(self.out_edit.text().strip()),
+            images_dir=self._images_dir,
+            truth_dir=Path(truth) if truth else None,
+            px_per_mm=self._px_per_mm,
+        )
+
+    def _browse(self, edit: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text() or str(self._labels_dir))
+        if folder:
+            edit.setText(folder)
+
+
+def ask_open_report(parent: QWidget | None, summary: ReportSummary) -> OpenChoice:
+    """Say what was written; offer to open the HTML report (if any) or the folder."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle("Report written")
+    box.setText(f"Report on {summary.n_images} image(s) written to {summary.out_dir}.")
+    names = ", ".join(path.name for path in summary.files)
+    box.setInformativeText(names + (f"\nNo photo found for: {', '.join(summary.missing_images)}"
+                                    if summary.missing_images else ""))
+    Button = QMessageBox.StandardButton
+    buttons = Button.Yes | Button.Close
+    has_html = any(path.suffix == ".html" for path in summary.files)
+    if has_html:
+        buttons |= Button.Open
+    box.setStandardButtons(buttons)
+    box.button(Button.Yes).setText("Show folder")
+    if has_html:
+        box.button(Button.Open).setText("Open report")
+    box.setDefaultButton(Button.Open if has_html else Button.Yes)
+    answer = Button(box.exec())
+    return {Button.Open: OpenChoice.REPORT, Button.Yes: OpenChoice.FOLDER}.get(answer, OpenChoice.NOTHING)
+
+
+class Exporter(QObject):
+    """Runs one report at a time, with a cancellable progress dialog."""
+
+    busy_changed = Signal(bool)
+    finished = Signal(object)  # ReportSummary
+    cancelled = Signal()
+
+    def __init__(self, session: FolderSession, parent_widget: QWidget) -> None:
+        super().__init__(parent_widget)
+        self.session, self._window = session, parent_widget
+        self.runner = JobRunner(self)
+        self.progress: QProgressDialog | None = None
+
+    @property
+    def is_busy(self) -> bool:
+        return self.progress is not None
+
+    def ask(self) -> None:
+        """The export dialog for the open folder; exports when the user accepts."""
+        folder = self.session.folder
+        if folder is None or self.is_busy:
+            return
+        try:
+            px_per_mm = read_folder_scale(folder)
+        except ConfigError as exc:  # a damaged settings file: report it, export in pixels
+            show_error(self._window, exc)
+            px_per_mm = None
+        labels_dir = self.session.out_dir or folder
+        dialog = ExportDialog(labels_dir, folder, px_per_mm, self._notes(), self._window)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.export(dialog.request())
+
+    def _notes(self) -> str:
+        docs = self.session.docs
+        saved = sum(doc.saved is not None for doc in docs)
+        text = f"The report covers the {saved} of {len(docs)} image(s) whose labels are saved."
+        dirty = [doc.name for doc in docs if doc.is_dirty]
+        if dirty:
+            text += f" {', '.join(dirty)}: unsaved edits are not included; save them first (Ctrl+S)."
+        return text
+
+    def export(self, request: ExportRequest) -> None:
+        if self.is_busy:
+            return
+        worker = ReportWorker(request.labels_dir, request.out_dir, request.images_dir,
+                              request.truth_dir, request.px_per_mm)
+        self.progress = QProgressDialog("Measuring the leaves of every image…", "Cancel", 0, 0, self._window)
+        self.progress.setWindowTitle("Export report")
+        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
+        self.progress.setMinimumDuration(0)
+        self.progress.setAutoClose(False)
+        self.progress.setAutoReset(False)
+        self.progress.canceled.connect(self.runner.cancel)  # the worker's own thread is busy: set its token from here
+        worker.progress_changed.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.failed.connect(self._on_failed)
+        self.runner.start(worker)
+        self.progress.show()
+        self.busy_changed.emit(True)
+
+    def shutdown(self) -> bool:
+        return self.runner.shutdown()
+
+    def _close_progress(self) -> None:
+        self.progress.close()
+        self.progress.deleteLater()
+        self.progress = None
+        self.busy_changed.emit(False)
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress.setMaximum(total)
+            self.progress.setValue(done)
+            self.progress.setLabelText(f"Measuring the leaves: {done} of {total} image(s)…")
+
+    @Slot(object)
+    def _on_finished(self, summary: ReportSummary) -> None:
+        self._close_progress()
+        self.finished.emit(summary)
+        choice = ask_open_report(self._window, summary)
+        html = summary.out_dir / "report.html"
+        if choice is OpenChoice.REPORT:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(html)))
+        elif choice is OpenChoice.FOLDER:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(summary.out_dir)))
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self._close_progress()
+        self.cancelled.emit()
+
+    @Slot(object)
+    def _on_failed(self, exc: BaseException) -> None:
+        self._close_progress()
+        show_error(self._window, exc)
