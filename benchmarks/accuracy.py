@@ -123,11 +123,18 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
     models = [load_checkpoint(path) for path in (args.model or [DEFAULT_MODEL])]
     # rows[(model index, crf, rule)]; the classical baseline is the last row.
     rows: dict[tuple[int, bool, str], Row] = {}
+    # A checkpoint's decoding tuned on training images (benchmarks/tune_decoding.py) is one more rule.
+    tuned = {index: SegmentConfig.for_checkpoint(info.meta) for index, (_, info) in enumerate(models)
+             if info.meta.get("segment")}
     for index, (_, info) in enumerate(models):
+        rules = {rule: RULE_NAMES[rule] for rule in ASSIGNMENTS}
+        if index in tuned:
+            t = tuned[index]
+            rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}"
         for crf in (False, True) if use_crf else (False,):
-            for rule in ASSIGNMENTS:
+            for rule, label in rules.items():
                 name = f"{info.name} [{info.config.encoder}]" + (" + CRF" if crf else "")
-                rows[index, crf, rule] = Row(f"{name} ({RULE_NAMES[rule]})")
+                rows[index, crf, rule] = Row(f"{name} ({label})")
     classical = Row("classical: excess green + watershed")
 
     for sample in tqdm(samples, desc="images", unit="image", file=sys.stderr):
@@ -136,9 +143,12 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             start = time.perf_counter()
             steps = list(segment_steps(model, image, config))
             network_s = time.perf_counter() - start
-            for rule in ASSIGNMENTS:
+            decodings = {rule: config.replace(assignment=rule) for rule in ASSIGNMENTS}
+            if index in tuned:
+                decodings["tuned"] = tuned[index]
+            for rule, decoding in decodings.items():
                 start = time.perf_counter()
-                labels = decode_steps(steps, truth.shape, config.replace(assignment=rule))
+                labels = decode_steps(steps, truth.shape, decoding)
                 ris_s = network_s + time.perf_counter() - start
                 rows[index, False, rule].add(score_image(labels, truth, sample.name), ris_s)
                 if use_crf:
