@@ -20,13 +20,18 @@ from leafcount.cancel import CancelToken
 from leafcount.corrections import load_corrections
 from leafcount.data.cvppp import image_stem, label_path_for
 from leafcount.data.folder import list_images, read_image
-from leafcount.errors import CheckpointError, ConfigError, LabelFormatError, LeafcountError
+from leafcount.errors import (
+    CheckpointError,
+    ConfigError,
+    LabelFormatError,
+    LeafcountError,
+)
 from leafcount.model.checkpoint import CheckpointInfo, read_checkpoint_info
 from leafcount.model.ris import RIS
 from leafcount.train import (
     TrainConfig,
-    TrainEvent,
     Trainer,
+    TrainEvent,
     TrainingPair,
     fit_pair,
     load_pairs,

@@ -4,6 +4,8 @@ a tiny model trained on one kind of rosette getting better on another kind."""
 from __future__ import annotations
 
 import doctest
+import subprocess
+import sys
 from datetime import datetime
 
 import numpy as np
@@ -30,7 +32,7 @@ from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
 from leafcount.segment import segment_image
-from leafcount.train import Trainer, TrainConfig, fit_pair, resume_path
+from leafcount.train import TrainConfig, Trainer, fit_pair, resume_path
 
 SHAPE = (60, 64)
 NO_AUGMENT = AugmentConfig(p_flip=0.0, p_rotate=0.0, scale_range=(1.0, 1.0), brightness=0.0,
@@ -84,6 +86,12 @@ def corrected_folder(tmp_path):
         Image.fromarray((image * 255 + 0.5).astype(np.uint8)).save(path)
         save_corrections(path, labels, set(np.unique(labels)) - {0}, {"model": "green"})
     return folder
+
+
+def test_fine_tuning_imports_no_qt():
+    code = ("import sys, leafcount.finetune; "
+            "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_doctests_pass():
@@ -154,6 +162,7 @@ def test_a_broken_checkpoint_is_listed_apart_and_training_states_are_skipped(tmp
     save_checkpoint(tmp_path / "a.safetensors", tiny_model, {"created": "2026-03-04T00:00:00+00:00"})
     (tmp_path / "a.resume.safetensors").write_bytes(b"state")
     (tmp_path / "c.safetensors").write_bytes(b"\x80\x04 pickle")
+    (tmp_path / ".d.safetensors.partial").write_bytes(b"half a checkpoint of a killed run")
     found, broken = list_checkpoints(tmp_path)
     assert [info.name for info in found] == ["b", "a"]  # oldest first
     assert len(broken) == 1 and str(broken[0]).startswith("c.safetensors: this is a pickle")

@@ -166,7 +166,7 @@ class Canvas(pg.GraphicsLayoutWidget):
 
     def fit(self) -> None:
         if self._shape is not None:
-            self.view.setRange(QRectF(0, 0, self._shape[1], self._shape[0]), padding=0.02)
+            self.view.setRange(self.image_rect(), padding=0.02)
 
     def set_labels(self, labels: np.ndarray | None) -> None:
         """Show the document's labels (the canvas reads them, never writes)."""
@@ -187,22 +187,32 @@ class Canvas(pg.GraphicsLayoutWidget):
         if self._shape is not None:
             self.label_layer.show_labels(small_labels, extent=self._shape)
 
-    def show_step(self, step: Step | None, mask_threshold: float = 0.5) -> None:
-        """Highlight one step's mask y_t and its outline at the mask threshold."""
+    def show_step(self, step: Step | None, mask_threshold: float = 0.5, region: QRectF | None = None) -> None:
+        """Highlight one step's mask y_t and its outline at the mask threshold.
+
+        ``region`` (x, y, width, height in image pixels) is the part of the
+        photo the step was computed on: a plant of a tray; default the whole.
+        """
         if step is None or self._shape is None:
             self.step_layer.setVisible(False)
             return
         self.step_layer.setImage(step.mask, levels=(0.0, 1.0), autoLevels=False)
-        self.step_layer.setRect(QRectF(0, 0, self._shape[1], self._shape[0]))
+        self.step_layer.setRect(region if region is not None else self.image_rect())
         self.step_outline.setData(step.mask, mask_threshold)
         self.step_layer.setVisible(True)
 
-    def set_kappa(self, kappa: np.ndarray | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
+    def set_kappa(
+        self, kappa: np.ndarray | None, levels: tuple[float, float] = (0.0, 1.0), region: QRectF | None = None
+    ) -> None:
         if kappa is None or self._shape is None:
             self.kappa_layer.clear()
             return
         self.kappa_layer.setImage(kappa, levels=levels, autoLevels=False)
-        self.kappa_layer.setRect(QRectF(0, 0, self._shape[1], self._shape[0]))
+        self.kappa_layer.setRect(region if region is not None else self.image_rect())
+
+    def image_rect(self) -> QRectF:
+        """The photo in view coordinates (empty without a photo)."""
+        return QRectF(0, 0, self._shape[1], self._shape[0]) if self._shape else QRectF()
 
     def set_kappa_visible(self, visible: bool) -> None:
         self.kappa_layer.setVisible(visible)

@@ -129,6 +129,7 @@ class Exporter(QObject):
     busy_changed = Signal(bool)
     finished = Signal(object)  # ReportSummary
     cancelled = Signal()
+    message = Signal(str)  # for the status bar
 
     def __init__(self, session: FolderSession, parent_widget: QWidget) -> None:
         super().__init__(parent_widget)
@@ -204,6 +205,7 @@ class Exporter(QObject):
     def _on_finished(self, summary: ReportSummary) -> None:
         self._close_progress()
         self.finished.emit(summary)
+        self.message.emit(f"Report written to {summary.out_dir}")
         choice = ask_open_report(self._window, summary)
         html = summary.out_dir / "report.html"
         if choice is OpenChoice.REPORT:
@@ -215,6 +217,7 @@ class Exporter(QObject):
     def _on_cancelled(self) -> None:
         self._close_progress()
         self.cancelled.emit()
+        self.message.emit("Export cancelled; no file written.")
 
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:

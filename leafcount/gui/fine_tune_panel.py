@@ -41,7 +41,7 @@ def remaining_seconds(iteration: int, total: int, elapsed_s: float, limit_s: flo
 
 def clock(seconds: float) -> str:
     """``75`` -> ``1:15``, ``3725`` -> ``1:02:05``."""
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 

@@ -12,16 +12,27 @@ import copy
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QWidget
 
 from leafcount.errors import CheckpointError
-from leafcount.finetune import FineTuneResult, checkpoints_dir, list_checkpoints, new_checkpoint_path
+from leafcount.finetune import (
+    FineTuneResult,
+    checkpoints_dir,
+    list_checkpoints,
+    new_checkpoint_path,
+)
 from leafcount.gui.document import ImageStatus
+from leafcount.gui.errors import show_error
 from leafcount.gui.fine_tune_panel import FineTunePanel
 from leafcount.gui.models_view import ModelsView
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
 from leafcount.gui.workers import FineTuneWorker, JobRunner
-from leafcount.model.checkpoint import CheckpointInfo, find_default_model, read_checkpoint_info
+from leafcount.model.checkpoint import (
+    CheckpointInfo,
+    find_default_model,
+    read_checkpoint_info,
+)
 
 
 def metric_change(before: dict[str, float], after: dict[str, float]) -> str:
@@ -35,8 +46,8 @@ class FineTuner(QObject):
 
     switch_requested = Signal(object)  # Path of a checkpoint to segment with
     busy_changed = Signal(bool)
-    failed = Signal(object)  # exception
-    ended = Signal(str)  # the outcome, for the status bar
+    ended = Signal(str)  # the outcome
+    message = Signal(str)  # for the status bar
 
     def __init__(
         self,
@@ -44,9 +55,10 @@ class FineTuner(QObject):
         segmenter: Segmenter,
         panel: FineTunePanel,
         models_view: ModelsView,
-        parent: QObject | None = None,
+        window: QWidget,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(window)
+        self._window = window
         self.session, self.segmenter, self.panel, self.models_view = session, segmenter, panel, models_view
         self.runner = JobRunner(self)
         self.shipped = find_default_model()
@@ -140,6 +152,7 @@ class FineTuner(QObject):
         self.refresh_models()
         self.busy_changed.emit(False)
         self.ended.emit(outcome)
+        self.message.emit(outcome)
 
     def _kept(self, path: Path, baseline: dict[str, float], metrics: dict[str, float], how: str) -> str:
         """Describe the new checkpoint; switch to it when it beat its parent on the held-out images."""
@@ -172,7 +185,7 @@ class FineTuner(QObject):
     @Slot(object)
     def _on_failed(self, exc: BaseException) -> None:
         self._end(f"Fine-tuning failed; still using {self._parent_name}.")
-        self.failed.emit(exc)
+        show_error(self._window, exc)
 
     def _on_model_changed(self, info: CheckpointInfo | None) -> None:
         if info is not None and info.path not in self._used:

@@ -24,6 +24,7 @@ from leafcount.gui import prompts
 from leafcount.gui.actions import WindowActions
 from leafcount.gui.banner import Banner
 from leafcount.gui.canvas import Canvas
+from leafcount.gui.docks import add_docks
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.editor import Editor
 from leafcount.gui.errors import show_error
@@ -38,6 +39,8 @@ from leafcount.gui.session import FolderSession
 from leafcount.gui.status_bar import StatusBar
 from leafcount.gui.step_controller import StepController
 from leafcount.gui.step_view import StepView
+from leafcount.gui.tray_controller import TrayController
+from leafcount.gui.tray_panel import TrayPanel
 from leafcount.gui.workers import JobRunner, ThumbnailWorker
 
 
@@ -66,6 +69,10 @@ class MainWindow(QMainWindow):
         self.fine_tuner = FineTuner(self.session, self.segmenter, self.fine_tune_panel, self.models_view, self)
         self.exporter = Exporter(self.session, self)
         self.scale_tool = ScaleTool(self.canvas, self.session, self.actions, self)
+        self.tray_panel = TrayPanel()
+        self.trays = TrayController(
+            self.session, self.segmenter, self.canvas, self.steps, self.tray_panel, self.actions.tray_mode, self
+        )
         self._build_layout()
         self._connect()
         self._on_model_changed(None)
@@ -87,27 +94,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.canvas, stretch=1)
         self.setCentralWidget(centre)
         self.setStatusBar(self.status)
-        docks = []
-        for title, widget, area in (
-            ("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
-            ("Steps", self.step_view, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("Train on corrections", self.fine_tune_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("Models", self.models_view, Qt.DockWidgetArea.RightDockWidgetArea),
-        ):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(f"{title.lower().replace(' ', '_')}_dock")
-            dock.setWidget(widget)
-            self.addDockWidget(area, dock)
-            docks.append(dock)
-        steps, history, self.fine_tune_dock, self.models_dock = docks[1:]
-        self.tabifyDockWidget(steps, self.fine_tune_dock)
-        self.tabifyDockWidget(self.fine_tune_dock, self.models_dock)
-        steps.raise_()
-        history.raise_()
-        self.resizeDocks([steps, history], [700, 180], Qt.Orientation.Vertical)
-        self.resizeDocks(docks[:2], [250, 380], Qt.Orientation.Horizontal)
-        self.actions.build_menus(self, [dock.toggleViewAction() for dock in docks])
+        self.docks = add_docks(self, self.image_list, self.tray_panel, self.step_view, self.history,
+                               self.fine_tune_panel, self.models_view)
+        self.actions.build_menus(self, [dock.toggleViewAction() for dock in self.docks.all()])
         _, edit_bar = self.actions.build_toolbars(self)
         self.brush_box = QSpinBox()
         self.brush_box.setRange(0, 500)
@@ -141,8 +130,8 @@ class MainWindow(QMainWindow):
         a.outlines.toggled.connect(self.canvas.set_outlines)
         a.show_kappa.toggled.connect(self.canvas.set_kappa_visible)
         a.fit.triggered.connect(self.canvas.fit)
-        a.fine_tune.triggered.connect(lambda: self._show_dock(self.fine_tune_dock))
-        a.models.triggered.connect(lambda: self._show_dock(self.models_dock))
+        a.fine_tune.triggered.connect(lambda: self._show_dock(self.docks.fine_tune))
+        a.models.triggered.connect(lambda: self._show_dock(self.docks.models))
         a.next_image.triggered.connect(lambda: self._step_image(1))
         a.previous_image.triggered.connect(lambda: self._step_image(-1))
         self.brush_box.valueChanged.connect(self.canvas.set_brush_radius)
@@ -172,17 +161,13 @@ class MainWindow(QMainWindow):
         )
         seg.batch_ended.connect(self._on_batch_ended)
 
-        tuner = self.fine_tuner
-        tuner.switch_requested.connect(self.load_model)
-        tuner.failed.connect(lambda exc: show_error(self, exc))
-        tuner.ended.connect(lambda outcome: self.status.showMessage(outcome, 15_000))
+        self.fine_tuner.switch_requested.connect(self.load_model)
         self.exporter.busy_changed.connect(lambda _busy: self._update_enabled())
-        self.exporter.finished.connect(
-            lambda summary: self.status.showMessage(f"Report written to {summary.out_dir}", 10_000)
-        )
         self.scale_tool.scale_changed.connect(self.status.set_scale)
-        self.scale_tool.message.connect(lambda text: self.status.showMessage(text, 10_000))
-        self.exporter.cancelled.connect(lambda: self.status.showMessage("Export cancelled; no file written.", 5_000))
+        self.trays.active_changed.connect(self._on_tray_mode_changed)
+        self.trays.plant_steps_shown.connect(lambda: self._show_dock(self.docks.steps))
+        for helper in (self.fine_tuner, self.exporter, self.scale_tool, self.trays):
+            helper.message.connect(lambda text: self.status.showMessage(text, 15_000))
 
     # -- folder and images ----------------------------------------------------
 
@@ -209,8 +194,9 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.banner.show_message(
             "<b>Demo photos</b> bundled with leafcount (real rosettes and trays; sources in "
-            "NOTICE.md). Press <b>Segment</b> to watch the model find the leaves one by one, "
-            "or open your own photos with <b>File ▸ Open folder…</b>"
+            "NOTICE.md). Press <b>Segment</b> to watch the model find the leaves one by one; "
+            "for the tray photos, turn on <b>Tools ▸ Tray mode</b> first. Open your own photos with "
+            "<b>File ▸ Open folder…</b>"
         )
         return True
 
@@ -359,6 +345,9 @@ class MainWindow(QMainWindow):
         doc = self.doc
         if doc is None or self.segmenter.model is None or self.segmenter.is_busy:
             return
+        if self.trays.is_active:
+            self.trays.segment()
+            return
         self.steps.begin_run()
         self.segmenter.segment(doc, self.steps.config, self.actions.crf.isChecked())
         self.status.showMessage(f"Segmenting {doc.name}…")
@@ -408,9 +397,18 @@ class MainWindow(QMainWindow):
         self.segmenter.shutdown()
         self.fine_tuner.shutdown()
         self.exporter.shutdown()
+        self.trays.shutdown()
         self.thumbnails.shutdown()
         self.session.close_current()
         event.accept()
+
+    def _on_tray_mode_changed(self, active: bool) -> None:
+        tray = self.docks.tray
+        if active and not tray.isVisible():
+            tray.show()
+            self.resizeDocks([self.docks.images, tray], [300, 500], Qt.Orientation.Vertical)
+        elif not active:
+            tray.hide()
 
     def _show_dock(self, dock: QDockWidget) -> None:
         dock.show()

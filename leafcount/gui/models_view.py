@@ -8,12 +8,20 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from leafcount.errors import CheckpointError
 from leafcount.model.checkpoint import CheckpointInfo
 
-COLUMNS = ("Model", "Created", "Parent", "SBD")
+COLUMNS = ("Model", "SBD", "Parent", "Created")  # the most telling first: the dock is narrow
 SBD_TIP = ("Fine-tuned: SBD on the held-out images, and its parent's on the same images.\n"
            "Others: SBD on the validation images of their own training (val.).")
 
@@ -81,11 +89,11 @@ class ModelsView(QWidget):
             meta = info.meta
             name = info.name + ("  (shipped)" if info.path == shipped else "")
             item = QTreeWidgetItem(
-                [name, local_time(str(meta.get("created", ""))), str(meta.get("parent", "")), sbd_text(meta)]
+                [name, sbd_text(meta), str(meta.get("parent", "")), local_time(str(meta.get("created", "")))]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, info.path)
             item.setToolTip(0, f"{info.path}\n{json.dumps(_summary(meta), indent=1)}")
-            item.setToolTip(3, SBD_TIP)
+            item.setToolTip(1, SBD_TIP)
             if info.path == current:
                 item.setText(0, f"● {name}")
                 font = QFont(item.font(0))
@@ -96,7 +104,7 @@ class ModelsView(QWidget):
             if info.path == current:
                 self.tree.setCurrentItem(item)
         for error in broken:
-            item = QTreeWidgetItem([error.path.name if error.path else "?", "", "", "unreadable"])
+            item = QTreeWidgetItem([error.path.name if error.path else "?", "unreadable", "", ""])
             item.setToolTip(0, str(error))
             item.setForeground(0, QBrush(QColor("#9e9e9e")))
             item.setFlags(Qt.ItemFlag.NoItemFlags)

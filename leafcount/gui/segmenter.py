@@ -16,7 +16,14 @@ from PySide6.QtCore import QObject, Signal, Slot
 from leafcount.edits import replace_edit
 from leafcount.gui.commands import ModelRunCommand
 from leafcount.gui.document import ImageDoc, ImageStatus, ModelRun, PackedLabels
-from leafcount.gui.workers import DecodeWorker, JobRunner, SegmentAllWorker, SegmentWorker, TrayWorker, Worker
+from leafcount.gui.workers import (
+    DecodeWorker,
+    JobRunner,
+    SegmentAllWorker,
+    SegmentWorker,
+    TrayWorker,
+    Worker,
+)
 from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
 from leafcount.segment import SegmentConfig, Step

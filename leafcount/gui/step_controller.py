@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QRectF, QTimer
 
 from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
@@ -30,6 +30,7 @@ class StepController(QObject):
         self.segmenter, self.step_view, self.canvas = segmenter, step_view, canvas
         self.config = SegmentConfig()
         self.doc: ImageDoc | None = None
+        self.region: QRectF | None = None  # where the shown steps sit in the photo (None: all of it)
         self._undrawn: list[Step] = []
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
@@ -66,9 +67,16 @@ class StepController(QObject):
 
     def show_doc_steps(self) -> None:
         doc = self.doc
+        self.region = None
         self.step_view.set_steps(doc.steps if doc else [])
         threshold = doc.run.config.stop_threshold if doc and doc.run else self.config.stop_threshold
         self.step_view.set_threshold(threshold)
+
+    def show_part(self, steps: list[Step], region: QRectF) -> None:
+        """Steps computed on a part of the photo (one plant of a tray), shown in place."""
+        self.region = region
+        self.canvas.show_step(None)
+        self.step_view.set_steps(steps)
 
     def _forget_undrawn(self) -> None:
         self._live_timer.stop()
@@ -92,21 +100,21 @@ class StepController(QObject):
         self._show_step(steps[index] if 0 <= index < len(steps) else None)
 
     def _show_step(self, step: Step | None) -> None:
-        self.canvas.show_step(step, self.config.mask_threshold)
+        self.canvas.show_step(step, self.config.mask_threshold, self.region)
         if step is not None:
-            self.canvas.set_kappa(step.kappa, self.step_view.kappa_view.levels)
+            self.canvas.set_kappa(step.kappa, self.step_view.kappa_view.levels, self.region)
 
     def _on_threshold_moved(self, value: float) -> None:
         """While the line is dragged: a cheap preview at mask resolution."""
         doc = self.doc
-        if doc is not None and doc.steps and not self.segmenter.is_busy:
+        if doc is not None and doc.steps and self.region is None and not self.segmenter.is_busy:
             self._preview(doc.steps, dataclasses.replace(self.config, stop_threshold=value))
 
     def _on_threshold_chosen(self, value: float) -> None:
         """On release: decode at full size (a worker), or only keep it for the next run."""
         self.config = dataclasses.replace(self.config, stop_threshold=value)
         doc = self.doc
-        if doc is None or not doc.steps or doc.run is None or self.segmenter.is_busy:
+        if doc is None or not doc.steps or doc.run is None or self.region is not None or self.segmenter.is_busy:
             return
         if value != doc.run.config.stop_threshold:
             config = dataclasses.replace(doc.run.config, stop_threshold=value)

@@ -27,7 +27,7 @@ from leafcount.model.ris import RIS
 from leafcount.report import write_report
 from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
 from leafcount.train import TrainEvent
-from leafcount.tray import PlantBox, PlantResult, detect_plants, segment_tray
+from leafcount.tray import PlantBox, detect_plants, segment_tray
 
 
 class Worker(QObject):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from test_responsiveness import MAX_GAP_S, Heartbeat
 
 from leafcount.data.synth import write_synth_folder
 from leafcount.finetune import CHECKPOINTS_DIR_NAME, FineTuneResult
@@ -12,8 +13,6 @@ from leafcount.gui import workers
 from leafcount.gui.fine_tune_panel import clock, remaining_seconds
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.train import resume_path
-
-from test_responsiveness import MAX_GAP_S, Heartbeat
 
 TIMEOUT_MS = 120_000
 
@@ -144,6 +143,25 @@ def test_a_checkpoint_that_beats_its_parent_is_used_at_once(window, labelled_fol
     assert outcome == (f"Done: now using {tuned.stem} (held-out SBD 40.0 → 60.0 %, |DiC| 2.00 → 1.00). "
                        "Roll back in the Models list.")
     assert window.models_view.selected_path() == tuned
+
+
+def test_the_model_list_shows_scores_and_unreadable_files(window, labelled_folder, tiny_checkpoint):
+    folder = labelled_folder / CHECKPOINTS_DIR_NAME
+    folder.mkdir()
+    model, _ = load_checkpoint(tiny_checkpoint)
+    meta = {"parent": "tiny", "metrics": {"sbd": 0.5}, "baseline_metrics": {"sbd": 0.25}}
+    save_checkpoint(folder / "ris-finetune-a.safetensors", model, meta)
+    (folder / "ris-finetune-b.safetensors").write_bytes(b"\x80\x04 a pickle, not a checkpoint")
+    window.open_folder(labelled_folder)
+    tree = window.models_view.tree
+    rows = [[tree.topLevelItem(i).text(col) for col in range(3)] for i in range(tree.topLevelItemCount())]
+    assert rows[-3:] == [
+        ["● tiny", "", ""],
+        ["ris-finetune-a", "50.0 % (parent 25.0)", "tiny"],
+        ["ris-finetune-b.safetensors", "unreadable", ""],
+    ]
+    assert tree.topLevelItem(len(rows) - 1).flags() == Qt.ItemFlag.NoItemFlags
+    assert "this is a pickle" in tree.topLevelItem(len(rows) - 1).toolTip(0)
 
 
 def test_a_bad_label_file_fails_with_one_dialog_and_the_panel_recovers(window, labelled_folder, qtbot, dialogs):

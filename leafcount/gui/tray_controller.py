@@ -1,0 +1,361 @@
+"""Tray mode: the plants of a tray photo, each segmented leaf by leaf into one label image.
+
+The tray's labels are the document's labels, so every edit, undo and save
+works on the whole tray as on any image; the plant boxes travel in the
+sidecar (``"plants"``) when the labels are saved, and come back with them.
+Each plant keeps the steps of its last segmentation for the step view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
+
+from leafcount.errors import ConfigError
+from leafcount.gui.canvas import Canvas
+from leafcount.gui.document import ImageDoc
+from leafcount.gui.errors import show_error
+from leafcount.gui.segmenter import Segmenter
+from leafcount.gui.session import FolderSession
+from leafcount.gui.step_controller import StepController
+from leafcount.gui.tray_overlay import TrayOverlay, plant_name
+from leafcount.gui.tray_panel import TrayPanel
+from leafcount.gui.workers import DetectPlantsWorker, JobRunner
+from leafcount.tray import PlantBox, PlantResult, parse_grid
+
+COUNT_DELAY_MS = 150  # recount after a burst of edits, not after each
+_BOX_KEYS = ("row", "col", "top", "left", "bottom", "right")
+
+
+def plant_leaf_counts(labels: np.ndarray, plants: list[PlantBox]) -> list[int]:
+    """Leaves per plant: each leaf counts for the box holding most of its pixels.
+
+    >>> labels = np.zeros((4, 8), dtype=np.int32)
+    >>> labels[1:3, 1:3], labels[1:3, 5:7], labels[0, 3:5] = 1, 2, 3
+    >>> boxes = [PlantBox(0, 0, 0, 0, 0, 4, 4), PlantBox(1, 0, 1, 0, 4, 4, 8)]
+    >>> plant_leaf_counts(labels, boxes)  # leaf 3 straddles both boxes: a tie goes to the first
+    [2, 1]
+    """
+    owner: dict[int, tuple[int, int]] = {}  # leaf id -> (pixels in the box, plant position)
+    for position, plant in enumerate(plants):
+        inside = np.bincount(labels[plant.top : plant.bottom, plant.left : plant.right].ravel())
+        for leaf in np.flatnonzero(inside[1:]) + 1:
+            if inside[leaf] > owner.get(int(leaf), (0, -1))[0]:
+                owner[int(leaf)] = (int(inside[leaf]), position)
+    counts = [0] * len(plants)
+    for _, position in owner.values():
+        counts[position] += 1
+    return counts
+
+
+def plants_to_meta(plants: list[PlantBox]) -> list[dict[str, Any]]:
+    return [{"plant": plant_name(p), **{key: getattr(p, key) for key in _BOX_KEYS}} for p in plants]
+
+
+def plants_from_meta(records: Any) -> list[PlantBox]:
+    """Boxes saved by :func:`plants_to_meta`; [] when there are none or they are damaged."""
+    try:
+        return [PlantBox(i, *(int(record[key]) for key in _BOX_KEYS)) for i, record in enumerate(records)]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def reindexed(plants: list[PlantBox]) -> list[PlantBox]:
+    """Row by row, left to right, numbered in that order."""
+    ordered = sorted(plants, key=lambda p: (p.row, p.col, p.left))
+    return [dataclasses.replace(p, index=i) for i, p in enumerate(ordered)]
+
+
+def new_plant_at(plants: list[PlantBox], row: float, col: float, shape: tuple[int, int]) -> PlantBox:
+    """A box centred on a click, as big as a typical plant, in the nearest row and column."""
+    if plants:
+        height = int(np.median([p.height for p in plants]))
+        width = int(np.median([p.width for p in plants]))
+        nearest_row = min(plants, key=lambda p: abs((p.top + p.bottom) / 2 - row))
+        nearest_col = min(plants, key=lambda p: abs((p.left + p.right) / 2 - col))
+        grid_row = nearest_row.row if abs((nearest_row.top + nearest_row.bottom) / 2 - row) < height / 2 else (
+            max(p.row for p in plants) + 1)
+        grid_col = nearest_col.col if abs((nearest_col.left + nearest_col.right) / 2 - col) < width / 2 else (
+            max(p.col for p in plants) + 1)
+    else:
+        height = width = max(2, min(shape) // 5)
+        grid_row = grid_col = 0
+    top, left = int(np.clip(row - height / 2, 0, shape[0] - 2)), int(np.clip(col - width / 2, 0, shape[1] - 2))
+    return PlantBox(len(plants), grid_row, grid_col, top, left, min(shape[0], top + height), min(shape[1], left + width))
+
+
+@dataclass
+class Plant:
+    box: PlantBox
+    result: PlantResult | None = None  # its last segmentation (steps for the step view)
+
+
+class TrayController(QObject):
+    """Keeps the plants of each tray image of the folder and runs detection and segmentation."""
+
+    active_changed = Signal(bool)  # whether the open image is in tray mode
+    plant_steps_shown = Signal()  # a plant's steps are in the step view now
+    message = Signal(str)
+
+    def __init__(
+        self,
+        session: FolderSession,
+        segmenter: Segmenter,
+        canvas: Canvas,
+        steps: StepController,
+        panel: TrayPanel,
+        action: QAction,
+        window: QWidget,
+    ) -> None:
+        super().__init__(window)
+        self.session, self.segmenter, self.canvas, self.steps = session, segmenter, canvas, steps
+        self.panel, self.action, self._window = panel, action, window
+        self.runner = JobRunner(self)
+        self.overlay = TrayOverlay(canvas.view, self)
+        self.doc: ImageDoc | None = None
+        self.chosen: int | None = None
+        self._trays: dict[ImageDoc, list[Plant]] = {}
+        self._detecting: dict[DetectPlantsWorker, ImageDoc] = {}
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self.update_counts)
+
+        session.folder_opened.connect(lambda _paths: self._trays.clear())
+        session.current_changed.connect(self._on_current_changed)
+        action.toggled.connect(self._on_action_toggled)
+        panel.detect_clicked.connect(self.detect)
+        panel.segment_clicked.connect(self.segment)
+        panel.remove_clicked.connect(self.remove_chosen)
+        panel.plant_chosen.connect(lambda position: self.choose(position, zoom=True))
+        self.overlay.box_edited.connect(self._on_box_edited)
+        canvas.view.clicked.connect(self._on_canvas_clicked)
+        segmenter.tray_plant_done.connect(self._on_plant_done)
+        segmenter.tray_finished.connect(lambda doc, _results: doc is self.doc and self.update_counts())
+        segmenter.busy_changed.connect(lambda _busy: self.update_enabled())
+        segmenter.model_changed.connect(lambda _info: self.update_enabled())
+
+    @property
+    def plants(self) -> list[Plant]:
+        return self._trays.get(self.doc, []) if self.doc is not None else []
+
+    @property
+    def is_active(self) -> bool:
+        return self.doc is not None and self.doc in self._trays
+
+    # -- entering and leaving ---------------------------------------------------
+
+    def detect(self) -> None:
+        """Find the plants of the open image (in the background), with the panel's layout."""
+        doc = self.doc
+        if doc is None or doc.image is None or self._detecting:
+            return
+        text = self.panel.grid_text()
+        try:
+            grid = parse_grid(text) if text and text.lower() != "auto" else None
+        except ConfigError as exc:
+            show_error(self._window, exc)
+            self._sync_action()
+            return
+        worker = DetectPlantsWorker(doc.image, grid)
+        self._detecting[worker] = doc
+        worker.finished.connect(self._on_detected)
+        worker.failed.connect(self._on_detect_failed)
+        worker.cancelled.connect(self._on_detect_cancelled)
+        self.runner.start(worker)
+        self.update_enabled()
+        self.message.emit(f"Looking for the plants of {doc.name}…")
+
+    def leave(self) -> None:
+        """Back to one plant per image; the labels stay as they are."""
+        if not self.is_active:
+            return
+        del self._trays[self.doc]
+        self.doc.extra_meta["plants"] = None  # a later save says it is no tray any more
+        self.chosen = None
+        self.steps.show_doc_steps()
+        self._show()
+
+    def shutdown(self) -> bool:
+        return self.runner.shutdown()
+
+    # -- segmentation -----------------------------------------------------------
+
+    def segment(self) -> None:
+        doc = self.doc
+        if not self.is_active or self.segmenter.model is None or self.segmenter.is_busy:
+            return
+        self.chosen = None
+        self.steps.show_doc_steps()
+        self.segmenter.segment_tray(doc, [plant.box for plant in self.plants], self.steps.config)
+        self.overlay.set_texts([f"{plant_name(p.box)} · …" for p in self.plants])
+        self.overlay.set_chosen(None)
+        self.panel.set_chosen(None)
+        self.message.emit(f"Segmenting the {len(self.plants)} plants of {doc.name}…")
+
+    def update_counts(self) -> None:
+        """Leaf counts of the plants from the current labels (after a run or an edit)."""
+        if not self.is_active:
+            return
+        boxes = [plant.box for plant in self.plants]
+        labels = self.doc.labels
+        counts = plant_leaf_counts(labels, boxes) if labels is not None else [None] * len(boxes)
+        self.overlay.set_texts([self._text(box, count) for box, count in zip(boxes, counts)])
+        self.panel.set_counts(counts)
+
+    def update_enabled(self) -> None:
+        self.panel.set_enabled_for(self.segmenter.model is not None, self.segmenter.is_busy or bool(self._detecting))
+
+    # -- plants -----------------------------------------------------------------
+
+    def choose(self, position: int, zoom: bool = False) -> None:
+        """Show one plant's steps (from its last segmentation) in the step view."""
+        if not 0 <= position < len(self.plants):
+            return
+        self.chosen = position
+        plant = self.plants[position]
+        self.overlay.set_chosen(position)
+        self.panel.set_chosen(position)
+        if plant.result is not None:
+            crop = plant.result.crop
+            self.steps.show_part(plant.result.steps, QRectF(crop.left, crop.top, crop.width, crop.height))
+            self.plant_steps_shown.emit()
+        else:
+            self.steps.show_part([], QRectF())
+            self.message.emit(f"Plant {plant_name(plant.box)} has no steps yet: segment the tray to see them.")
+        if zoom:
+            box = plant.box.expanded(0.3, self.doc.image.shape[:2]) if self.doc.image is not None else plant.box
+            self.canvas.view.setRange(QRectF(box.left, box.top, box.width, box.height), padding=0.02)
+
+    def add_plant(self, row: float, col: float) -> None:
+        shape = self.doc.image.shape[:2]
+        new = new_plant_at([p.box for p in self.plants], row, col, shape)
+        self._set_plants(self.plants + [Plant(new)])
+        self.chosen = next(i for i, p in enumerate(self.plants) if p.box.top == new.top and p.box.left == new.left)
+        self._show()
+
+    def remove_chosen(self) -> None:
+        if self.chosen is None or not self.is_active:
+            return
+        kept = [p for i, p in enumerate(self.plants) if i != self.chosen]
+        self.chosen = None
+        self._set_plants(kept)
+        self.steps.show_doc_steps()
+        self._show()
+
+    # -- slots --------------------------------------------------------------------
+
+    def _on_current_changed(self, doc: ImageDoc | None) -> None:
+        if self.doc is not None:
+            self.doc.labels_changed.disconnect(self._schedule_counts)
+        self.doc, self.chosen = doc, None
+        if doc is not None:
+            doc.labels_changed.connect(self._schedule_counts)
+            saved = plants_from_meta(doc.saved.meta.get("plants")) if doc.saved is not None else []
+            if doc not in self._trays and saved:
+                self._trays[doc] = [Plant(box) for box in saved]
+        self._show()
+
+    def _on_action_toggled(self, on: bool) -> None:
+        if on and not self.is_active:
+            self.detect()
+        elif not on and self.is_active:
+            self.leave()
+
+    @Slot(object)
+    def _on_detected(self, plants: list[PlantBox]) -> None:
+        doc = self._detecting.pop(self.sender())
+        self.update_enabled()
+        if not plants:
+            self.message.emit(f"No plants found in {doc.name} (plants are found by their green colour).")
+            self._sync_action()
+            return
+        self._trays[doc] = [Plant(box) for box in plants]
+        doc.extra_meta["plants"] = plants_to_meta(plants)
+        if doc is self.doc:
+            self.chosen = None
+            self.steps.show_doc_steps()
+            self._show()
+        self.message.emit(f"{len(plants)} plants found in {doc.name}.")
+
+    @Slot()
+    def _on_detect_cancelled(self) -> None:
+        self._detecting.pop(self.sender(), None)
+
+    @Slot(object)
+    def _on_detect_failed(self, exc: BaseException) -> None:
+        self._detecting.pop(self.sender(), None)
+        self.update_enabled()
+        self._sync_action()
+        show_error(self._window, exc)
+
+    def _on_plant_done(self, doc: ImageDoc, result: PlantResult) -> None:
+        plants = self._trays.get(doc, [])
+        for position, plant in enumerate(plants):
+            if plant.box == result.plant:
+                plant.result = result
+                if doc is self.doc and position < len(self.overlay.items):
+                    self.overlay.items[position].label.setText(self._text(plant.box, len(result.leaf_ids)))
+
+    def _on_box_edited(self, position: int, box: tuple[int, int, int, int]) -> None:
+        plants = self.plants
+        if position < len(plants):
+            top, left, bottom, right = box
+            plants[position].box = dataclasses.replace(plants[position].box, top=top, left=left, bottom=bottom, right=right)
+            self.doc.extra_meta["plants"] = plants_to_meta([p.box for p in plants])
+            self.update_counts()
+
+    def _on_canvas_clicked(self, row: float, col: float) -> None:
+        if not self.is_active or self.doc.image is None:
+            return
+        if self.panel.add_button.isChecked():
+            self.panel.add_button.setChecked(False)
+            self.add_plant(row, col)
+            return
+        inside = [i for i, p in enumerate(self.plants)
+                  if p.box.top <= row < p.box.bottom and p.box.left <= col < p.box.right]
+        if inside:
+            self.choose(min(inside, key=lambda i: self.plants[i].box.height * self.plants[i].box.width))
+
+    def _schedule_counts(self, _box=None) -> None:
+        if self.is_active:
+            self._count_timer.start()
+
+    # -- private ----------------------------------------------------------------
+
+    def _set_plants(self, plants: list[Plant]) -> None:
+        boxes = reindexed([p.box for p in plants])
+        by_place = {(p.box.row, p.box.col, p.box.left, p.box.top): p for p in plants}
+        self._trays[self.doc] = [
+            Plant(box, by_place[(box.row, box.col, box.left, box.top)].result) for box in boxes
+        ]
+        self.doc.extra_meta["plants"] = plants_to_meta(boxes)
+
+    def _show(self) -> None:
+        self._sync_action()
+        if not self.is_active:
+            self.overlay.clear()
+            self.active_changed.emit(False)
+            return
+        boxes = [plant.box for plant in self.plants]
+        shape = self.doc.image.shape[:2] if self.doc.image is not None else (0, 0)
+        self.overlay.show_plants(boxes, [plant_name(b) for b in boxes], self.chosen, shape)
+        self.panel.set_plants([plant_name(b) for b in boxes], [None] * len(boxes), self.chosen)
+        self.update_counts()
+        self.update_enabled()
+        self.active_changed.emit(True)
+
+    def _sync_action(self) -> None:
+        self.action.blockSignals(True)
+        self.action.setChecked(self.is_active)
+        self.action.blockSignals(False)
+
+    @staticmethod
+    def _text(box: PlantBox, count: int | None) -> str:
+        return plant_name(box) if count is None else f"{plant_name(box)} · {count} leaves"

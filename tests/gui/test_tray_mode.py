@@ -1,0 +1,221 @@
+"""Tray mode on the bundled tray photo: plant boxes, one label image, counts per plant."""
+
+from __future__ import annotations
+
+import doctest
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtWidgets import QMessageBox
+
+from leafcount.corrections import load_corrections
+from leafcount.gui import tray_controller
+from leafcount.gui.app import DEMO_DIR
+from leafcount.gui.canvas import Tool
+from leafcount.gui.tray_controller import (
+    new_plant_at,
+    plant_leaf_counts,
+    plants_from_meta,
+    plants_to_meta,
+)
+from leafcount.gui.tray_overlay import plant_name
+from leafcount.model.checkpoint import load_checkpoint
+from leafcount.segment import SegmentConfig
+from leafcount.tray import PlantBox, detect_plants, segment_tray
+
+Button = QMessageBox.StandardButton
+TIMEOUT_MS = 60_000
+TRAY = "arabidopsis_tray.jpg"
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The tiny model gains nothing from a thread pool (see test_fine_tune.py)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tray_folder(tmp_path):
+    """The bundled tray photo in a folder of its own (saving must not touch resources/)."""
+    folder = tmp_path / "tray"
+    folder.mkdir()
+    shutil.copy(DEMO_DIR / TRAY, folder / TRAY)
+    return folder
+
+
+def enter_tray_mode(window, qtbot):
+    window.actions.tray_mode.trigger()
+    qtbot.waitUntil(lambda: window.trays.is_active, timeout=TIMEOUT_MS)
+
+
+# The tiny random model's masks peak near 0.12: this threshold gives each plant a leaf.
+LOW_MASK_THRESHOLD = SegmentConfig(mask_threshold=0.1)
+
+
+def segment_tray_now(window, qtbot):
+    window.steps.config = LOW_MASK_THRESHOLD
+    with qtbot.waitSignal(window.segmenter.tray_finished, timeout=TIMEOUT_MS):
+        window.actions.segment.trigger()
+    qtbot.waitUntil(lambda: not window.segmenter.is_busy)
+
+
+def shown_counts(window):
+    return [int(window.tray_panel.table.item(row, 1).text()) for row in range(window.tray_panel.table.rowCount())]
+
+
+def test_tray_mode_shows_a_box_per_detected_plant(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    expected = detect_plants(window.doc.image)
+    boxes = [plant.box for plant in window.trays.plants]
+    assert boxes == expected and len(boxes) >= 15
+    items = window.trays.overlay.items
+    assert [(int(i.pos().x()), int(i.pos().y()), int(i.size().x()), int(i.size().y())) for i in items] == [
+        (b.left, b.top, b.width, b.height) for b in expected
+    ]
+    assert [i.label.toPlainText() for i in items] == [plant_name(b) for b in expected]
+    assert window.docks.tray.isVisible() and window.tray_panel.table.rowCount() == len(expected)
+    assert window.tray_panel.summary.text() == f"{len(expected)} plant(s); not segmented yet."
+    assert window.actions.tray_mode.isChecked()
+
+
+def test_segment_tray_makes_one_label_image_and_counts_each_plant(window, tray_folder, qtbot, tiny_checkpoint):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    segment_tray_now(window, qtbot)
+    doc, boxes = window.doc, [plant.box for plant in window.trays.plants]
+    model, _ = load_checkpoint(tiny_checkpoint)
+    labels, results = segment_tray(model, doc.image, boxes, LOW_MASK_THRESHOLD)
+    np.testing.assert_array_equal(doc.labels, labels)
+    counts = plant_leaf_counts(labels, boxes)
+    assert min(counts) >= 1  # every plant's leaves came back inside its own box
+    assert shown_counts(window) == counts and doc.leaf_count == sum(counts)
+    assert [i.label.toPlainText() for i in window.trays.overlay.items] == [
+        f"{plant_name(b)} · {n} leaves" for b, n in zip(boxes, counts)
+    ]
+    assert window.tray_panel.summary.text() == f"{len(boxes)} plant(s), {sum(counts)} leaves in all."
+    assert [len(p.result.steps) for p in window.trays.plants] == [len(r.steps) for r in results]
+
+
+def test_clicking_a_plant_shows_its_steps_where_it_grows(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    segment_tray_now(window, qtbot)
+    position = 5
+    plant = window.trays.plants[position]
+    centre = ((plant.box.top + plant.box.bottom) / 2, (plant.box.left + plant.box.right) / 2)
+    window.actions.models.trigger()  # another tab is in front of the steps
+    window.canvas.view.clicked.emit(*centre)
+    assert window.trays.chosen == position and window.tray_panel.table.currentRow() == position
+    assert not window.docks.steps.visibleRegion().isEmpty()
+    assert window.step_view.steps == plant.result.steps
+    crop = plant.result.crop
+    window.step_view.slider.setValue(1)
+    window.step_view.slider.setValue(0)
+    assert window.canvas.step_layer.isVisible()
+    assert window.canvas.step_layer.mapRectToParent(window.canvas.step_layer.boundingRect()) == QRectF(
+        crop.left, crop.top, crop.width, crop.height
+    )
+    window.tray_panel.table.setCurrentCell(2, 0)  # the table too, and it zooms in
+    assert window.trays.chosen == 2 and window.step_view.steps == window.trays.plants[2].result.steps
+
+
+def test_edits_undo_and_save_work_on_the_whole_tray(window, tray_folder, qtbot, dialogs):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    segment_tray_now(window, qtbot)
+    doc = window.doc
+    plant = window.trays.plants[3].box
+    before = shown_counts(window)
+    window.actions.new_leaf.trigger()
+    row = (plant.top + plant.bottom) / 2
+    window.canvas.view.stroke_ended.emit([(row, plant.left + 2.0), (row, plant.left + 8.0)])
+    qtbot.waitUntil(lambda: shown_counts(window)[3] == before[3] + 1, timeout=5_000)
+    window.actions.undo.trigger()
+    qtbot.waitUntil(lambda: shown_counts(window) == before, timeout=5_000)
+    window.actions.redo.trigger()
+    assert window.save()
+    labels, sidecar = load_corrections(tray_folder / TRAY)
+    np.testing.assert_array_equal(labels, doc.labels)
+    assert labels.shape == doc.image.shape[:2]
+    assert plants_from_meta(sidecar.meta["plants"]) == [p.box for p in window.trays.plants]
+    # Opened again later: the boxes come back with the labels.
+    window.open_folder(tray_folder)
+    assert window.trays.is_active and len(window.trays.plants) == len(before)
+    assert shown_counts(window) == plant_leaf_counts(labels, [p.box for p in window.trays.plants])
+
+
+def test_add_move_and_remove_plants(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    n = len(window.trays.plants)
+    window.tray_panel.add_button.setChecked(True)
+    window.canvas.view.clicked.emit(300.0, 700.0)  # the empty pot, second row
+    assert len(window.trays.plants) == n + 1 and not window.tray_panel.add_button.isChecked()
+    added = window.trays.plants[window.trays.chosen].box
+    assert (added.top + added.bottom) / 2 == pytest.approx(300, abs=1)
+    assert (added.left + added.right) / 2 == pytest.approx(700, abs=1)
+    assert len(window.trays.overlay.items) == n + 1
+    item = window.trays.overlay.items[window.trays.chosen]
+    item.setPos(QPointF(added.left + 10, added.top + 5))  # what dragging the corner handle does
+    item.sigRegionChangeFinished.emit(item)
+    moved = window.trays.plants[window.trays.chosen].box
+    assert (moved.top, moved.left, moved.height, moved.width) == (added.top + 5, added.left + 10, added.height, added.width)
+    window.tray_panel.remove_button.click()
+    assert len(window.trays.plants) == n and window.trays.chosen is None
+
+
+def test_leaving_tray_mode_keeps_the_labels(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    segment_tray_now(window, qtbot)
+    labels = window.doc.labels.copy()
+    window.actions.tray_mode.trigger()
+    assert not window.trays.is_active and window.trays.overlay.items == []
+    assert not window.docks.tray.isVisible()
+    np.testing.assert_array_equal(window.doc.labels, labels)
+
+
+def test_a_bad_layout_gets_one_dialog(window, tray_folder, dialogs):
+    window.open_folder(tray_folder)
+    window.tray_panel.grid_edit.setText("3 by 5")
+    window.actions.tray_mode.trigger()
+    assert dialogs.seen == ["tray grid must look like ROWSxCOLS (e.g. 4x5), got '3 by 5'"]
+    assert not window.actions.tray_mode.isChecked() and not window.trays.is_active
+
+
+def test_a_photo_without_plants_says_so(window, tmp_path, qtbot):
+    folder = tmp_path / "soil"
+    folder.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (200, 150), (90, 70, 50)).save(folder / "soil.png")
+    window.open_folder(folder)
+    window.actions.tray_mode.trigger()
+    qtbot.waitUntil(lambda: "No plants found in soil.png" in window.status.currentMessage(), timeout=TIMEOUT_MS)
+    assert not window.actions.tray_mode.isChecked()
+
+
+def test_the_ruler_still_works_in_tray_mode(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    window.actions.tools[Tool.RULER].trigger()
+    assert window.canvas.view.draws
+
+
+def test_helpers():
+    assert doctest.testmod(tray_controller).failed == 0
+    assert [plant_name(PlantBox(0, r, c, 0, 0, 1, 1)) for r, c in ((0, 0), (1, 2), (25, 0), (26, 4))] == [
+        "A1", "B3", "Z1", "AA5"
+    ]
+    boxes = [PlantBox(0, 0, 0, 0, 0, 10, 10), PlantBox(1, 0, 1, 0, 20, 10, 30)]
+    assert new_plant_at(boxes, 5.0, 45.0, (100, 100)) == PlantBox(2, 0, 2, 0, 40, 10, 50)
+    assert new_plant_at(boxes, 50.0, 25.0, (100, 100)) == PlantBox(2, 1, 1, 45, 20, 55, 30)
+    assert plants_from_meta(plants_to_meta(boxes)) == boxes
+    assert plants_from_meta(None) == [] and plants_from_meta([{"row": 1}]) == []
