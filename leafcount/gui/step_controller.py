@@ -36,12 +36,18 @@ class StepController(QObject):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_REFRESH_MS)
         self._live_timer.timeout.connect(self._draw_new_steps)
+        segmenter.model_changed.connect(self._on_model_changed)
         segmenter.step_ready.connect(self._on_step_ready)
         segmenter.run_finished.connect(self.end_run)
         segmenter.run_cancelled.connect(self.end_run)
         step_view.step_selected.connect(self._on_step_selected)
         step_view.threshold_moved.connect(self._on_threshold_moved)
         step_view.threshold_chosen.connect(self._on_threshold_chosen)
+
+    def _on_model_changed(self, info) -> None:
+        """Start from the decoding the checkpoint was tuned with (else the paper's)."""
+        if info is not None:
+            self.config = SegmentConfig.for_checkpoint(info.meta)
 
     def set_doc(self, doc: ImageDoc | None) -> None:
         if self.doc is not None:

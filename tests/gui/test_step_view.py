@@ -62,3 +62,17 @@ def test_dragging_the_threshold_line_is_reported(view, qtbot):
         line.sigPositionChangeFinished.emit(line)
     assert chosen.args == [pytest.approx(0.25)]
     assert view.caption.text().startswith("3 steps, 3 leaves")
+
+
+def test_a_checkpoints_tuned_decoding_becomes_the_default(tmp_path, qtbot):
+    from leafcount.gui.main_window import MainWindow
+    from leafcount.model.checkpoint import save_checkpoint
+    from leafcount.model.config import ModelConfig
+    from leafcount.model.ris import build_ris
+
+    path = tmp_path / "tuned.safetensors"
+    save_checkpoint(path, build_ris(ModelConfig.tiny()), {"segment": {"stop_threshold": 0.42, "assignment": "argmax"}})
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.load_model(path)
+    assert window.steps.config.stop_threshold == 0.42 and window.steps.config.assignment == "argmax"
