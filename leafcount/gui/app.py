@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "folder", nargs="?", type=Path, help="folder of plant images to open (default: the bundled demo photos)"
     )
-    parser.add_argument("--model", type=Path, help="checkpoint to load (default: the newest in models/)")
+    parser.add_argument("--model", type=Path, help="checkpoint to load (default: models/ris-cvppp-a1.safetensors, else the newest in models/)")
     parser.add_argument(
         "--screenshot",
         type=Path,
