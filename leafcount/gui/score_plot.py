@@ -59,6 +59,7 @@ class ScorePlot(pg.PlotWidget):
         self.threshold_line.blockSignals(True)
         self.threshold_line.setValue(value)
         self.threshold_line.blockSignals(False)
+        self.threshold_line.label.valueChanged()  # its text follows the blocked signal otherwise
         self._redraw()
 
     def set_current(self, index: int | None) -> None:

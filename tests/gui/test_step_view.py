@@ -76,3 +76,13 @@ def test_a_checkpoints_tuned_decoding_becomes_the_default(tmp_path, qtbot):
     qtbot.addWidget(window)
     assert window.load_model(path)
     assert window.steps.config.stop_threshold == 0.42 and window.steps.config.assignment == "argmax"
+
+
+def test_threshold_label_follows_a_programmatic_move(qtbot):
+    from leafcount.gui.score_plot import ScorePlot
+
+    plot = ScorePlot()
+    qtbot.addWidget(plot)
+    plot.set_threshold(0.42)
+    assert plot.threshold == 0.42
+    assert "0.42" in plot.threshold_line.label.toPlainText()
