@@ -137,7 +137,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         dist.init_process_group("gloo")
         try:
-            return _train(args)
+            code = _train(args)
+            dist.barrier()  # rank 0 may still be saving; tearing gloo down under it aborts the process
+            return code
         finally:
             dist.destroy_process_group()
     return _train(args)
