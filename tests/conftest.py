@@ -32,3 +32,13 @@ def tiny_model() -> RIS:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """A tiny network gains nothing from a thread pool, and on a busy machine
+    two OpenMP threads can wait on each other for seconds per iteration."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -66,13 +66,6 @@ def parent(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def corrected_folder(tmp_path):
@@ -98,7 +91,7 @@ def test_doctests_pass():
     assert doctest.testmod(finetune).failed == 0
 
 
-def test_fine_tune_on_other_rosettes_improves_held_out_sbd(parent, corrected_folder, tmp_path, one_thread):
+def test_fine_tune_on_other_rosettes_improves_held_out_sbd(parent, corrected_folder, tmp_path, one_torch_thread):
     images = labelled_images(corrected_folder)
     held_names = choose_held_out([p.name for p in images], fraction=0.34)
     held = [p for p in images if p.name in held_names]
@@ -139,7 +132,7 @@ def test_fine_tune_on_other_rosettes_improves_held_out_sbd(parent, corrected_fol
     assert [c.path for c in listed] == [result.path] and broken == []
 
 
-def test_stopping_mid_run_keeps_a_loadable_checkpoint(parent, corrected_folder, tmp_path, one_thread):
+def test_stopping_mid_run_keeps_a_loadable_checkpoint(parent, corrected_folder, tmp_path, one_torch_thread):
     images = labelled_images(corrected_folder)
     model, info = load_checkpoint(parent)
     token = CancelToken()
@@ -212,7 +205,7 @@ def test_an_image_without_labels_is_named(corrected_folder, tiny_model, tmp_path
         fine_tune(tiny_model, info, tmp_path / "x.safetensors", images[:2], images[2:3])
 
 
-def test_an_unwritable_checkpoints_folder_is_reported(corrected_folder, tiny_model, tmp_path, one_thread):
+def test_an_unwritable_checkpoints_folder_is_reported(corrected_folder, tiny_model, tmp_path, one_torch_thread):
     images = labelled_images(corrected_folder)
     info = load_checkpoint_info_of(tiny_model, tmp_path)
     (tmp_path / "taken").write_text("a file where the folder should be")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PySide6.QtCore import Qt
 from test_responsiveness import MAX_GAP_S, Heartbeat
 
@@ -17,14 +16,7 @@ from leafcount.train import resume_path
 TIMEOUT_MS = 120_000
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """A tiny network gains nothing from a thread pool, and on a busy machine
-    two OpenMP threads can wait on each other for seconds per iteration."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -63,13 +63,7 @@ ODD_BUT_FINE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model gains nothing from a thread pool (see test_fine_tune.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def segment_current(window, qtbot) -> None:

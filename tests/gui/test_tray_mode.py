@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QMessageBox
 
@@ -31,13 +30,7 @@ TIMEOUT_MS = 60_000
 TRAY = "arabidopsis_tray.jpg"
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model gains nothing from a thread pool (see test_fine_tune.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
