@@ -21,9 +21,9 @@ import torch
 from leafcount.cancel import CancelToken
 from leafcount.errors import LeafcountError
 from leafcount.model.checkpoint import load_checkpoint
+from leafcount.plant_boxes import PlantBox, plants_to_meta
 from leafcount.resize import resize_array
 from leafcount.segment import SegmentConfig
-from leafcount.tray import PlantBox
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ def segment_file(
     pairs with the photo, while the overlay preview keeps the reduced size.
     Tray boxes are in the label PNG's pixels.
     """
+    from leafcount.corrections import save_corrections
     from leafcount.crf import refine_labels
-    from leafcount.data.cvppp import image_stem, label_path_for, write_labels
+    from leafcount.data.cvppp import image_stem
     from leafcount.data.folder import read_image, read_image_size
     from leafcount.metrics import count_leaves
     from leafcount.overlay import overlay_labels, write_rgb_png
@@ -92,7 +93,10 @@ def segment_file(
         leaf_count = count_leaves(labels)  # upscaling by nearest neighbour keeps every leaf
         if labels.shape != full_shape:
             labels = resize_array(labels.astype(np.min_scalar_type(labels.max())), full_shape, nearest=True)
-        write_labels(label_path_for(image_path, out_dir), labels)
+        meta = {"model": info.name, "stop_threshold": config.stop_threshold, "crf": crf}
+        if tray:
+            meta["plants"] = plants_to_meta([box for box, _ in plants])
+        save_corrections(image_path, labels, (), meta, out_dir)  # the sidecar says which model made them
         return ImageOutcome(image_path, leaf_count, info.name, plants=plants)
     except LeafcountError as exc:
         return ImageOutcome(image_path, error=str(exc))

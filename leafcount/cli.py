@@ -86,8 +86,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     done = [o for o in outcomes if o.error is None]
     failures = len(outcomes) - len(done)
     if args.tray:
+        from leafcount.plant_boxes import plant_name
+
         header = ("image", "plant", "row", "col", "top", "left", "bottom", "right", "leaf_count", "model")
-        rows = [(o.image.name, p.index + 1, p.row + 1, p.col + 1, p.top, p.left, p.bottom, p.right, n, o.model)
+        rows = [(o.image.name, plant_name(p), p.row + 1, p.col + 1, p.top, p.left, p.bottom, p.right, n, o.model)
                 for o in done for p, n in o.plants]
     else:
         header = ("image", "leaf_count", "model")
@@ -150,7 +152,13 @@ def _train(args: argparse.Namespace) -> int:
     from leafcount.model.checkpoint import load_checkpoint
     from leafcount.model.config import ModelConfig
     from leafcount.model.ris import build_ris
-    from leafcount.train import Trainer, TrainConfig, load_pairs, resume_path, run_training
+    from leafcount.train import (
+        TrainConfig,
+        Trainer,
+        load_pairs,
+        resume_path,
+        run_training,
+    )
 
     meta: dict[str, object] = {"data": str(args.data)}
     if args.init:

@@ -10,6 +10,11 @@ take to R or a spreadsheet:
 - ``leaves.csv``: one row per leaf, the traits of :func:`~leafcount.traits.leaf_traits`;
 - ``plants.csv``: one row per image, :func:`~leafcount.traits.plant_traits`.
 
+A tray image (its sidecar lists plant boxes, see :mod:`leafcount.plant_boxes`)
+gives one row per plant in ``counts.csv`` and ``plants.csv``, with the
+plant's name (``B3``), row, column and box, and ``leaves.csv`` names each
+leaf's plant; a 20-plant tray is 20 rows.
+
 Given ground truth, it also scores every image with the CVPPP metrics:
 
 - ``metrics.csv``: per image SBD, FBD, DiC, |DiC| and both counts;
@@ -45,15 +50,28 @@ from leafcount.cancel import CancelToken
 from leafcount.corrections import read_sidecar
 from leafcount.data.cvppp import image_stem, read_labels
 from leafcount.data.folder import list_images, read_image
-from leafcount.errors import ConfigError, EmptyFolderError, LabelFormatError, LeafcountError
-from leafcount.metrics import ImageScores, count_leaves, format_summary, score_image, summarize
+from leafcount.errors import (
+    ConfigError,
+    EmptyFolderError,
+    LabelFormatError,
+    LeafcountError,
+)
+from leafcount.metrics import (
+    ImageScores,
+    count_leaves,
+    format_summary,
+    score_image,
+    summarize,
+)
 from leafcount.overlay import overlay_labels
+from leafcount.plant_boxes import leaf_owners, plant_name, plants_from_meta
 from leafcount.traits import leaf_traits, plant_traits
 
-__all__ = ["COUNT_COLUMNS", "METRIC_COLUMNS", "ReportSummary", "leaf_source", "write_report"]
+__all__ = ["COUNT_COLUMNS", "METRIC_COLUMNS", "PLANT_COLUMNS", "ReportSummary", "leaf_source", "write_report"]
 
 LABEL_SUFFIX = "_label.png"
 COUNT_COLUMNS = ("image", "leaf_count", "source", "model", "stop_threshold", "crf")
+PLANT_COLUMNS = ("plant", "row", "col", "top", "left", "bottom", "right")  # trays only
 METRIC_COLUMNS = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd")
 THUMBNAIL_WIDTH = 240
 
@@ -217,6 +235,7 @@ def write_report(
             )
 
     counts, leaves, plants, scores = [], [], [], []
+    trays = False  # any image with plant boxes: the tables get a row per plant
     for done, (name, label_path) in enumerate(zip(names, label_paths), start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -224,22 +243,29 @@ def write_report(
         sidecar = read_sidecar(f"{name}.png", labels_dir)  # any photo name whose stem is `name`
         manual_ids = sidecar.manual_ids if sidecar is not None else frozenset()
         meta = sidecar.meta if sidecar is not None else {}
-        leaf_ids = np.flatnonzero(np.bincount(labels.ravel()))
-        counts.append(
-            {
-                "image": name,
-                "leaf_count": count_leaves(labels),
-                "source": leaf_source(leaf_ids[leaf_ids > 0], manual_ids),
-                "model": meta.get("model"),
-                "stop_threshold": meta.get("stop_threshold"),
-                "crf": meta.get("crf"),
-            }
-        )
+        record = {"model": meta.get("model"), "stop_threshold": meta.get("stop_threshold"), "crf": meta.get("crf")}
+        boxes = plants_from_meta(meta.get("plants"))
+        trays |= bool(boxes)
         photo = _read_photo(photos[name], labels, label_path) if name in photos else None
         table = leaf_traits(labels, photo, px_per_mm=px_per_mm, manual_ids=manual_ids)
         table.insert(0, "image", name)
+        if boxes:
+            owners = leaf_owners(labels, boxes)
+            table.insert(1, "plant", [plant_name(boxes[owners[i]]) if i in owners else None for i in table["leaf_id"]])
+            for position, box in enumerate(boxes):
+                ids = [leaf for leaf, owner in owners.items() if owner == position]
+                where = {"plant": plant_name(box), "row": box.row + 1, "col": box.col + 1, "top": box.top,
+                         "left": box.left, "bottom": box.bottom, "right": box.right}
+                counts.append({"image": name, **where, "leaf_count": len(ids),
+                               "source": leaf_source(ids, manual_ids), **record})
+                plants.append({"image": name, "plant": where["plant"],
+                               **plant_traits(_only_leaves(labels, ids), px_per_mm=px_per_mm)})
+        else:
+            leaf_ids = np.flatnonzero(np.bincount(labels.ravel()))
+            counts.append({"image": name, "leaf_count": count_leaves(labels),
+                           "source": leaf_source(leaf_ids[leaf_ids > 0], manual_ids), **record})
+            plants.append({"image": name, **plant_traits(labels, px_per_mm=px_per_mm)})
         leaves.append(table)
-        plants.append({"image": name, **plant_traits(labels, px_per_mm=px_per_mm)})
         if name in truth_paths:
             scores.append(_score(labels, truth_paths[name], name, label_path))
         if on_progress is not None:
@@ -253,7 +279,7 @@ def write_report(
     except OSError as exc:
         raise LeafcountError(f"cannot create the report folder ({exc.strerror or exc})", out_dir) from exc
     files = [
-        _write_csv(out_dir / "counts.csv", pd.DataFrame(counts, columns=list(COUNT_COLUMNS))),
+        _write_csv(out_dir / "counts.csv", pd.DataFrame(counts, columns=_count_columns(trays))),
         _write_csv(out_dir / "leaves.csv", _concat_leaf_tables(leaves)),
         _write_csv(out_dir / "plants.csv", pd.DataFrame(plants)),
     ]
@@ -281,6 +307,20 @@ def write_report(
         missing_truth=tuple(name for name in names if truth_dir is not None and name not in truth_paths),
         missing_images=tuple(name for name in names if images_dir is not None and name not in photos),
     )
+
+
+def _count_columns(trays: bool) -> list[str]:
+    return [COUNT_COLUMNS[0], *(PLANT_COLUMNS if trays else ()), *COUNT_COLUMNS[1:]]
+
+
+def _only_leaves(labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """``labels`` with every leaf but ``ids`` erased, cropped to those leaves."""
+    keep = np.isin(labels, ids)
+    if not keep.any():
+        return np.zeros((1, 1), dtype=labels.dtype)
+    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
+    window = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return np.where(keep[window], labels[window], 0)
 
 
 def _existing_folder(folder: str | Path, role: str) -> Path:

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
 from skimage.segmentation import find_boundaries
+from torch.nn.parallel import DistributedDataParallel
 
 from leafcount.atomic import write_text_atomic
 from leafcount.cancel import CancelToken
-from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.data.augment import AugmentConfig, augment
+from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.errors import Cancelled, CheckpointError, ConfigError
 from leafcount.metrics import score_image, summarize
 from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tensors

@@ -20,34 +20,8 @@ from skimage import filters, measure, morphology
 from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError
 from leafcount.model.ris import RIS
+from leafcount.plant_boxes import PlantBox
 from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
-
-
-@dataclass(frozen=True)
-class PlantBox:
-    """One plant of a tray: grid position and bounding box (end-exclusive)."""
-
-    index: int
-    row: int
-    col: int
-    top: int
-    left: int
-    bottom: int
-    right: int
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    def expanded(self, margin: float, shape: tuple[int, int]) -> "PlantBox":
-        """The box grown by ``margin`` x its size on every side, clipped to the image."""
-        dy, dx = int(round(margin * self.height)), int(round(margin * self.width))
-        return PlantBox(self.index, self.row, self.col, max(0, self.top - dy), max(0, self.left - dx),
-                        min(shape[0], self.bottom + dy), min(shape[1], self.right + dx))
 
 
 def parse_grid(text: str) -> tuple[int, int]:

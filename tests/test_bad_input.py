@@ -32,7 +32,13 @@ from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.folder import read_image, read_image_size
 from leafcount.errors import CheckpointError, LabelFormatError
 from leafcount.metrics import count_leaves
-from leafcount.model.checkpoint import FORMAT_VERSION, load_checkpoint, load_tensors, save_checkpoint, save_tensors
+from leafcount.model.checkpoint import (
+    FORMAT_VERSION,
+    load_checkpoint,
+    load_tensors,
+    save_checkpoint,
+    save_tensors,
+)
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
 

@@ -88,9 +88,10 @@ def test_empty_folder_and_missing_predictions(tmp_path, capsys):
 
 
 def test_tray_gives_one_csv_row_per_plant(tmp_path, tiny_model, capsys):
-    from leafcount.tray import detect_plants
-    from leafcount.data.folder import read_image
     from pathlib import Path
+
+    from leafcount.data.folder import read_image
+    from leafcount.tray import detect_plants
 
     demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chamber_tray.jpg"
     model = tmp_path / "m.safetensors"
@@ -105,6 +106,11 @@ def test_tray_gives_one_csv_row_per_plant(tmp_path, tiny_model, capsys):
     assert {(int(r["row"]), int(r["col"])) for r in rows} == {(p.row + 1, p.col + 1) for p in plants}
     total = sum(int(r["leaf_count"]) for r in rows)
     assert total == count_leaves(read_labels(out / "chamber_tray_label.png"))
+    # the sidecar keeps the boxes, so a later report also has a row per plant
+    assert main(["-q", "report", "--labels", str(out), "--out", str(tmp_path / "report")]) == 0
+    with open(tmp_path / "report" / "counts.csv", newline="") as f:
+        report_rows = list(csv.DictReader(f))
+    assert [(r["plant"], r["row"], r["col"]) for r in report_rows] == [(r["plant"], r["row"], r["col"]) for r in rows]
 
 
 def test_report_command_writes_tables_and_html(tmp_path, synth_folder, capsys):

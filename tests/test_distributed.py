@@ -13,7 +13,7 @@ from leafcount.data.synth import make_rosette, write_synth_folder
 from leafcount.model.checkpoint import load_checkpoint, load_tensors, save_tensors
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.train import Trainer, TrainConfig, fit_pair
+from leafcount.train import TrainConfig, Trainer, fit_pair
 
 
 def _rank_main(rank: int, world: int, init_file: str, out_dir: str) -> None:

@@ -21,7 +21,13 @@ from leafcount.cancel import CancelToken
 from leafcount.corrections import save_corrections
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.synth import write_synth_folder
-from leafcount.errors import Cancelled, ConfigError, EmptyFolderError, LabelFormatError, LeafcountError
+from leafcount.errors import (
+    Cancelled,
+    ConfigError,
+    EmptyFolderError,
+    LabelFormatError,
+    LeafcountError,
+)
 from leafcount.metrics import score_image, summarize
 from leafcount.report import COUNT_COLUMNS, METRIC_COLUMNS, leaf_source, write_report
 from leafcount.traits import LEAF_TRAIT_COLUMNS
@@ -360,3 +366,43 @@ def test_report_imports_no_qt_and_no_pyplot():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_tray_gives_one_row_per_plant(tmp_path):
+    from leafcount.plant_boxes import PlantBox, plants_to_meta
+
+    labels = np.zeros((40, 90), dtype=np.int32)
+    labels[5:15, 5:15], labels[20:30, 5:12] = 1, 2  # plant A1: two leaves
+    labels[5:25, 50:60] = 3  # plant A2: one leaf
+    labels[36:40, 86:90] = 4  # a stray leaf in no box
+    boxes = [PlantBox(0, 0, 0, 0, 0, 35, 40), PlantBox(1, 0, 1, 0, 45, 35, 80)]
+    save_corrections(tmp_path / "tray.jpg", labels, {3}, {"model": "m", "plants": plants_to_meta(boxes)})
+    labels_b = np.zeros((20, 20), dtype=np.int32)
+    labels_b[2:8, 2:8] = 1
+    save_corrections(tmp_path / "single.jpg", labels_b, (), {"model": "m"})
+    write_report(tmp_path, tmp_path / "out", px_per_mm=2.0)
+
+    counts = pd.read_csv(tmp_path / "out" / "counts.csv")
+    assert list(counts.columns) == [COUNT_COLUMNS[0], *report.PLANT_COLUMNS, *COUNT_COLUMNS[1:]]
+    assert counts["image"].tolist() == ["single", "tray", "tray"]
+    tray = counts[counts["image"] == "tray"]
+    assert tray["plant"].tolist() == ["A1", "A2"]
+    assert tray[["row", "col", "top", "left", "bottom", "right"]].values.tolist() == [[1, 1, 0, 0, 35, 40],
+                                                                                        [1, 2, 0, 45, 35, 80]]
+    assert tray["leaf_count"].tolist() == [2, 1]
+    assert tray["source"].tolist() == ["model", "manual"]
+    assert counts.loc[counts["image"] == "single", "plant"].isna().all()
+
+    plants = pd.read_csv(tmp_path / "out" / "plants.csv")
+    by_plant = plants[plants["image"] == "tray"].set_index("plant")
+    assert by_plant.loc["A1", "rosette_area_px"] == 100 + 70
+    assert by_plant.loc["A2", "rosette_area_mm2"] == pytest.approx(200 / 4)
+    leaves = pd.read_csv(tmp_path / "out" / "leaves.csv")
+    tray_leaves = leaves[leaves["image"] == "tray"].set_index("leaf_id")
+    assert tray_leaves.loc[[1, 2, 3], "plant"].tolist() == ["A1", "A1", "A2"]
+    assert pd.isna(tray_leaves.loc[4, "plant"])  # in no plant's box
+
+
+def test_a_folder_without_trays_keeps_its_columns(folders):
+    write_report(folders["pred"], folders["out"])
+    assert list(pd.read_csv(folders["out"] / "counts.csv").columns) == list(COUNT_COLUMNS)

@@ -4,7 +4,12 @@ import pytest
 
 import leafcount.scale
 from leafcount.errors import ConfigError
-from leafcount.scale import FOLDER_SETTINGS, px_per_mm_from_line, read_folder_scale, write_folder_scale
+from leafcount.scale import (
+    FOLDER_SETTINGS,
+    px_per_mm_from_line,
+    read_folder_scale,
+    write_folder_scale,
+)
 
 
 def test_doctests():

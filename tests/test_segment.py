@@ -3,7 +3,13 @@ import pytest
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, ImageReadError
-from leafcount.segment import SegmentConfig, Step, decode_steps, segment_image, segment_steps
+from leafcount.segment import (
+    SegmentConfig,
+    Step,
+    decode_steps,
+    segment_image,
+    segment_steps,
+)
 
 
 def _step(index, mask, score):

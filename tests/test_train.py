@@ -13,7 +13,14 @@ from leafcount.model.checkpoint import load_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
 from leafcount.segment import segment_image
-from leafcount.train import Trainer, TrainConfig, curriculum_length, fit_pair, resume_path, run_training
+from leafcount.train import (
+    TrainConfig,
+    Trainer,
+    curriculum_length,
+    fit_pair,
+    resume_path,
+    run_training,
+)
 
 NO_AUGMENT = AugmentConfig(p_flip=0.0, p_rotate=0.0, scale_range=(1.0, 1.0), brightness=0.0,
                            contrast=0.0, saturation=0.0, hue=0.0)

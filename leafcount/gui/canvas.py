@@ -14,7 +14,13 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
-from leafcount.edits import erase_edit, merge_edit, next_free_label, paint_edit, split_edit
+from leafcount.edits import (
+    erase_edit,
+    merge_edit,
+    next_free_label,
+    paint_edit,
+    split_edit,
+)
 from leafcount.gui.label_layer import LabelLayer, boundary_mask, overlay_lut
 from leafcount.segment import Step
 

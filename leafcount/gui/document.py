@@ -11,7 +11,12 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
-from leafcount.corrections import Sidecar, load_corrections, read_sidecar, save_corrections
+from leafcount.corrections import (
+    Sidecar,
+    load_corrections,
+    read_sidecar,
+    save_corrections,
+)
 from leafcount.data.folder import read_image
 from leafcount.edits import LabelEdit
 from leafcount.segment import SegmentConfig, Step

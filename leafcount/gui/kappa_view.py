@@ -7,7 +7,6 @@ import pyqtgraph as pg
 
 from leafcount.gui.canvas import KAPPA_COLORMAP
 
-
 TITLE = "memory activity κ(h<sub>t</sub>) = Σ<sub>c</sub> |h<sub>t</sub>| at step t"
 EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): pick a step below to see it"
 

@@ -355,7 +355,8 @@ class MainWindow(QMainWindow):
     def segment_all(self) -> None:
         if self.segmenter.model is None or self.segmenter.is_busy:
             return
-        count = self.segmenter.segment_all(self.session.docs, self.steps.config, self.actions.crf.isChecked())
+        count = self.segmenter.segment_all(self.session.docs, self.steps.config, self.actions.crf.isChecked(),
+                                           trays=self.trays.boxes_by_path())
         if count:
             self.status.show_progress(0, count)
         else:

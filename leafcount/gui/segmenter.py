@@ -8,6 +8,7 @@ replace hand edits or saved labels.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,9 @@ from leafcount.gui.workers import (
 )
 from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
+from leafcount.plant_boxes import PlantBox
 from leafcount.segment import SegmentConfig, Step
-from leafcount.tray import PlantBox, PlantResult
+from leafcount.tray import PlantResult
 
 MODEL_JOBS = (SegmentWorker, SegmentAllWorker, TrayWorker)  # one of these at a time
 
@@ -116,12 +118,19 @@ class Segmenter(QObject):
         worker.finished.connect(self._on_decode_finished)
         self._start(worker)
 
-    def segment_all(self, docs: list[ImageDoc], config: SegmentConfig, crf: bool) -> int:
-        """Segment every image not segmented yet; returns how many will run."""
+    def segment_all(
+        self,
+        docs: list[ImageDoc],
+        config: SegmentConfig,
+        crf: bool,
+        trays: Mapping[Path, Sequence[PlantBox]] | None = None,
+    ) -> int:
+        """Segment every image not segmented yet (``trays``: the plant boxes of
+        tray images, by path); returns how many will run."""
         todo = {doc.path: doc for doc in docs if doc.status is ImageStatus.NOT_SEGMENTED}
         if not todo:
             return 0
-        worker = SegmentAllWorker(self.model, list(todo), config, crf)
+        worker = SegmentAllWorker(self.model, list(todo), config, crf, trays)
         self._context[worker] = (todo, self._run(config, crf))
         worker.progress_changed.connect(self.batch_progress)
         worker.image_done.connect(self._on_batch_image_done)

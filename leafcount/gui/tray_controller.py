@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal, Slot
@@ -24,46 +24,19 @@ from leafcount.gui.errors import show_error
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
 from leafcount.gui.step_controller import StepController
-from leafcount.gui.tray_overlay import TrayOverlay, plant_name
+from leafcount.gui.tray_overlay import TrayOverlay
 from leafcount.gui.tray_panel import TrayPanel
 from leafcount.gui.workers import DetectPlantsWorker, JobRunner
-from leafcount.tray import PlantBox, PlantResult, parse_grid
+from leafcount.plant_boxes import (
+    PlantBox,
+    plant_leaf_counts,
+    plant_name,
+    plants_from_meta,
+    plants_to_meta,
+)
+from leafcount.tray import PlantResult, parse_grid
 
 COUNT_DELAY_MS = 150  # recount after a burst of edits, not after each
-_BOX_KEYS = ("row", "col", "top", "left", "bottom", "right")
-
-
-def plant_leaf_counts(labels: np.ndarray, plants: list[PlantBox]) -> list[int]:
-    """Leaves per plant: each leaf counts for the box holding most of its pixels.
-
-    >>> labels = np.zeros((4, 8), dtype=np.int32)
-    >>> labels[1:3, 1:3], labels[1:3, 5:7], labels[0, 3:5] = 1, 2, 3
-    >>> boxes = [PlantBox(0, 0, 0, 0, 0, 4, 4), PlantBox(1, 0, 1, 0, 4, 4, 8)]
-    >>> plant_leaf_counts(labels, boxes)  # leaf 3 straddles both boxes: a tie goes to the first
-    [2, 1]
-    """
-    owner: dict[int, tuple[int, int]] = {}  # leaf id -> (pixels in the box, plant position)
-    for position, plant in enumerate(plants):
-        inside = np.bincount(labels[plant.top : plant.bottom, plant.left : plant.right].ravel())
-        for leaf in np.flatnonzero(inside[1:]) + 1:
-            if inside[leaf] > owner.get(int(leaf), (0, -1))[0]:
-                owner[int(leaf)] = (int(inside[leaf]), position)
-    counts = [0] * len(plants)
-    for _, position in owner.values():
-        counts[position] += 1
-    return counts
-
-
-def plants_to_meta(plants: list[PlantBox]) -> list[dict[str, Any]]:
-    return [{"plant": plant_name(p), **{key: getattr(p, key) for key in _BOX_KEYS}} for p in plants]
-
-
-def plants_from_meta(records: Any) -> list[PlantBox]:
-    """Boxes saved by :func:`plants_to_meta`; [] when there are none or they are damaged."""
-    try:
-        return [PlantBox(i, *(int(record[key]) for key in _BOX_KEYS)) for i, record in enumerate(records)]
-    except (KeyError, TypeError, ValueError):
-        return []
 
 
 def reindexed(plants: list[PlantBox]) -> list[PlantBox]:
@@ -144,6 +117,10 @@ class TrayController(QObject):
     @property
     def plants(self) -> list[Plant]:
         return self._trays.get(self.doc, []) if self.doc is not None else []
+
+    def boxes_by_path(self) -> dict[Path, list[PlantBox]]:
+        """The plant boxes of every image known to be a tray, for Segment all."""
+        return {doc.path: [plant.box for plant in plants] for doc, plants in self._trays.items() if plants}
 
     @property
     def is_active(self) -> bool:

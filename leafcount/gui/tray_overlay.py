@@ -10,23 +10,10 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
 
-from leafcount.tray import PlantBox
+from leafcount.plant_boxes import PlantBox
 
 _PEN = pg.mkPen((128, 222, 234), width=2, cosmetic=True)
 _CHOSEN_PEN = pg.mkPen((255, 235, 59), width=3, cosmetic=True)
-
-
-def plant_name(plant: PlantBox) -> str:
-    """Tray position as on a multiwell plate: row letter, column number (``B3``)."""
-    letters = ""
-    row = plant.row
-    while True:
-        row, rest = divmod(row, 26)
-        letters = chr(65 + rest) + letters
-        if row == 0:
-            break
-        row -= 1
-    return f"{letters}{plant.col + 1}"
 
 
 class PlantBoxItem(pg.ROI):

@@ -10,7 +10,7 @@ between steps and images; threads are never terminated.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +24,11 @@ from leafcount.finetune import FineTuneSettings, fine_tune
 from leafcount.gui.document import PackedLabels
 from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
+from leafcount.plant_boxes import PlantBox
 from leafcount.report import write_report
 from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
 from leafcount.train import TrainEvent
-from leafcount.tray import PlantBox, detect_plants, segment_tray
+from leafcount.tray import detect_plants, segment_tray
 
 
 class Worker(QObject):
@@ -108,16 +109,29 @@ class DecodeWorker(Worker):
 
 
 class SegmentAllWorker(Worker):
-    """Segment a list of images one after another; a bad image does not stop the rest."""
+    """Segment a list of images one after another; a bad image does not stop the rest.
+
+    Images with plant boxes (trays) are segmented plant by plant, like the
+    tray mode does; their per-plant steps are not kept (the step view shows
+    a plant's steps after a tray run of the open image).
+    """
 
     progress_changed = Signal(int, int)  # images done, total
     image_done = Signal(object, object, object, object)  # Path, PackedLabels, list[Step], areas
     image_failed = Signal(object, object)  # Path, exception
     finished = Signal()
 
-    def __init__(self, model: RIS, paths: Sequence[Path], config: SegmentConfig, crf: bool) -> None:
+    def __init__(
+        self,
+        model: RIS,
+        paths: Sequence[Path],
+        config: SegmentConfig,
+        crf: bool,
+        trays: Mapping[Path, Sequence[PlantBox]] | None = None,
+    ) -> None:
         super().__init__()
         self._model, self._paths, self._config, self._crf = model, list(paths), config, crf
+        self._trays = dict(trays or {})
 
     def _work(self) -> None:
         total = len(self._paths)
@@ -126,8 +140,13 @@ class SegmentAllWorker(Worker):
             self.cancel_token.raise_if_cancelled()
             try:
                 image = read_image(path)
-                steps = list(segment_steps(self._model, image, self._config, self.cancel_token))
-                labels, areas = decode_labels(steps, image, self._config, self._crf)
+                if path in self._trays:
+                    labels, _ = segment_tray(self._model, image, list(self._trays[path]), self._config,
+                                             cancel=self.cancel_token)
+                    steps, areas = [], np.bincount(labels.ravel())
+                else:
+                    steps = list(segment_steps(self._model, image, self._config, self.cancel_token))
+                    labels, areas = decode_labels(steps, image, self._config, self._crf)
                 packed = PackedLabels.pack(labels)  # these images are not open: keep them small
             except Cancelled:
                 raise

@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from leafcount.data.augment import AugmentConfig, augment
-from leafcount.data.background import mesh_background, random_background, replace_background
+from leafcount.data.background import (
+    mesh_background,
+    random_background,
+    replace_background,
+)
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
 

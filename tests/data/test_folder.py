@@ -15,7 +15,12 @@ import tifffile
 from PIL import Image
 
 from leafcount.data import folder
-from leafcount.data.folder import IMAGE_SUFFIXES, list_images, read_image, read_image_size
+from leafcount.data.folder import (
+    IMAGE_SUFFIXES,
+    list_images,
+    read_image,
+    read_image_size,
+)
 from leafcount.errors import ConfigError, EmptyFolderError, ImageReadError
 
 

@@ -6,7 +6,13 @@ from leafcount.corrections import load_corrections
 from leafcount.data.cvppp import write_labels
 from leafcount.edits import paint_edit
 from leafcount.gui.commands import HandEditCommand
-from leafcount.gui.document import UNDO_LIMIT, ImageDoc, ImageStatus, ModelRun, PackedLabels
+from leafcount.gui.document import (
+    UNDO_LIMIT,
+    ImageDoc,
+    ImageStatus,
+    ModelRun,
+    PackedLabels,
+)
 from leafcount.segment import SegmentConfig
 
 RUN = ModelRun("tiny", SegmentConfig())

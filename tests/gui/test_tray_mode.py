@@ -10,20 +10,22 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QMessageBox
 
+from leafcount import plant_boxes
 from leafcount.corrections import load_corrections
 from leafcount.gui import tray_controller
 from leafcount.gui.app import DEMO_DIR
 from leafcount.gui.canvas import Tool
-from leafcount.gui.tray_controller import (
-    new_plant_at,
+from leafcount.gui.tray_controller import new_plant_at
+from leafcount.model.checkpoint import load_checkpoint
+from leafcount.plant_boxes import (
+    PlantBox,
     plant_leaf_counts,
+    plant_name,
     plants_from_meta,
     plants_to_meta,
 )
-from leafcount.gui.tray_overlay import plant_name
-from leafcount.model.checkpoint import load_checkpoint
 from leafcount.segment import SegmentConfig
-from leafcount.tray import PlantBox, detect_plants, segment_tray
+from leafcount.tray import detect_plants, segment_tray
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 60_000
@@ -204,6 +206,7 @@ def test_the_ruler_still_works_in_tray_mode(window, tray_folder, qtbot):
 
 def test_helpers():
     assert doctest.testmod(tray_controller).failed == 0
+    assert doctest.testmod(plant_boxes).failed == 0
     assert [plant_name(PlantBox(0, r, c, 0, 0, 1, 1)) for r, c in ((0, 0), (1, 2), (25, 0), (26, 4))] == [
         "A1", "B3", "Z1", "AA5"
     ]
@@ -212,3 +215,17 @@ def test_helpers():
     assert new_plant_at(boxes, 50.0, 25.0, (100, 100)) == PlantBox(2, 1, 1, 45, 20, 55, 30)
     assert plants_from_meta(plants_to_meta(boxes)) == boxes
     assert plants_from_meta(None) == [] and plants_from_meta([{"row": 1}]) == []
+
+
+def test_segment_all_segments_a_known_tray_plant_by_plant(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    window.steps.config = LOW_MASK_THRESHOLD
+    with qtbot.waitSignal(window.segmenter.batch_ended, timeout=TIMEOUT_MS):
+        window.segment_all()
+    boxes = [plant.box for plant in window.trays.plants]
+    expected, _ = segment_tray(window.segmenter.model, window.doc.image, boxes, LOW_MASK_THRESHOLD)
+    assert len(np.unique(expected)) > len(boxes)  # a leaf or more per plant, not one plant
+    np.testing.assert_array_equal(window.doc.labels, expected)
+    qtbot.waitUntil(lambda: window.tray_panel.table.item(0, 1).text() != "", timeout=5_000)
+    assert shown_counts(window) == plant_leaf_counts(expected, boxes)

@@ -7,7 +7,11 @@ import torch
 
 from leafcount.errors import CheckpointError
 from leafcount.model.checkpoint import (
-    FORMAT_VERSION, load_checkpoint, read_checkpoint_info, save_checkpoint, save_tensors,
+    FORMAT_VERSION,
+    load_checkpoint,
+    read_checkpoint_info,
+    save_checkpoint,
+    save_tensors,
 )
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
