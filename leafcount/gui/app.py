@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     install_excepthooks()
     if args.screenshot is not None:
         disable_dialogs()  # nobody is there to click OK
-    window = MainWindow()
+    window = MainWindow(look_only=args.screenshot is not None)
     model_path = args.model or find_default_model()
     if model_path is not None:
         window.load_model(model_path)

@@ -45,11 +45,15 @@ from leafcount.gui.workers import JobRunner, ThumbnailWorker
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, *, look_only: bool = False) -> None:
+        """``look_only``: an unattended run (``--screenshot``) that asks nothing and
+        writes nothing into the folder: no autosave, recovery copies left alone,
+        its own model results dropped on leaving."""
         super().__init__()
         self.setWindowTitle("leafcount[*]")
         self.resize(1500, 950)
-        self.session = FolderSession(self)
+        self.look_only = look_only
+        self.session = FolderSession(self, writes_files=not look_only)
         self.segmenter = Segmenter(self)
         self.thumbnails = JobRunner(self)
         self.actions = WindowActions(self, self.session.undo_group)
@@ -248,7 +252,7 @@ class MainWindow(QMainWindow):
     def _may_leave_current(self) -> bool:
         """Ask Save / Discard / Cancel when the open image has unsaved edits."""
         doc = self.doc
-        if doc is None or not doc.is_dirty:
+        if doc is None or not doc.is_dirty or self.look_only:
             return True
         choice = prompts.ask_unsaved_changes(self, doc.name)
         if choice is prompts.Choice.SAVE:
@@ -259,6 +263,8 @@ class MainWindow(QMainWindow):
         return False
 
     def _offer_recovery(self, doc: ImageDoc) -> None:
+        if self.look_only:  # the autosave stays for the next real session
+            return
         try:
             found = self.session.recovery_for(doc)
         except Exception as exc:  # noqa: BLE001 - an unreadable autosave must not block the image

@@ -24,8 +24,9 @@ class FolderSession(QObject):
     doc_status_changed = Signal(int)  # row
     autosave_failed = Signal(object)  # exception
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, writes_files: bool = True) -> None:
         super().__init__(parent)
+        self.writes_files = writes_files  # False: a look-only run (--screenshot) leaves the folder as it was
         self.undo_group = QUndoGroup(self)
         self.folder: Path | None = None
         self.out_dir: Path | None = None
@@ -92,7 +93,7 @@ class FolderSession(QObject):
     def autosave(self) -> None:
         """Write a recovery copy of the current image if it changed since the last one."""
         doc = self.current
-        if doc is None or doc.labels is None:
+        if doc is None or doc.labels is None or not self.writes_files:
             return
         if not doc.is_dirty:
             if self._autosaved_at.pop(doc, None) is not None:

@@ -33,6 +33,25 @@ def test_main_screenshot_opens_segments_and_saves_the_window(plant_folder, tiny_
         assert shot.size[0] >= 800 and shot.size[1] >= 500
 
 
+def test_main_screenshot_asks_nothing_and_writes_nothing_into_the_folder(tmp_path, tiny_checkpoint):
+    """Ground-truth labels and an autosave from an earlier session would each
+    ask a question; an unattended screenshot must neither hang on them nor
+    touch the user's files."""
+    from leafcount.corrections import write_recovery
+    from leafcount.data.cvppp import label_path_for, read_labels
+    from leafcount.data.synth import write_synth_folder
+
+    folder = tmp_path / "plants"
+    first = write_synth_folder(folder, 2, seed=5)[0]  # with *_label.png ground truth
+    truth = read_labels(label_path_for(first))
+    write_recovery(first, truth[::-1].copy(), {1}, {})  # edits nobody saved
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    done = run_main(str(folder), "--model", str(tiny_checkpoint), "--screenshot", str(tmp_path / "x.png"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "x.png").is_file()
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before
+
+
 def test_main_screenshot_of_a_folder_without_images_fails_without_hanging(tmp_path, tiny_checkpoint):
     (tmp_path / "empty").mkdir()
     done = run_main(str(tmp_path / "empty"), "--model", str(tiny_checkpoint), "--screenshot", str(tmp_path / "x.png"))
