@@ -29,15 +29,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--crf", action="store_true")
-    parser.add_argument("--assignment", default="first", choices=("first", "argmax"))
+    parser.add_argument("--assignment", choices=("first", "argmax"),
+                        help="pixel assignment (default: the checkpoint's tuned decoding, as in the app)")
     parser.add_argument("--out", help="folder for overlays (optional)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     model, info = load_checkpoint(args.model or find_default_model())
-    config = SegmentConfig(assignment=args.assignment)
+    config = SegmentConfig.for_checkpoint(info.meta)
+    if args.assignment:
+        config = config.replace(assignment=args.assignment)
     with open(DEMO / "counts_by_eye.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    print(f"model {info.name}, assignment {args.assignment}, CRF {'on' if args.crf else 'off'}")
+    print(f"model {info.name}, assignment {config.assignment}, stop {config.stop_threshold}, "
+          f"CRF {'on' if args.crf else 'off'}")
     print(f"{'photo':45s} {'by eye':>7s} {'model':>6s} {'DiC':>5s}")
     errors = []
     for row in rows:
