@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from leafcount.baseline import segment_classical
-from leafcount.crf import is_crf_available, refine_labels
+from leafcount.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.data.cvppp import Sample, list_samples, load_pair, load_split
 from leafcount.errors import ConfigError, LeafcountError
 from leafcount.metrics import ImageScores, format_summary, score_image, summarize
@@ -126,6 +126,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
     # A checkpoint's decoding tuned on training images (benchmarks/tune_decoding.py) is one more rule.
     tuned = {index: SegmentConfig.for_checkpoint(info.meta) for index, (_, info) in enumerate(models)
              if info.meta.get("segment")}
+    # Likewise its CRF settings (benchmarks/tune_crf.py), else CrfConfig's defaults.
+    crf_configs = [CrfConfig.for_checkpoint(info.meta) for _, info in models]
     for index, (_, info) in enumerate(models):
         rules = {rule: RULE_NAMES[rule] for rule in ASSIGNMENTS}
         if index in tuned:
@@ -133,7 +135,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}"
         for crf in (False, True) if use_crf else (False,):
             for rule, label in rules.items():
-                name = f"{info.name} [{info.config.encoder}]" + (" + CRF" if crf else "")
+                crf_name = " + CRF (tuned on train)" if info.meta.get("crf") else " + CRF"
+                name = f"{info.name} [{info.config.encoder}]" + (crf_name if crf else "")
                 rows[index, crf, rule] = Row(f"{name} ({label})")
     classical = Row("classical: excess green + watershed")
 
@@ -153,7 +156,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
                 rows[index, False, rule].add(score_image(labels, truth, sample.name), ris_s)
                 if use_crf:
                     start = time.perf_counter()
-                    refined = refine_labels(image, labels)
+                    refined = refine_labels(image, labels, config=crf_configs[index])
                     crf_s = ris_s + time.perf_counter() - start
                     rows[index, True, rule].add(score_image(refined, truth, sample.name), crf_s)
         start = time.perf_counter()

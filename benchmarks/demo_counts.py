@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leafcount.crf import refine_labels
+from leafcount.crf import CrfConfig, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.metrics import count_leaves
 from leafcount.model.checkpoint import find_default_model, load_checkpoint
@@ -60,7 +60,7 @@ def main() -> None:
         image = read_image(DEMO / row["image"])
         labels = segment_image(model, image, config).labels
         if args.crf:
-            labels = refine_labels(image, labels)
+            labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
         if args.out:
             write_rgb_png(args.out / f"{Path(row['image']).stem}_overlay.png", overlay_labels(image, labels))
         count, truth = count_leaves(labels), int(row["leaf_count"])

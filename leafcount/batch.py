@@ -65,7 +65,7 @@ def segment_file(
     Tray boxes are in the label PNG's pixels.
     """
     from leafcount.corrections import save_corrections
-    from leafcount.crf import refine_labels
+    from leafcount.crf import CrfConfig, refine_labels
     from leafcount.data.cvppp import image_stem
     from leafcount.data.folder import read_image, read_image_size
     from leafcount.metrics import count_leaves
@@ -84,7 +84,7 @@ def segment_file(
         else:
             labels = segment_image(model, image, config).labels
         if crf:
-            labels = refine_labels(image, labels)
+            labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
         write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
         full_shape = read_image_size(image_path)
         if tray:

@@ -96,6 +96,19 @@ class CrfConfig:
             raise ConfigError(f"unknown CRF setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
         return cls(**data)
 
+    @classmethod
+    def for_checkpoint(cls, meta: Mapping[str, Any]) -> CrfConfig:
+        """The CRF settings a checkpoint recommends (``meta["crf"]``, tuned on
+        its training images by ``benchmarks/tune_crf.py``), else the defaults.
+
+        The best appearance kernel depends on how sharp the model's masks
+        already are, so it travels with the weights rather than the code.
+        """
+        tuned = meta.get("crf") or {}
+        if not isinstance(tuned, Mapping):
+            raise ConfigError(f"checkpoint meta 'crf' must be a mapping, got {type(tuned).__name__}")
+        return cls.from_dict(tuned)
+
 
 def _check_real(name: str, value: object, wanted: str, is_valid: Callable[[float], bool]) -> None:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not is_valid(value):

@@ -180,3 +180,20 @@ def test_config_round_trips_through_dict() -> None:
 def test_config_from_dict_rejects_unknown_key() -> None:
     with pytest.raises(ConfigError, match=r"unknown CRF setting 'sigma'"):
         CrfConfig.from_dict({"iterations": 3, "sigma": 2.0})
+
+
+def test_checkpoint_settings_override_the_defaults() -> None:
+    tuned = CrfConfig.for_checkpoint({"crf": {"gt_prob": 0.8, "bilateral_sxy": 20.0}})
+    assert tuned == CrfConfig(gt_prob=0.8, bilateral_sxy=20.0)
+    assert CrfConfig.for_checkpoint({"model": "old, untuned"}) == CrfConfig()
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [({"crf": [0.8]}, "checkpoint meta 'crf' must be a mapping, got list"),
+     ({"crf": {"sharpness": 2}}, "unknown CRF setting 'sharpness'"),
+     ({"crf": {"gt_prob": 1.5}}, "gt_prob: expected a probability in")],
+)
+def test_bad_checkpoint_settings_are_named(meta: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        CrfConfig.for_checkpoint(meta)

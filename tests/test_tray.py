@@ -6,7 +6,15 @@ import pytest
 from leafcount.data.folder import read_image
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
-from leafcount.tray import PlantBox, detect_plants, parse_grid, segment_tray
+from leafcount.tray import (
+    CVPPP_MARGIN,
+    MAX_MARGIN,
+    PlantBox,
+    crop_margin,
+    detect_plants,
+    parse_grid,
+    segment_tray,
+)
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
 
@@ -73,3 +81,17 @@ def test_segment_tray_gives_each_plant_its_own_leaf_ids(tiny_model):
             rows, cols = np.nonzero(labels == leaf)
             assert rows.min() >= own.top and rows.max() < own.bottom
             assert cols.min() >= own.left and cols.max() < own.right
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(400, CVPPP_MARGIN),  # larger than the input: framed like CVPPP, then shrunk
+     (100, (250 / 100 - 1) / 2),  # the crop just reaches the input size, nothing is enlarged
+     (20, MAX_MARGIN)],  # a seedling still fills a third of its crop
+)
+def test_small_plants_get_more_surroundings_instead_of_being_enlarged(size, expected):
+    plant = PlantBox(0, 0, 0, 1000, 1000, 1000 + size, 1000 + size // 2)  # the height sets the scale
+    assert crop_margin(plant, (250, 265)) == pytest.approx(expected)
+    crop = plant.expanded(crop_margin(plant, (250, 265)), (10_000, 10_000))
+    if size == 100:
+        assert crop.height == 250

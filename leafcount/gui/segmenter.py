@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from leafcount.crf import CrfConfig
 from leafcount.edits import replace_edit
 from leafcount.gui.commands import ModelRunCommand
 from leafcount.gui.document import ImageDoc, ImageStatus, ModelRun, PackedLabels
@@ -80,6 +81,10 @@ class Segmenter(QObject):
         created = str(self.info.meta.get("created", ""))
         return ModelRun(self.info.name, config, crf, created)
 
+    def _crf(self, crf: bool) -> CrfConfig | None:
+        """The loaded checkpoint's CRF settings when the CRF step is on."""
+        return CrfConfig.for_checkpoint(self.info.meta) if crf else None
+
     @property
     def is_busy(self) -> bool:
         return any(isinstance(w, MODEL_JOBS) for w in self._context)
@@ -91,7 +96,7 @@ class Segmenter(QObject):
         self.model_changed.emit(info)
 
     def segment(self, doc: ImageDoc, config: SegmentConfig, crf: bool) -> None:
-        worker = SegmentWorker(self.model, doc.image, config, crf)
+        worker = SegmentWorker(self.model, doc.image, config, self._crf(crf))
         self._context[worker] = (doc, self._run(config, crf))
         worker.step_ready.connect(self._on_step_ready)
         worker.finished.connect(self._on_segment_finished)
@@ -110,7 +115,7 @@ class Segmenter(QObject):
         previous = self._latest_decode.get(doc)
         if previous is not None:
             previous.cancel()
-        worker = DecodeWorker(doc.steps, doc.image, config, crf)
+        worker = DecodeWorker(doc.steps, doc.image, config, self._crf(crf))
         run = dataclasses.replace(doc.run, config=config, crf=crf)
         old = doc.run.config.stop_threshold
         self._context[worker] = (doc, run, f"stop threshold {old:.2f} → {config.stop_threshold:.2f}")
@@ -130,7 +135,7 @@ class Segmenter(QObject):
         todo = {doc.path: doc for doc in docs if doc.status is ImageStatus.NOT_SEGMENTED}
         if not todo:
             return 0
-        worker = SegmentAllWorker(self.model, list(todo), config, crf, trays)
+        worker = SegmentAllWorker(self.model, list(todo), config, self._crf(crf), trays)
         self._context[worker] = (todo, self._run(config, crf))
         worker.progress_changed.connect(self.batch_progress)
         worker.image_done.connect(self._on_batch_image_done)

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from leafcount.cancel import CancelToken
-from leafcount.crf import refine_labels
+from leafcount.crf import CrfConfig, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import Cancelled
 from leafcount.finetune import FineTuneSettings, fine_tune
@@ -61,12 +61,13 @@ class Worker(QObject):
 
 
 def decode_labels(
-    steps: Sequence[Step], image: np.ndarray, config: SegmentConfig, crf: bool
+    steps: Sequence[Step], image: np.ndarray, config: SegmentConfig, crf: CrfConfig | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels at the image size and their areas (``np.bincount``), both off the GUI thread."""
+    """Labels at the image size and their areas (``np.bincount``), both off the
+    GUI thread; ``crf`` None leaves the CRF step out."""
     labels = decode_steps(steps, image.shape[:2], config)
-    if crf:
-        labels = refine_labels(image, labels)
+    if crf is not None:
+        labels = refine_labels(image, labels, config=crf)
     return labels, np.bincount(labels.ravel())
 
 
@@ -76,7 +77,7 @@ class SegmentWorker(Worker):
     step_ready = Signal(object)  # Step
     finished = Signal(object, object, object)  # labels (H, W) int32, list[Step], areas
 
-    def __init__(self, model: RIS, image: np.ndarray, config: SegmentConfig, crf: bool) -> None:
+    def __init__(self, model: RIS, image: np.ndarray, config: SegmentConfig, crf: CrfConfig | None) -> None:
         super().__init__()
         self._model, self._image, self._config, self._crf = model, image, config, crf
 
@@ -97,7 +98,7 @@ class DecodeWorker(Worker):
     finished = Signal(object, object)  # labels, areas
 
     def __init__(
-        self, steps: Sequence[Step], image: np.ndarray, config: SegmentConfig, crf: bool
+        self, steps: Sequence[Step], image: np.ndarray, config: SegmentConfig, crf: CrfConfig | None
     ) -> None:
         super().__init__()
         self._steps, self._image, self._config, self._crf = list(steps), image, config, crf
@@ -126,7 +127,7 @@ class SegmentAllWorker(Worker):
         model: RIS,
         paths: Sequence[Path],
         config: SegmentConfig,
-        crf: bool,
+        crf: CrfConfig | None,
         trays: Mapping[Path, Sequence[PlantBox]] | None = None,
     ) -> None:
         super().__init__()

@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from leafcount.crf import is_crf_available, refine_labels
+from leafcount.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import ImageReadError
 from leafcount.gui.workers import (
@@ -40,7 +40,7 @@ def runner(qtbot):
 
 def test_segment_worker_emits_every_step_then_the_core_labels(qtbot, runner, tiny_model, plant_folder):
     image = read_image(plant_folder / "plant001_rgb.png")
-    worker = SegmentWorker(tiny_model, image, SegmentConfig(), crf=False)
+    worker = SegmentWorker(tiny_model, image, SegmentConfig(), crf=None)
     calls = run_to_end(qtbot, runner, worker, "step_ready", "finished", "failed")
     assert calls["failed"] == []
     [(labels, emitted, areas)] = calls["finished"]
@@ -52,7 +52,7 @@ def test_segment_worker_emits_every_step_then_the_core_labels(qtbot, runner, tin
 
 
 def test_a_bad_input_fails_with_the_core_error(qtbot, runner, tiny_model):
-    worker = SegmentWorker(tiny_model, np.zeros((10, 10)), SegmentConfig(), crf=False)
+    worker = SegmentWorker(tiny_model, np.zeros((10, 10)), SegmentConfig(), crf=None)
     calls = run_to_end(qtbot, runner, worker, "failed", "cancelled", "finished")
     [(error,)] = calls["failed"]
     assert isinstance(error, ImageReadError) and "expected an (H, W, 3) image" in str(error)
@@ -61,7 +61,7 @@ def test_a_bad_input_fails_with_the_core_error(qtbot, runner, tiny_model):
 
 def test_a_cancelled_worker_says_cancelled_not_failed(qtbot, runner, tiny_model, plant_folder):
     image = read_image(plant_folder / "plant001_rgb.png")
-    worker = SegmentWorker(tiny_model, image, SegmentConfig(), crf=False)
+    worker = SegmentWorker(tiny_model, image, SegmentConfig(), crf=None)
     worker.cancel()
     calls = run_to_end(qtbot, runner, worker, "failed", "cancelled", "finished")
     assert calls["cancelled"] == [()] and calls["failed"] == [] and calls["finished"] == []
@@ -71,7 +71,7 @@ def test_decode_worker_uses_the_new_threshold(qtbot, runner, tiny_model, plant_f
     image = read_image(plant_folder / "plant001_rgb.png")
     steps = list(segment_steps(tiny_model, image, SegmentConfig()))
     config = SegmentConfig(stop_threshold=float(np.median([s.score for s in steps])))
-    calls = run_to_end(qtbot, runner, DecodeWorker(steps, image, config, crf=False), "finished")
+    calls = run_to_end(qtbot, runner, DecodeWorker(steps, image, config, crf=None), "finished")
     [(labels, areas)] = calls["finished"]
     np.testing.assert_array_equal(labels, decode_steps(steps, image.shape[:2], config))
 
@@ -79,7 +79,7 @@ def test_decode_worker_uses_the_new_threshold(qtbot, runner, tiny_model, plant_f
 def test_segment_all_reports_progress_results_and_bad_images(qtbot, runner, tiny_model, plant_folder):
     (plant_folder / "plant002_rgb.png").write_bytes(b"broken")
     paths = sorted(plant_folder.glob("*_rgb.png"))
-    worker = SegmentAllWorker(tiny_model, paths, SegmentConfig(), crf=False)
+    worker = SegmentAllWorker(tiny_model, paths, SegmentConfig(), crf=None)
     calls = run_to_end(qtbot, runner, worker, "progress_changed", "image_done", "image_failed", "finished")
     assert calls["progress_changed"] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     assert [(path.name, type(exc)) for path, exc in calls["image_failed"]] == [
@@ -117,7 +117,7 @@ def test_shutdown_cancels_and_waits_for_running_jobs(qtbot, tiny_model, plant_fo
 
     monkeypatch.setattr(workers, "segment_steps", slow)
     runner = JobRunner()
-    worker = SegmentAllWorker(tiny_model, sorted(plant_folder.glob("*_rgb.png")), SegmentConfig(), False)
+    worker = SegmentAllWorker(tiny_model, sorted(plant_folder.glob("*_rgb.png")), SegmentConfig(), None)
     started = []
     worker.progress_changed.connect(lambda *args: started.append(args))
     runner.start(worker)
@@ -134,7 +134,8 @@ def test_crf_refinement_runs_in_the_worker(qtbot, runner, tiny_model, plant_fold
     image = read_image(plant_folder / "plant001_rgb.png")
     steps = list(segment_steps(tiny_model, image, SegmentConfig()))
     config = SegmentConfig(stop_threshold=0.0, mask_threshold=0.45)
-    calls = run_to_end(qtbot, runner, DecodeWorker(steps, image, config, crf=True), "finished")
+    crf = CrfConfig(gt_prob=0.7, bilateral_sxy=20.0)
+    calls = run_to_end(qtbot, runner, DecodeWorker(steps, image, config, crf=crf), "finished")
     [(labels, _)] = calls["finished"]
-    expected = refine_labels(image, decode_steps(steps, image.shape[:2], config))
+    expected = refine_labels(image, decode_steps(steps, image.shape[:2], config), config=crf)
     np.testing.assert_array_equal(labels, expected)
