@@ -3,7 +3,9 @@
 One run scores, on the same images and in the same process: every given
 RIS checkpoint with both pixel-assignment rules ("first": the earliest step
 keeps a pixel, as in the paper; "argmax": the kept step with the highest
-mask value), each without and with the dense CRF, and the classical
+mask value), the checkpoint's own tuned decoding, that decoding fused
+over 4 mirrored passes (leafcount.flips), each without and with the dense
+CRF (with the checkpoint's tuned CRF settings), and the classical
 excess-green + watershed baseline (leafcount.baseline). The paper's
 published rows follow as reference lines; they were measured by their
 authors on the A1 *test* set, not here.
@@ -37,6 +39,7 @@ from leafcount.baseline import segment_classical
 from leafcount.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.data.cvppp import Sample, list_samples, load_pair, load_split
 from leafcount.errors import ConfigError, LeafcountError
+from leafcount.flips import flipped_masks, fuse_steps
 from leafcount.metrics import ImageScores, format_summary, score_image, summarize
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.segment import ASSIGNMENTS, SegmentConfig, decode_steps, segment_steps
@@ -46,6 +49,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
 DEFAULT_MODEL = ROOT / "models" / "ris-cvppp-a1.safetensors"
 COLUMNS = ("method", "SBD", "|DiC|", "DiC", "FBD", "s / image")
 RULE_NAMES = {"first": "first, paper", "argmax": "argmax"}
+MIRRORED = 4  # passes of the test-time flip rows (leafcount.flips)
 
 # Romera-Paredes & Torr (ECCV 2016), Table 2, and Ren & Zemel (CVPR 2017),
 # all on the CVPPP A1 test set: (method, SBD, |DiC|, DiC, FBD); "—" = not reported.
@@ -133,6 +137,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
         if index in tuned:
             t = tuned[index]
             rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}"
+        rules["mirrored"] = f"{rules.get('tuned', 'argmax')}, {MIRRORED} mirrored passes"
         for crf in (False, True) if use_crf else (False,):
             for rule, label in rules.items():
                 crf_name = " + CRF (tuned on train)" if info.meta.get("crf") else " + CRF"
@@ -148,10 +153,15 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             network_s = time.perf_counter() - start
             decodings = {rule: config.replace(assignment=rule) for rule in ASSIGNMENTS}
             if index in tuned:
-                decodings["tuned"] = tuned[index]
+                decodings["tuned"] = tuned[index].replace(flips=1)
+            decodings["mirrored"] = decodings.get("tuned", decodings["argmax"]).replace(flips=MIRRORED)
             for rule, decoding in decodings.items():
                 start = time.perf_counter()
-                labels = decode_steps(steps, truth.shape, decoding)
+                if decoding.flips > 1:
+                    used = fuse_steps(steps, flipped_masks(model, image, decoding))
+                else:
+                    used = steps
+                labels = decode_steps(used, truth.shape, decoding)
                 ris_s = network_s + time.perf_counter() - start
                 rows[index, False, rule].add(score_image(labels, truth, sample.name), ris_s)
                 if use_crf:

@@ -93,7 +93,8 @@ def segment_file(
         leaf_count = count_leaves(labels)  # upscaling by nearest neighbour keeps every leaf
         if labels.shape != full_shape:
             labels = resize_array(labels.astype(np.min_scalar_type(labels.max())), full_shape, nearest=True)
-        meta = {"model": info.name, "stop_threshold": config.stop_threshold, "crf": crf}
+        meta = {"model": info.name, "stop_threshold": config.stop_threshold, "assignment": config.assignment,
+                "flips": config.flips, "crf": crf}
         if tray:
             meta["plants"] = plants_to_meta([box for box, _ in plants])
         save_corrections(image_path, labels, (), meta, out_dir)  # the sidecar says which model made them

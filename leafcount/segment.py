@@ -21,6 +21,7 @@ from leafcount.model.ris import RIS
 from leafcount.resize import Box, letterbox, resize_array
 
 ASSIGNMENTS = ("first", "argmax")
+FLIP_COUNTS = (1, 2, 4)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class SegmentConfig:
     max_steps: int = 30
     stop_floor: float = 0.05
     assignment: str = "first"
+    flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.flips)
 
     def __post_init__(self) -> None:
         for name in ("mask_threshold", "stop_threshold", "stop_floor"):
@@ -45,6 +47,8 @@ class SegmentConfig:
                 raise ConfigError(f"{name} must be in [0, 1], got {value}")
         if self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.flips not in FLIP_COUNTS:
+            raise ConfigError(f"flips must be one of {FLIP_COUNTS}, got {self.flips!r}")
         if self.assignment not in ASSIGNMENTS:
             raise ConfigError(f"assignment must be one of {ASSIGNMENTS}, got {self.assignment!r}")
 
@@ -211,6 +215,11 @@ def segment_image(
     config: SegmentConfig = SegmentConfig(),
     cancel: CancelToken | None = None,
 ) -> SegmentResult:
-    """Run all steps and decode them: labels at the image size plus the steps."""
+    """Run all steps and decode them: labels at the image size plus the steps
+    (fused with the mirrored passes when ``config.flips`` > 1)."""
+    from leafcount.flips import flipped_masks, fuse_steps  # flips builds on this module
+
     steps = list(segment_steps(model, image, config, cancel))
+    if config.flips > 1:
+        steps = fuse_steps(steps, flipped_masks(model, image, config, cancel))
     return SegmentResult(decode_steps(steps, image.shape[:2], config), steps)

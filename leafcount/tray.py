@@ -21,7 +21,7 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError
 from leafcount.model.ris import RIS
 from leafcount.plant_boxes import PlantBox
-from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
+from leafcount.segment import SegmentConfig, Step, segment_image
 
 
 def parse_grid(text: str) -> tuple[int, int]:
@@ -159,8 +159,8 @@ def segment_tray(
         around = crop_margin(plant, model.config.input_size) if margin is None else margin
         crop = plant.expanded(around, image.shape[:2])
         patch = image[crop.top : crop.bottom, crop.left : crop.right]
-        steps = list(segment_steps(model, patch, config, cancel))
-        local = decode_steps(steps, patch.shape[:2], config)
+        segmented = segment_image(model, patch, config, cancel)
+        steps, local = segmented.steps, segmented.labels
         own = plant.expanded(0.1, image.shape[:2])
         window = np.zeros_like(local, dtype=bool)
         window[own.top - crop.top : own.bottom - crop.top, own.left - crop.left : own.right - crop.left] = True

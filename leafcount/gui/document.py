@@ -49,6 +49,7 @@ class ModelRun:
             "stop_threshold": self.config.stop_threshold,
             "max_steps": self.config.max_steps,
             "assignment": self.config.assignment,
+            "flips": self.config.flips,
             "crf": self.crf,
         }
 

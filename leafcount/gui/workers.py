@@ -21,12 +21,13 @@ from leafcount.crf import CrfConfig, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import Cancelled
 from leafcount.finetune import FineTuneSettings, fine_tune
+from leafcount.flips import flipped_masks, fuse_steps
 from leafcount.gui.document import PackedLabels
 from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
 from leafcount.plant_boxes import PlantBox
 from leafcount.report import write_report
-from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
+from leafcount.segment import SegmentConfig, Step, decode_steps, segment_image, segment_steps
 from leafcount.train import TrainEvent
 from leafcount.tray import detect_plants, segment_tray
 
@@ -72,7 +73,11 @@ def decode_labels(
 
 
 class SegmentWorker(Worker):
-    """``segment_steps`` on one image: a signal per step, then the decoded labels."""
+    """``segment_steps`` on one image: a signal per step, then the decoded labels.
+
+    With ``config.flips`` > 1 the mirrored passes run after the live steps and
+    the finished steps carry the fused masks (``leafcount.flips``).
+    """
 
     step_ready = Signal(object)  # Step
     finished = Signal(object, object, object)  # labels (H, W) int32, list[Step], areas
@@ -87,6 +92,8 @@ class SegmentWorker(Worker):
             steps.append(step)
             self.step_ready.emit(step)
         self.cancel_token.raise_if_cancelled()
+        if self._config.flips > 1:
+            steps = fuse_steps(steps, flipped_masks(self._model, self._image, self._config, self.cancel_token))
         labels, areas = decode_labels(steps, self._image, self._config, self._crf)
         self.cancel_token.raise_if_cancelled()
         self.finished.emit(labels, steps, areas)
@@ -146,7 +153,7 @@ class SegmentAllWorker(Worker):
                                              cancel=self.cancel_token)
                     steps, areas = [], np.bincount(labels.ravel())
                 else:
-                    steps = list(segment_steps(self._model, image, self._config, self.cancel_token))
+                    steps = segment_image(self._model, image, self._config, self.cancel_token).steps
                     labels, areas = decode_labels(steps, image, self._config, self._crf)
                 packed = PackedLabels.pack(labels)  # these images are not open: keep them small
             except Cancelled:
