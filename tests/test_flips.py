@@ -3,7 +3,13 @@ import pytest
 
 from leafcount.errors import ConfigError
 from leafcount.flips import MATCH_IOU, flipped_masks, fuse_steps
-from leafcount.segment import SegmentConfig, Step, decode_steps, segment_image, segment_steps
+from leafcount.segment import (
+    SegmentConfig,
+    Step,
+    decode_steps,
+    segment_image,
+    segment_steps,
+)
 
 
 def _step(index, mask, score=0.9):

@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
 
         seg = self.segmenter
         seg.model_changed.connect(self._on_model_changed)
+        self.actions.mirrored.toggled.connect(self.steps.set_mirrored)
         seg.busy_changed.connect(self._on_busy_changed)
         seg.failed.connect(self._on_job_failed)
         seg.run_finished.connect(
@@ -345,6 +346,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_changed(self, info) -> None:
         self.status.set_model(info.name if info else "")
+        self.actions.mirrored.setChecked(self.steps.config.flips > 1)  # the checkpoint's own setting
         self._update_enabled()
 
     def segment(self) -> None:

@@ -49,6 +49,10 @@ class StepController(QObject):
         if info is not None:
             self.config = SegmentConfig.for_checkpoint(info.meta)
 
+    def set_mirrored(self, on: bool) -> None:
+        """Runs from now on fuse 4 mirrored passes (on) or use one pass."""
+        self.config = self.config.replace(flips=4 if on else 1)
+
     def set_doc(self, doc: ImageDoc | None) -> None:
         if self.doc is not None:
             self.doc.steps_changed.disconnect(self.show_doc_steps)

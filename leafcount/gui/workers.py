@@ -27,7 +27,13 @@ from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
 from leafcount.plant_boxes import PlantBox
 from leafcount.report import write_report
-from leafcount.segment import SegmentConfig, Step, decode_steps, segment_image, segment_steps
+from leafcount.segment import (
+    SegmentConfig,
+    Step,
+    decode_steps,
+    segment_image,
+    segment_steps,
+)
 from leafcount.train import TrainEvent
 from leafcount.tray import detect_plants, segment_tray
 

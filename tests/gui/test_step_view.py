@@ -76,6 +76,23 @@ def test_a_checkpoints_tuned_decoding_becomes_the_default(tmp_path, qtbot):
     qtbot.addWidget(window)
     assert window.load_model(path)
     assert window.steps.config.stop_threshold == 0.42 and window.steps.config.assignment == "argmax"
+    assert not window.actions.mirrored.isChecked()
+
+
+def test_mirrored_passes_follow_the_checkpoint_and_the_menu(tmp_path, qtbot):
+    from leafcount.gui.main_window import MainWindow
+    from leafcount.model.checkpoint import save_checkpoint
+    from leafcount.model.config import ModelConfig
+    from leafcount.model.ris import build_ris
+
+    path = tmp_path / "mirrored.safetensors"
+    save_checkpoint(path, build_ris(ModelConfig.tiny()), {"segment": {"stop_threshold": 0.3, "flips": 4}})
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.load_model(path)
+    assert window.actions.mirrored.isChecked() and window.steps.config.flips == 4
+    window.actions.mirrored.trigger()
+    assert window.steps.config.flips == 1 and window.steps.config.stop_threshold == 0.3
 
 
 def test_threshold_label_follows_a_programmatic_move(qtbot):

@@ -13,7 +13,7 @@ from leafcount.gui.workers import (
     SegmentWorker,
     ThumbnailWorker,
 )
-from leafcount.segment import SegmentConfig, decode_steps, segment_steps
+from leafcount.segment import SegmentConfig, decode_steps, segment_image, segment_steps
 
 TIMEOUT_MS = 30_000
 
@@ -49,6 +49,21 @@ def test_segment_worker_emits_every_step_then_the_core_labels(qtbot, runner, tin
     assert [s.index for s in emitted] == [s.index for s in expected]
     np.testing.assert_array_equal(labels, decode_steps(expected, image.shape[:2]))
     np.testing.assert_array_equal(areas, np.bincount(labels.ravel()))
+
+
+def test_with_mirrored_passes_the_finished_steps_are_fused(qtbot, runner, tiny_model, plant_folder):
+    image = read_image(plant_folder / "plant001_rgb.png")
+    config = SegmentConfig(flips=4, stop_threshold=0.0, max_steps=5)
+    calls = run_to_end(qtbot, runner, SegmentWorker(tiny_model, image, config, crf=None), "step_ready", "finished")
+    [(labels, emitted, _)] = calls["finished"]
+    live = [step for (step,) in calls["step_ready"]]  # the live view shows the first pass as it runs
+    expected = segment_image(tiny_model, image, config)
+    first_pass = list(segment_steps(tiny_model, image, config))
+    assert len(live) == len(first_pass)
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(live, first_pass))
+    for got, want in zip(emitted, expected.steps, strict=True):
+        np.testing.assert_allclose(got.mask, want.mask)
+    np.testing.assert_array_equal(labels, expected.labels)
 
 
 def test_a_bad_input_fails_with_the_core_error(qtbot, runner, tiny_model):
