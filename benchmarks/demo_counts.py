@@ -43,15 +43,19 @@ def main() -> None:
     parser.add_argument("--assignment", choices=("first", "argmax"),
                         help="pixel assignment (default: the checkpoint's tuned decoding, as in the app)")
     parser.add_argument("--out", type=Path, help="folder for overlays (optional)")
+    parser.add_argument("--flips", type=int, choices=(1, 2, 4), help="mirrored passes (default: the checkpoint's)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     model, info = load_checkpoint(args.model or find_default_model())
     config = SegmentConfig.for_checkpoint(info.meta)
     if args.assignment:
         config = config.replace(assignment=args.assignment)
+    if args.flips:
+        config = config.replace(flips=args.flips)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    print(f"model {info.name}, assignment {config.assignment}, stop {config.stop_threshold}, "
+    print(f"model {info.name}, assignment {config.assignment}, stop {config.stop_threshold}, {config.flips} pass(es), "
           f"CRF {'on' if args.crf else 'off'}")
     print(f"{'photo / plant':45s} {'by eye':>7s} {'model':>6s} {'DiC':>5s}")
 

@@ -54,8 +54,9 @@ def segment_file(
 ) -> ImageOutcome:
     """Segment one image file and write ``<name>_label.png`` and ``<name>_overlay.png``.
 
-    ``tray``: None for one plant per image, "auto" to find the plants of a
-    tray photo, or "ROWSxCOLS" for a known layout. Errors about this image
+    ``tray``: None or "off" for one plant per image, "auto" to look for the
+    plants of a tray in each image (a single plant stays one plant), or
+    "ROWSxCOLS" for trays of a known layout. Errors about this image
     (unreadable file, CRF unavailable) come back in the outcome instead of
     stopping the batch.
 
@@ -71,15 +72,15 @@ def segment_file(
     from leafcount.metrics import count_leaves
     from leafcount.overlay import overlay_labels, write_rgb_png
     from leafcount.segment import segment_image
-    from leafcount.tray import detect_plants, parse_grid, segment_tray
+    from leafcount.tray import segment_tray
 
     image_path = Path(image_path)
     try:
         model, info = _cached_model(str(model_path))
         image = read_image(image_path)
         plants: tuple[tuple[PlantBox, int], ...] = ()
-        if tray:
-            boxes = detect_plants(image, None if tray == "auto" else parse_grid(tray))
+        boxes = _tray_plants(image, tray)
+        if boxes:
             labels, results = segment_tray(model, image, boxes, config)
         else:
             labels = segment_image(model, image, config).labels
@@ -87,7 +88,7 @@ def segment_file(
             labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
         write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
         full_shape = read_image_size(image_path)
-        if tray:
+        if boxes:
             plants = tuple((_scale_box(r.plant, labels.shape, full_shape),
                             len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
         leaf_count = count_leaves(labels)  # upscaling by nearest neighbour keeps every leaf
@@ -95,12 +96,24 @@ def segment_file(
             labels = resize_array(labels.astype(np.min_scalar_type(labels.max())), full_shape, nearest=True)
         meta = {"model": info.name, "stop_threshold": config.stop_threshold, "assignment": config.assignment,
                 "flips": config.flips, "crf": crf}
-        if tray:
+        if boxes:
             meta["plants"] = plants_to_meta([box for box, _ in plants])
         save_corrections(image_path, labels, (), meta, out_dir)  # the sidecar says which model made them
         return ImageOutcome(image_path, leaf_count, info.name, plants=plants)
     except LeafcountError as exc:
         return ImageOutcome(image_path, error=str(exc))
+
+
+def _tray_plants(image: np.ndarray, tray: str | None) -> list[PlantBox]:
+    """The plants to segment one by one (see ``segment_file``), or [] for one plant."""
+    from leafcount.tray import detect_plants, looks_like_tray, parse_grid
+
+    if tray in (None, "off"):
+        return []
+    if tray == "auto":
+        plants = detect_plants(image)
+        return plants if looks_like_tray(plants) else []
+    return detect_plants(image, parse_grid(tray))
 
 
 def _scale_box(box: PlantBox, shape: tuple[int, int], full_shape: tuple[int, int]) -> PlantBox:
@@ -137,7 +150,8 @@ def segment_files(
     workers : int, optional
         Local processes (default: the number of cores); 1 runs in this process.
     tray : str, optional
-        "auto" or "ROWSxCOLS": images are trays of many plants.
+        "auto": trays are found image by image; "ROWSxCOLS": every image is
+        a tray of that layout; None or "off": one plant per image.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); when given, the
         images are sent to that cluster's workers instead of a local pool.

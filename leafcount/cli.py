@@ -69,6 +69,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
         if not is_crf_available():
             raise ConfigError("--crf: dense CRF is unavailable (pydensecrf2 is not installed)")
+    if args.tray not in ("auto", "off"):
+        from leafcount.tray import parse_grid
+
+        parse_grid(args.tray)  # a bad layout is one clear error before any work starts
     images = _collect_images(args.inputs)
     out = Path(args.out)
     bar = tqdm(total=len(images), desc="segment", unit="image", disable=args.quiet)
@@ -85,12 +89,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
         bar.close()
     done = [o for o in outcomes if o.error is None]
     failures = len(outcomes) - len(done)
-    if args.tray:
+    if any(o.plants for o in done):  # a row per plant; a single-plant image keeps one row, plant fields empty
         from leafcount.plant_boxes import plant_name
 
         header = ("image", "plant", "row", "col", "top", "left", "bottom", "right", "leaf_count", "model")
-        rows = [(o.image.name, plant_name(p), p.row + 1, p.col + 1, p.top, p.left, p.bottom, p.right, n, o.model)
-                for o in done for p, n in o.plants]
+        rows = []
+        for o in done:
+            rows += [(o.image.name, plant_name(p), p.row + 1, p.col + 1, p.top, p.left, p.bottom, p.right, n, o.model)
+                     for p, n in o.plants] or [(o.image.name, "", "", "", "", "", "", "", o.leaf_count, o.model)]
     else:
         header = ("image", "leaf_count", "model")
         rows = [(o.image.name, o.leaf_count, o.model) for o in done]
@@ -306,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also segment 1 or 3 mirrored copies and average each leaf's masks: sharper "
                         "edges, 2x or 4x the time (default: the checkpoint's setting, else 1)")
     g.add_argument("--crf", action="store_true", help="refine the leaves with a dense CRF (RIS+CRF)")
-    g.add_argument("--tray", metavar="auto|ROWSxCOLS",
-                   help="images are trays of many plants: find them (auto) or give the layout (e.g. 4x5)")
+    g.add_argument("--tray", metavar="auto|off|ROWSxCOLS", default="auto",
+                   help="trays of many plants: found image by image (auto, the default), never (off), "
+                        "or every image is a tray of this layout (e.g. 4x5)")
     g = seg.add_argument_group("hardware")
     g.add_argument("--workers", type=int, default=0, help="local processes (default 0 = one per core)")
     g.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): segment on that cluster")

@@ -10,7 +10,7 @@ case regions falling in the same grid cell are one plant.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +61,11 @@ def _group_positions(values: np.ndarray, groups: int | None, gap: float) -> np.n
     return assignment
 
 
+DETECT_SIDE = 1024
+"""Plants are found on a copy subsampled to about this many pixels on the long
+side (a 4000 px photo: every 4th pixel); boxes are given in full pixels."""
+
+
 def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min_area_fraction: float = 1e-4) -> list[PlantBox]:
     """Find the plants of a tray photo.
 
@@ -79,10 +84,14 @@ def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min
     list of PlantBox
         Ordered row by row, left to right; ``index`` follows that order.
     """
+    full_h, full_w = image.shape[:2]
+    stride = max(1, int(np.ceil(max(full_h, full_w) / DETECT_SIDE)))
+    image = image[::stride, ::stride]  # plants are found by colour: every pixel of a 20 MP photo is not needed
     h, w = image.shape[:2]
     mask = morphology.remove_small_objects(plant_mask(image), max_size=max(4, int(2e-5 * h * w)))
     radius = max(2, int(round(0.012 * max(h, w))))
-    joined = ndi.binary_closing(np.pad(mask, radius), morphology.disk(radius))[radius:-radius, radius:-radius]
+    # A closing with a disk, by distance transforms: linear time (binary_closing took 0.4 s at 1000 px).
+    joined = ndi.distance_transform_edt(ndi.distance_transform_edt(~mask) <= radius) > radius
     regions = [r for r in measure.regionprops(measure.label(joined)) if r.area >= min_area_fraction * h * w]
     if not regions:
         return []
@@ -97,9 +106,22 @@ def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min
     plants = []
     for index, (row, col) in enumerate(sorted(cells)):
         boxes = np.array([regions[i].bbox for i in cells[(row, col)]])
-        plants.append(PlantBox(index, int(row), int(col), int(boxes[:, 0].min()), int(boxes[:, 1].min()),
-                               int(boxes[:, 2].max()), int(boxes[:, 3].max())))
+        top, left = int(boxes[:, 0].min()) * stride, int(boxes[:, 1].min()) * stride
+        bottom, right = min(full_h, int(boxes[:, 2].max()) * stride), min(full_w, int(boxes[:, 3].max()) * stride)
+        plants.append(PlantBox(index, int(row), int(col), top, left, bottom, right))
     return plants
+
+
+def looks_like_tray(plants: Sequence[PlantBox]) -> bool:
+    """Whether :func:`detect_plants` found a tray rather than one plant with stray bits.
+
+    A tray holds several plants of about the same size; around a single
+    plant the other regions (moss, a loose leaf, a label) are far smaller.
+    On all 100 CVPPP A1 images exactly one region is at least half the size
+    of the largest; on the two bundled trays 14 and 17 are.
+    """
+    sizes = [max(plant.height, plant.width) for plant in plants]
+    return sum(size >= 0.5 * max(sizes) for size in sizes) >= 2 if sizes else False
 
 
 @dataclass(frozen=True)

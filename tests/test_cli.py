@@ -136,3 +136,36 @@ def test_resume_with_explicit_lr_overrides_the_saved_one(tmp_path, synth_folder,
     assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "8",
                  "--lr", "1e-4", "--out", str(model), "--resume"]) == 0
     assert load_tensors(resume_path(model))[1]["lr"] == 1e-4
+
+
+def test_trays_are_found_image_by_image_by_default(tmp_path, tiny_model):
+    import shutil
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("chamber_tray.jpg", "pi_rosette_2019-10-31.png"):
+        shutil.copy(demo / name, folder / name)
+    model = tmp_path / "m.safetensors"
+    save_checkpoint(model, tiny_model)
+    assert main(["-q", "segment", str(folder), "--model", str(model), "--out", str(tmp_path / "o"),
+                 "--workers", "1"]) == 0
+    with open(tmp_path / "o" / "counts.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    tray_rows = [r for r in rows if r["image"] == "chamber_tray.jpg"]
+    [single] = [r for r in rows if r["image"] == "pi_rosette_2019-10-31.png"]
+    assert len(tray_rows) > 10 and all(r["plant"] for r in tray_rows)
+    assert single["plant"] == "" and single["row"] == ""
+    assert main(["-q", "segment", str(folder), "--model", str(model), "--out", str(tmp_path / "off"),
+                 "--workers", "1", "--tray", "off"]) == 0
+    with open(tmp_path / "off" / "counts.csv", newline="") as f:
+        assert [r["image"] for r in csv.DictReader(f)] == ["chamber_tray.jpg", "pi_rosette_2019-10-31.png"]
+
+
+def test_a_bad_tray_layout_fails_before_any_work(tmp_path, tiny_model, capsys):
+    model = tmp_path / "m.safetensors"
+    save_checkpoint(model, tiny_model)
+    assert main(["segment", str(tmp_path), "--model", str(model), "--out", str(tmp_path / "o"), "--tray", "5by3"]) == 2
+    assert "5by3" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

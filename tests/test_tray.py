@@ -12,6 +12,7 @@ from leafcount.tray import (
     PlantBox,
     crop_margin,
     detect_plants,
+    looks_like_tray,
     parse_grid,
     segment_tray,
 )
@@ -95,3 +96,18 @@ def test_small_plants_get_more_surroundings_instead_of_being_enlarged(size, expe
     crop = plant.expanded(crop_margin(plant, (250, 265)), (10_000, 10_000))
     if size == 100:
         assert crop.height == 250
+
+
+def test_a_tray_is_several_plants_of_about_the_same_size():
+    rosette = PlantBox(0, 0, 0, 100, 100, 400, 380)
+    moss = PlantBox(1, 0, 1, 10, 10, 40, 30)
+    assert not looks_like_tray([rosette, moss])
+    assert not looks_like_tray([rosette])
+    assert not looks_like_tray([])
+    assert looks_like_tray([rosette, PlantBox(2, 0, 2, 100, 500, 360, 760), moss])
+
+
+@pytest.mark.parametrize(("name", "is_tray"), [("arabidopsis_tray.jpg", True), ("chamber_tray.jpg", True),
+                                               ("Col-0_M_9_17dpi.jpg", False), ("pi_rosette_2019-10-31.png", False)])
+def test_bundled_photos_are_told_apart(name, is_tray):
+    assert looks_like_tray(detect_plants(read_image(DEMO / name))) is is_tray

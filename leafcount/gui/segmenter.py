@@ -28,7 +28,7 @@ from leafcount.gui.workers import (
 )
 from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
-from leafcount.plant_boxes import PlantBox
+from leafcount.plant_boxes import PlantBox, plants_to_meta
 from leafcount.segment import SegmentConfig, Step
 from leafcount.tray import PlantResult
 
@@ -199,13 +199,15 @@ class Segmenter(QObject):
             apply_model_labels(doc, labels, doc.steps, run, text, areas)
             self.decoded.emit(doc)
 
-    @Slot(object, object, object, object)
+    @Slot(object, object, object, object, object)
     def _on_batch_image_done(
-        self, path: Path, labels: PackedLabels, steps: list[Step], areas: np.ndarray
+        self, path: Path, labels: PackedLabels, steps: list[Step], areas: np.ndarray, plants: list[PlantBox]
     ) -> None:
         todo, run = self._context[self.sender()]
         doc = todo[path]
         if doc.status is ImageStatus.NOT_SEGMENTED:  # not drawn on by hand meanwhile
+            if plants:  # saved with the labels; tray mode shows them when the image is opened
+                doc.extra_meta["plants"] = plants_to_meta(plants)
             apply_model_labels(doc, labels, steps, run, f"segment with {run.model_name}", areas)
 
     @Slot()

@@ -4,6 +4,8 @@ The tray's labels are the document's labels, so every edit, undo and save
 works on the whole tray as on any image; the plant boxes travel in the
 sidecar (``"plants"``) when the labels are saved, and come back with them.
 Each plant keeps the steps of its last segmentation for the step view.
+An image opened for the first time is checked in the background and enters
+tray mode by itself when it holds several plants (``looks_like_tray``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from leafcount.plant_boxes import (
     plants_from_meta,
     plants_to_meta,
 )
-from leafcount.tray import PlantResult, parse_grid
+from leafcount.tray import PlantResult, looks_like_tray, parse_grid
 
 COUNT_DELAY_MS = 150  # recount after a burst of edits, not after each
 
@@ -94,13 +96,14 @@ class TrayController(QObject):
         self.doc: ImageDoc | None = None
         self.chosen: int | None = None
         self._trays: dict[ImageDoc, list[Plant]] = {}
-        self._detecting: dict[DetectPlantsWorker, ImageDoc] = {}
+        self._detecting: dict[DetectPlantsWorker, tuple[ImageDoc, bool]] = {}  # doc, found by itself
+        self._checked: set[Path] = set()  # images already looked at for a tray
         self._count_timer = QTimer(self)
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.update_counts)
 
-        session.folder_opened.connect(lambda _paths: self._trays.clear())
+        session.folder_opened.connect(self._on_folder_opened)
         session.current_changed.connect(self._on_current_changed)
         action.toggled.connect(self._on_action_toggled)
         panel.detect_clicked.connect(self.detect)
@@ -123,17 +126,29 @@ class TrayController(QObject):
         return {doc.path: [plant.box for plant in plants] for doc, plants in self._trays.items() if plants}
 
     @property
+    def is_detecting(self) -> bool:
+        """Plants are being looked for (asked for, or the app's own check of a new image)."""
+        return bool(self._detecting)
+
+    @property
     def is_active(self) -> bool:
         return self.doc is not None and self.doc in self._trays
 
     # -- entering and leaving ---------------------------------------------------
 
-    def detect(self) -> None:
-        """Find the plants of the open image (in the background), with the panel's layout."""
+    def detect(self, automatic: bool = False) -> None:
+        """Find the plants of the open image (in the background), with the panel's layout.
+
+        ``automatic``: the app checks a newly opened image by itself; it
+        becomes a tray only when the plants found look like one, and quietly.
+        """
         doc = self.doc
-        if doc is None or doc.image is None or self._detecting:
+        asked = [worker for worker, (_, by_itself) in self._detecting.items() if not by_itself]
+        if doc is None or doc.image is None or asked or (automatic and self._detecting):
             return
-        text = self.panel.grid_text()
+        for worker in self._detecting:
+            worker.cancel()  # the user's request wins over the app's own check
+        text = "" if automatic else self.panel.grid_text()
         try:
             grid = parse_grid(text) if text and text.lower() != "auto" else None
         except ConfigError as exc:
@@ -141,13 +156,14 @@ class TrayController(QObject):
             self._sync_action()
             return
         worker = DetectPlantsWorker(doc.image, grid)
-        self._detecting[worker] = doc
+        self._detecting[worker] = (doc, automatic)
         worker.finished.connect(self._on_detected)
         worker.failed.connect(self._on_detect_failed)
         worker.cancelled.connect(self._on_detect_cancelled)
         self.runner.start(worker)
         self.update_enabled()
-        self.message.emit(f"Looking for the plants of {doc.name}…")
+        if not automatic:
+            self.message.emit(f"Looking for the plants of {doc.name}…")
 
     def leave(self) -> None:
         """Back to one plant per image; the labels stay as they are."""
@@ -234,10 +250,18 @@ class TrayController(QObject):
         self.doc, self.chosen = doc, None
         if doc is not None:
             doc.labels_changed.connect(self._schedule_counts)
-            saved = plants_from_meta(doc.saved.meta.get("plants")) if doc.saved is not None else []
+            known = doc.extra_meta.get("plants") or (doc.saved.meta.get("plants") if doc.saved is not None else None)
+            saved = plants_from_meta(known)  # from Segment all, else from the sidecar
             if doc not in self._trays and saved:
                 self._trays[doc] = [Plant(box) for box in saved]
+            elif doc.saved is None and doc.path not in self._checked and doc.image is not None:
+                self._checked.add(doc.path)  # once: leaving tray mode is not undone by coming back
+                self.detect(automatic=True)
         self._show()
+
+    def _on_folder_opened(self, _paths) -> None:
+        self._trays.clear()
+        self._checked.clear()
 
     def _on_action_toggled(self, on: bool) -> None:
         if on and not self.is_active:
@@ -247,8 +271,10 @@ class TrayController(QObject):
 
     @Slot(object)
     def _on_detected(self, plants: list[PlantBox]) -> None:
-        doc = self._detecting.pop(self.sender())
+        doc, automatic = self._detecting.pop(self.sender())
         self.update_enabled()
+        if automatic and not looks_like_tray(plants):
+            return  # one plant: nothing to say
         if not plants:
             self.message.emit(f"No plants found in {doc.name} (plants are found by their green colour).")
             self._sync_action()
@@ -259,7 +285,11 @@ class TrayController(QObject):
             self.chosen = None
             self.steps.show_doc_steps()
             self._show()
-        self.message.emit(f"{len(plants)} plants found in {doc.name}.")
+        if automatic:
+            self.message.emit(f"{doc.name} looks like a tray: {len(plants)} plants found "
+                              "(Tools > Tray mode off to treat it as one plant).")
+        else:
+            self.message.emit(f"{len(plants)} plants found in {doc.name}.")
 
     @Slot()
     def _on_detect_cancelled(self) -> None:
@@ -267,10 +297,11 @@ class TrayController(QObject):
 
     @Slot(object)
     def _on_detect_failed(self, exc: BaseException) -> None:
-        self._detecting.pop(self.sender(), None)
+        _doc, automatic = self._detecting.pop(self.sender(), (None, False))
         self.update_enabled()
         self._sync_action()
-        show_error(self._window, exc)
+        if not automatic:  # the user did not ask: no dialog
+            show_error(self._window, exc)
 
     def _on_plant_done(self, doc: ImageDoc, result: PlantResult) -> None:
         plants = self._trays.get(doc, [])

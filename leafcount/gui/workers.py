@@ -35,7 +35,7 @@ from leafcount.segment import (
     segment_steps,
 )
 from leafcount.train import TrainEvent
-from leafcount.tray import detect_plants, segment_tray
+from leafcount.tray import detect_plants, looks_like_tray, segment_tray
 
 
 class Worker(QObject):
@@ -127,11 +127,12 @@ class SegmentAllWorker(Worker):
 
     Images with plant boxes (trays) are segmented plant by plant, like the
     tray mode does; their per-plant steps are not kept (the step view shows
-    a plant's steps after a tray run of the open image).
+    a plant's steps after a tray run of the open image). An image without
+    known boxes is checked for a tray first, as ``leafcount segment`` does.
     """
 
     progress_changed = Signal(int, int)  # images done, total
-    image_done = Signal(object, object, object, object)  # Path, PackedLabels, list[Step], areas
+    image_done = Signal(object, object, object, object, object)  # Path, PackedLabels, list[Step], areas, plants
     image_failed = Signal(object, object)  # Path, exception
     finished = Signal()
 
@@ -154,9 +155,13 @@ class SegmentAllWorker(Worker):
             self.cancel_token.raise_if_cancelled()
             try:
                 image = read_image(path)
-                if path in self._trays:
-                    labels, _ = segment_tray(self._model, image, list(self._trays[path]), self._config,
-                                             cancel=self.cancel_token)
+                if path in self._trays:  # the user's boxes, trusted as they are
+                    plants = list(self._trays[path])
+                else:
+                    found = detect_plants(image)
+                    plants = found if looks_like_tray(found) else []
+                if plants:
+                    labels, _ = segment_tray(self._model, image, plants, self._config, cancel=self.cancel_token)
                     steps, areas = [], np.bincount(labels.ravel())
                 else:
                     steps = segment_image(self._model, image, self._config, self.cancel_token).steps
@@ -167,7 +172,7 @@ class SegmentAllWorker(Worker):
             except Exception as exc:  # noqa: BLE001 - reported per image, the batch goes on
                 self.image_failed.emit(path, exc)
             else:
-                self.image_done.emit(path, packed, steps, areas)
+                self.image_done.emit(path, packed, steps, areas, plants)
             self.progress_changed.emit(done, total)
         self.finished.emit()
 

@@ -45,8 +45,18 @@ def tray_folder(tmp_path):
 
 
 def enter_tray_mode(window, qtbot):
-    window.actions.tray_mode.trigger()
+    """Tray mode on, whether the app's own check of the new image turned it on already or not."""
+    qtbot.waitUntil(lambda: not window.trays.is_detecting, timeout=TIMEOUT_MS)
+    if not window.trays.is_active:
+        window.actions.tray_mode.trigger()
     qtbot.waitUntil(lambda: window.trays.is_active, timeout=TIMEOUT_MS)
+
+
+def leave_tray_mode(window, qtbot):
+    qtbot.waitUntil(lambda: not window.trays.is_detecting, timeout=TIMEOUT_MS)
+    if window.trays.is_active:
+        window.actions.tray_mode.trigger()
+    assert not window.trays.is_active
 
 
 # The tiny random model's masks peak near 0.12: this threshold gives each plant a leaf.
@@ -177,8 +187,33 @@ def test_leaving_tray_mode_keeps_the_labels(window, tray_folder, qtbot):
     np.testing.assert_array_equal(window.doc.labels, labels)
 
 
-def test_a_bad_layout_gets_one_dialog(window, tray_folder, dialogs):
+def test_a_tray_photo_enters_tray_mode_by_itself(window, tray_folder, qtbot):
+    shutil.copy(DEMO_DIR / "pi_rosette_2019-10-31.png", tray_folder)  # sorts after the tray
     window.open_folder(tray_folder)
+    assert window.doc.name == TRAY
+    qtbot.waitUntil(lambda: window.trays.is_active, timeout=TIMEOUT_MS)
+    assert window.actions.tray_mode.isChecked() and len(window.trays.plants) >= 15
+    assert "looks like a tray" in window.status.currentMessage()
+    leave_tray_mode(window, qtbot)
+    window.session.open_row(1)
+    qtbot.waitUntil(lambda: not window.trays.is_detecting, timeout=TIMEOUT_MS)
+    assert not window.trays.is_active
+    window.session.open_row(0)  # coming back does not undo the user's choice
+    assert not window.trays.is_detecting and not window.trays.is_active
+
+
+def test_a_single_plant_photo_stays_one_plant(window, tmp_path, qtbot):
+    folder = tmp_path / "single"
+    folder.mkdir()
+    shutil.copy(DEMO_DIR / "pi_rosette_2019-10-31.png", folder)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: not window.trays.is_detecting, timeout=TIMEOUT_MS)
+    assert not window.trays.is_active and not window.actions.tray_mode.isChecked()
+
+
+def test_a_bad_layout_gets_one_dialog(window, tray_folder, dialogs, qtbot):
+    window.open_folder(tray_folder)
+    leave_tray_mode(window, qtbot)
     window.tray_panel.grid_edit.setText("3 by 5")
     window.actions.tray_mode.trigger()
     assert dialogs.seen == ["tray grid must look like ROWSxCOLS (e.g. 4x5), got '3 by 5'"]
@@ -229,3 +264,22 @@ def test_segment_all_segments_a_known_tray_plant_by_plant(window, tray_folder, q
     np.testing.assert_array_equal(window.doc.labels, expected)
     qtbot.waitUntil(lambda: window.tray_panel.table.item(0, 1).text() != "", timeout=5_000)
     assert shown_counts(window) == plant_leaf_counts(expected, boxes)
+
+
+def test_segment_all_finds_an_unopened_tray_and_tray_mode_shows_it(window, tmp_path, qtbot):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(DEMO_DIR / "pi_rosette_2019-10-31.png", folder / "a_single.png")  # opened first
+    shutil.copy(DEMO_DIR / TRAY, folder / "b_tray.jpg")
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: not window.trays.is_detecting, timeout=TIMEOUT_MS)
+    assert window.doc.name == "a_single.png" and not window.trays.is_active
+    window.steps.config = LOW_MASK_THRESHOLD
+    with qtbot.waitSignal(window.segmenter.batch_ended, timeout=TIMEOUT_MS):
+        window.segment_all()
+    window.session.open_row(1)
+    assert window.trays.is_active and not window.trays.is_detecting  # the boxes came with the labels
+    boxes = [plant.box for plant in window.trays.plants]
+    assert len(boxes) >= 15
+    qtbot.waitUntil(lambda: window.tray_panel.table.item(0, 1).text() != "", timeout=5_000)
+    assert shown_counts(window) == plant_leaf_counts(window.doc.labels, boxes)

@@ -1,4 +1,5 @@
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,12 +103,25 @@ def test_segment_all_reports_progress_results_and_bad_images(qtbot, runner, tiny
     ]
     done = calls["image_done"]
     assert [path.name for path, *_ in done] == ["plant001_rgb.png", "plant003_rgb.png", "plant004_rgb.png"]
-    path, packed, steps, areas = done[0]
+    path, packed, steps, areas, plants = done[0]
+    assert plants == []  # one plant per image: no tray
     image = read_image(path)
     expected = decode_steps(list(segment_steps(tiny_model, image, SegmentConfig())), image.shape[:2])
     np.testing.assert_array_equal(packed.unpack(), expected)
     np.testing.assert_array_equal(areas, np.bincount(expected.ravel()))
     assert calls["finished"] == [()]
+
+
+def test_segment_all_finds_a_tray_by_itself(qtbot, runner, tiny_model):
+    from leafcount.tray import detect_plants
+
+    tray = Path(__file__).resolve().parents[2] / "resources" / "demo" / "chamber_tray.jpg"
+    worker = SegmentAllWorker(tiny_model, [tray], SegmentConfig(max_steps=2), crf=None)
+    calls = run_to_end(qtbot, runner, worker, "image_done", "image_failed")
+    assert calls["image_failed"] == []
+    [(path, packed, steps, _, plants)] = calls["image_done"]
+    assert plants == detect_plants(read_image(tray)) and len(plants) > 10
+    assert steps == [] and packed.unpack().shape == read_image(tray).shape[:2]
 
 
 def test_thumbnails_are_small_and_skip_unreadable_images(qtbot, runner, plant_folder):
