@@ -112,15 +112,20 @@ def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min
     return plants
 
 
+MIN_PLANT_SIDE = 16
+"""Pixels: a plant narrower than this cannot be segmented leaf by leaf anyway."""
+
+
 def looks_like_tray(plants: Sequence[PlantBox]) -> bool:
     """Whether :func:`detect_plants` found a tray rather than one plant with stray bits.
 
     A tray holds several plants of about the same size; around a single
     plant the other regions (moss, a loose leaf, a label) are far smaller.
     On all 100 CVPPP A1 images exactly one region is at least half the size
-    of the largest; on the two bundled trays 14 and 17 are.
+    of the largest; on the two bundled trays 14 and 17 are. Specks under
+    ``MIN_PLANT_SIDE`` pixels (noise, a thumbnail) are no plants.
     """
-    sizes = [max(plant.height, plant.width) for plant in plants]
+    sizes = [max(p.height, p.width) for p in plants if min(p.height, p.width) >= MIN_PLANT_SIDE]
     return sum(size >= 0.5 * max(sizes) for size in sizes) >= 2 if sizes else False
 
 

@@ -111,3 +111,9 @@ def test_a_tray_is_several_plants_of_about_the_same_size():
                                                ("Col-0_M_9_17dpi.jpg", False), ("pi_rosette_2019-10-31.png", False)])
 def test_bundled_photos_are_told_apart(name, is_tray):
     assert looks_like_tray(detect_plants(read_image(DEMO / name))) is is_tray
+
+
+def test_specks_of_noise_are_no_tray():
+    noise = np.random.default_rng(0).random((3, 200, 3)).astype(np.float32)
+    assert len(detect_plants(noise)) > 2
+    assert not looks_like_tray(detect_plants(noise))
