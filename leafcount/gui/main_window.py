@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self.session, self)
         self.scale_tool = ScaleTool(self.canvas, self.session, self.actions, self)
         self.tray_panel = TrayPanel()
+        self._segment_after_detection = False  # Segment was asked for while the app looked for a tray
         self.trays = TrayController(
             self.session, self.segmenter, self.canvas, self.steps, self.tray_panel, self.actions.tray_mode, self
         )
@@ -154,6 +155,7 @@ class MainWindow(QMainWindow):
         seg = self.segmenter
         seg.model_changed.connect(self._on_model_changed)
         self.actions.mirrored.toggled.connect(self.steps.set_mirrored)
+        self.trays.detection_ended.connect(self._on_detection_ended)
         seg.busy_changed.connect(self._on_busy_changed)
         seg.failed.connect(self._on_job_failed)
         seg.run_finished.connect(
@@ -279,6 +281,7 @@ class MainWindow(QMainWindow):
             self.session.forget_recovery(doc)
 
     def _on_current_changed(self, doc: ImageDoc | None) -> None:
+        self._segment_after_detection = False  # it was asked for the image that was open
         if self._watched is not None:
             for signal, slot in self._doc_links(self._watched):
                 signal.disconnect(slot)
@@ -353,12 +356,21 @@ class MainWindow(QMainWindow):
         doc = self.doc
         if doc is None or self.segmenter.model is None or self.segmenter.is_busy:
             return
+        if self.trays.is_detecting:  # a tray or one plant? segment once that is known
+            self._segment_after_detection = True
+            self.status.showMessage(f"Looking for the plants of {doc.name}…")
+            return
         if self.trays.is_active:
             self.trays.segment()
             return
         self.steps.begin_run()
         self.segmenter.segment(doc, self.steps.config, self.actions.crf.isChecked())
         self.status.showMessage(f"Segmenting {doc.name}…")
+
+    def _on_detection_ended(self) -> None:
+        if self._segment_after_detection and not self.trays.is_detecting:
+            self._segment_after_detection = False
+            self.segment()
 
     def segment_all(self) -> None:
         if self.segmenter.model is None or self.segmenter.is_busy:

@@ -77,6 +77,7 @@ class TrayController(QObject):
     active_changed = Signal(bool)  # whether the open image is in tray mode
     plant_steps_shown = Signal()  # a plant's steps are in the step view now
     message = Signal(str)
+    detection_ended = Signal()  # a search for plants finished, found nothing, failed or was cancelled
 
     def __init__(
         self,
@@ -273,6 +274,12 @@ class TrayController(QObject):
     def _on_detected(self, plants: list[PlantBox]) -> None:
         doc, automatic = self._detecting.pop(self.sender())
         self.update_enabled()
+        try:
+            self._take_plants(doc, plants, automatic)
+        finally:
+            self.detection_ended.emit()
+
+    def _take_plants(self, doc: ImageDoc, plants: list[PlantBox], automatic: bool) -> None:
         if automatic and not looks_like_tray(plants):
             return  # one plant: nothing to say
         if not plants:
@@ -294,12 +301,14 @@ class TrayController(QObject):
     @Slot()
     def _on_detect_cancelled(self) -> None:
         self._detecting.pop(self.sender(), None)
+        self.detection_ended.emit()
 
     @Slot(object)
     def _on_detect_failed(self, exc: BaseException) -> None:
         _doc, automatic = self._detecting.pop(self.sender(), (None, False))
         self.update_enabled()
         self._sync_action()
+        self.detection_ended.emit()
         if not automatic:  # the user did not ask: no dialog
             show_error(self._window, exc)
 

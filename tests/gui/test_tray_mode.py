@@ -283,3 +283,13 @@ def test_segment_all_finds_an_unopened_tray_and_tray_mode_shows_it(window, tmp_p
     assert len(boxes) >= 15
     qtbot.waitUntil(lambda: window.tray_panel.table.item(0, 1).text() != "", timeout=5_000)
     assert shown_counts(window) == plant_leaf_counts(window.doc.labels, boxes)
+
+
+def test_segment_pressed_while_the_app_looks_for_a_tray_segments_the_tray(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    window.steps.config = LOW_MASK_THRESHOLD
+    assert window.trays.is_detecting  # the app's own check of the new image has just started
+    with qtbot.waitSignal(window.segmenter.tray_finished, timeout=TIMEOUT_MS):
+        window.segment()
+    assert window.trays.is_active
+    assert len(np.unique(window.doc.labels)) > len(window.trays.plants)
