@@ -279,9 +279,9 @@ def write_report(
     except OSError as exc:
         raise LeafcountError(f"cannot create the report folder ({exc.strerror or exc})", out_dir) from exc
     files = [
-        _write_csv(out_dir / "counts.csv", pd.DataFrame(counts, columns=_count_columns(trays))),
+        _write_csv(out_dir / "counts.csv", _whole_boxes(pd.DataFrame(counts, columns=_count_columns(trays)))),
         _write_csv(out_dir / "leaves.csv", _concat_leaf_tables(leaves)),
-        _write_csv(out_dir / "plants.csv", pd.DataFrame(plants)),
+        _write_csv(out_dir / "plants.csv", _whole_boxes(pd.DataFrame(plants))),
     ]
     summary = None
     if scores:
@@ -311,6 +311,15 @@ def write_report(
 
 def _count_columns(trays: bool) -> list[str]:
     return [COUNT_COLUMNS[0], *(PLANT_COLUMNS if trays else ()), *COUNT_COLUMNS[1:]]
+
+
+def _whole_boxes(table: pd.DataFrame) -> pd.DataFrame:
+    """Grid positions and boxes as integers, left empty for single-plant images
+    (pandas would write them as floats, 3.0, beside the empty cells)."""
+    for column in PLANT_COLUMNS[1:]:
+        if column in table:
+            table[column] = table[column].astype("Int64")
+    return table
 
 
 def _only_leaves(labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:

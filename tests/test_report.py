@@ -392,6 +392,8 @@ def test_a_tray_gives_one_row_per_plant(tmp_path):
     assert tray["leaf_count"].tolist() == [2, 1]
     assert tray["source"].tolist() == ["model", "manual"]
     assert counts.loc[counts["image"] == "single", "plant"].isna().all()
+    text_rows = (tmp_path / "out" / "counts.csv").read_text().splitlines()
+    assert text_rows[1].startswith("single,,,,,,,,1,") and text_rows[2].startswith("tray,A1,1,1,0,0,35,40,2,")
 
     plants = pd.read_csv(tmp_path / "out" / "plants.csv")
     by_plant = plants[plants["image"] == "tray"].set_index("plant")
