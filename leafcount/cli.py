@@ -233,7 +233,9 @@ def _train(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if talk:
-        print(f"saved {out} (iteration {trainer.iteration}); resume state {state}")
+        best = trainer.best_metrics.get("iteration")
+        kept = f"the best validation, iteration {best:.0f}" if best is not None else f"iteration {trainer.iteration}"
+        print(f"trained to iteration {trainer.iteration}; {out} holds {kept}; resume state {state}")
     return 0
 
 
