@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 DEMO = ROOT / "resources" / "demo"
 PHASES = (
-    f"{MODELS / 'ris-cvppp-a1.phase1.history.json'}:11000:CVPPP, flips + rotations",
+    f"{MODELS / 'phase1' / 'ris-cvppp-a1-it11000.history.json'}:11000:CVPPP, flips + rotations",
     f"{MODELS / 'ris-cvppp-a1.history.json'}:8500:+ synthetic backgrounds, colour, zoom 0.5-1.2",
 )
 
