@@ -115,7 +115,7 @@ class StepView(QWidget):
             if self._steps:
                 kept = len(accepted_steps(self._steps, self.score_plot.threshold))
                 self.caption.setText(
-                    f"{len(self._steps)} steps, {kept} leaves above the stop threshold. "
+                    f"{len(self._steps)} steps, {kept} of them above the stop threshold. "
                     "Scrub the steps or drag the red line."
                 )
             else:

@@ -32,7 +32,7 @@ def test_steps_arriving_live_show_the_newest(view, qtbot):
 
 def test_a_finished_run_summarises_until_the_user_scrubs(view, qtbot):
     view.set_steps(make_steps([0.9, 0.8, 0.3, 0.6]))
-    assert view.caption.text().startswith("4 steps, 2 leaves above the stop threshold")
+    assert view.caption.text().startswith("4 steps, 2 of them above the stop threshold")
     with qtbot.waitSignal(view.step_selected) as selected:
         view.next_button.click()
     assert selected.args == [1] and view.caption.text() == "Step 2 of 4: confidence s = 0.80, leaf 2"
@@ -61,7 +61,7 @@ def test_dragging_the_threshold_line_is_reported(view, qtbot):
     with qtbot.waitSignal(view.threshold_chosen) as chosen:
         line.sigPositionChangeFinished.emit(line)
     assert chosen.args == [pytest.approx(0.25)]
-    assert view.caption.text().startswith("3 steps, 3 leaves")
+    assert view.caption.text().startswith("3 steps, 3 of them above")
 
 
 def test_a_checkpoints_tuned_decoding_becomes_the_default(tmp_path, qtbot):
