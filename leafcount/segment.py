@@ -209,6 +209,22 @@ def decode_steps(
     return labels
 
 
+def all_steps(
+    model: RIS,
+    image: np.ndarray,
+    config: SegmentConfig = SegmentConfig(),
+    cancel: CancelToken | None = None,
+) -> list[Step]:
+    """Every step of ``model`` on ``image``, with masks fused over the mirrored
+    passes when ``config.flips`` > 1 (see :mod:`leafcount.flips`)."""
+    from leafcount.flips import flipped_masks, fuse_steps  # flips builds on this module
+
+    steps = list(segment_steps(model, image, config, cancel))
+    if config.flips > 1:
+        steps = fuse_steps(steps, flipped_masks(model, image, config, cancel))
+    return steps
+
+
 def segment_image(
     model: RIS,
     image: np.ndarray,
@@ -217,9 +233,5 @@ def segment_image(
 ) -> SegmentResult:
     """Run all steps and decode them: labels at the image size plus the steps
     (fused with the mirrored passes when ``config.flips`` > 1)."""
-    from leafcount.flips import flipped_masks, fuse_steps  # flips builds on this module
-
-    steps = list(segment_steps(model, image, config, cancel))
-    if config.flips > 1:
-        steps = fuse_steps(steps, flipped_masks(model, image, config, cancel))
+    steps = all_steps(model, image, config, cancel)
     return SegmentResult(decode_steps(steps, image.shape[:2], config), steps)

@@ -30,8 +30,8 @@ from leafcount.report import write_report
 from leafcount.segment import (
     SegmentConfig,
     Step,
+    all_steps,
     decode_steps,
-    segment_image,
     segment_steps,
 )
 from leafcount.train import TrainEvent
@@ -164,7 +164,7 @@ class SegmentAllWorker(Worker):
                     labels, _ = segment_tray(self._model, image, plants, self._config, cancel=self.cancel_token)
                     steps, areas = [], np.bincount(labels.ravel())
                 else:
-                    steps = segment_image(self._model, image, self._config, self.cancel_token).steps
+                    steps = all_steps(self._model, image, self._config, self.cancel_token)
                     labels, areas = decode_labels(steps, image, self._config, self._crf)
                 packed = PackedLabels.pack(labels)  # these images are not open: keep them small
             except Cancelled:
