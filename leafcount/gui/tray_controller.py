@@ -107,7 +107,7 @@ class TrayController(QObject):
         session.folder_opened.connect(self._on_folder_opened)
         session.current_changed.connect(self._on_current_changed)
         action.toggled.connect(self._on_action_toggled)
-        panel.detect_clicked.connect(self.detect)
+        panel.detect_clicked.connect(lambda: self.detect())
         panel.segment_clicked.connect(self.segment)
         panel.remove_clicked.connect(self.remove_chosen)
         panel.plant_chosen.connect(lambda position: self.choose(position, zoom=True))
@@ -137,17 +137,21 @@ class TrayController(QObject):
 
     # -- entering and leaving ---------------------------------------------------
 
-    def detect(self, automatic: bool = False) -> None:
-        """Find the plants of the open image (in the background), with the panel's layout.
+    def detect(self, automatic: bool = False) -> bool:
+        """Find the plants of the open image (in the background), with the panel's
+        layout; returns whether a search started.
 
         ``automatic``: the app checks a newly opened image by itself; it
         becomes a tray only when the plants found look like one, and quietly.
         """
         doc = self.doc
         asked = [worker for worker, (_, by_itself) in self._detecting.items() if not by_itself]
-        if doc is None or doc.image is None or asked or (automatic and self._detecting):
-            return
-        for worker in self._detecting:
+        if doc is None or doc.image is None or asked:
+            return False
+        same_image = [worker for worker, (other, _) in self._detecting.items() if other is doc]
+        if automatic and same_image:
+            return False
+        for worker in same_image:
             worker.cancel()  # the user's request wins over the app's own check
         text = "" if automatic else self.panel.grid_text()
         try:
@@ -155,7 +159,7 @@ class TrayController(QObject):
         except ConfigError as exc:
             show_error(self._window, exc)
             self._sync_action()
-            return
+            return False
         worker = DetectPlantsWorker(doc.image, grid)
         self._detecting[worker] = (doc, automatic)
         worker.finished.connect(self._on_detected)
@@ -165,6 +169,7 @@ class TrayController(QObject):
         self.update_enabled()
         if not automatic:
             self.message.emit(f"Looking for the plants of {doc.name}…")
+        return True
 
     def leave(self) -> None:
         """Back to one plant per image; the labels stay as they are."""
@@ -255,9 +260,8 @@ class TrayController(QObject):
             saved = plants_from_meta(known)  # from Segment all, else from the sidecar
             if doc not in self._trays and saved:
                 self._trays[doc] = [Plant(box) for box in saved]
-            elif doc.saved is None and doc.path not in self._checked and doc.image is not None:
+            elif doc.saved is None and doc.path not in self._checked and self.detect(automatic=True):
                 self._checked.add(doc.path)  # once: leaving tray mode is not undone by coming back
-                self.detect(automatic=True)
         self._show()
 
     def _on_folder_opened(self, _paths) -> None:

@@ -293,3 +293,13 @@ def test_segment_pressed_while_the_app_looks_for_a_tray_segments_the_tray(window
         window.segment()
     assert window.trays.is_active
     assert len(np.unique(window.doc.labels)) > len(window.trays.plants)
+
+
+def test_trays_opened_one_after_the_other_are_both_recognised(window, tray_folder, qtbot):
+    shutil.copy(DEMO_DIR / "chamber_tray.jpg", tray_folder / "z_chamber.jpg")
+    window.open_folder(tray_folder)
+    window.session.open_row(1)  # before the check of the first tray has ended
+    qtbot.waitUntil(lambda: not window.trays.is_detecting, timeout=TIMEOUT_MS)
+    assert window.trays.is_active
+    window.session.open_row(0)
+    assert window.trays.is_active and not window.trays.is_detecting
