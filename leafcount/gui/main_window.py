@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         self.banner.show_message(
             "<b>Demo photos</b> bundled with leafcount (real rosettes and trays; sources in "
             "NOTICE.md). Press <b>Segment</b> to watch the model find the leaves one by one; "
-            "for the tray photos, turn on <b>Tools ▸ Tray mode</b> first. Open your own photos with "
+            "a tray photo opens in <b>Tray mode</b>, one box per plant. Open your own photos with "
             "<b>File ▸ Open folder…</b>"
         )
         return True
