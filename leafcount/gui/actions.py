@@ -50,7 +50,7 @@ class WindowActions(QObject):
         self.cancel.setEnabled(False)
         self.crf = action("CRF refinement", None, "Snap leaf edges to the photo with a dense CRF (RIS+CRF)", checkable=True)
         self.mirrored = action("Mirrored passes", None, "Also segment 3 mirrored copies and average each leaf's "
-                               "masks: sharper edges, 4x the time", checkable=True)
+                               "masks: sharper edges, about 4x the time", checkable=True)
         self.tray_mode = action("Tray mode", "T", "A tray of many plants: find each plant, then segment them one by one", checkable=True)
         self.fine_tune = action("Train on corrections…", None, "Fine-tune the model on this folder's saved corrections, in the background")
         self.models = action("Models…", None, "The shipped model and every fine-tuned checkpoint: switch or roll back")
