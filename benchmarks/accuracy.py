@@ -39,7 +39,7 @@ from leafcount.baseline import segment_classical
 from leafcount.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.data.cvppp import Sample, list_samples, load_pair, load_split
 from leafcount.errors import ConfigError, LeafcountError
-from leafcount.flips import flipped_masks, fuse_steps
+from leafcount.flips import with_mirrored_passes
 from leafcount.metrics import ImageScores, format_summary, score_image, summarize
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.segment import ASSIGNMENTS, SegmentConfig, decode_steps, segment_steps
@@ -157,11 +157,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             decodings["mirrored"] = decodings.get("tuned", decodings["argmax"]).replace(flips=MIRRORED)
             for rule, decoding in decodings.items():
                 start = time.perf_counter()
-                if decoding.flips > 1:
-                    used = fuse_steps(steps, flipped_masks(model, image, decoding))
-                else:
-                    used = steps
-                labels = decode_steps(used, truth.shape, decoding)
+                labels = decode_steps(with_mirrored_passes(model, image, steps, decoding), truth.shape, decoding)
                 ris_s = network_s + time.perf_counter() - start
                 rows[index, False, rule].add(score_image(labels, truth, sample.name), ris_s)
                 if use_crf:

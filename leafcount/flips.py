@@ -22,7 +22,7 @@ from leafcount.cancel import CancelToken
 from leafcount.model.ris import RIS
 from leafcount.segment import SegmentConfig, Step, segment_steps
 
-__all__ = ["MIRRORS", "flipped_masks", "fuse_steps"]
+__all__ = ["MIRRORS", "flipped_masks", "fuse_steps", "with_mirrored_passes"]
 
 MIRRORS = ((False, True), (True, False), (True, True))
 """(upside down, left-right) of the extra passes, in the order they are used."""
@@ -74,3 +74,13 @@ def fuse_steps(steps: Sequence[Step], other_passes: Sequence[Sequence[np.ndarray
                 total[i] = total[i] + masks[j]
                 views[i] += 1
     return [dataclasses.replace(step, mask=mask / n) for step, mask, n in zip(steps, total, views)]
+
+
+def with_mirrored_passes(
+    model: RIS, image: np.ndarray, steps: Sequence[Step], config: SegmentConfig, cancel: CancelToken | None = None
+) -> list[Step]:
+    """``steps`` (the first pass on ``image``) fused with the mirrored passes
+    that ``config.flips`` asks for; unchanged when it asks for none."""
+    if config.flips == 1:
+        return list(steps)
+    return fuse_steps(steps, flipped_masks(model, image, config, cancel))

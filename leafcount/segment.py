@@ -217,12 +217,9 @@ def all_steps(
 ) -> list[Step]:
     """Every step of ``model`` on ``image``, with masks fused over the mirrored
     passes when ``config.flips`` > 1 (see :mod:`leafcount.flips`)."""
-    from leafcount.flips import flipped_masks, fuse_steps  # flips builds on this module
+    from leafcount.flips import with_mirrored_passes  # flips builds on this module
 
-    steps = list(segment_steps(model, image, config, cancel))
-    if config.flips > 1:
-        steps = fuse_steps(steps, flipped_masks(model, image, config, cancel))
-    return steps
+    return with_mirrored_passes(model, image, list(segment_steps(model, image, config, cancel)), config, cancel)
 
 
 def segment_image(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from leafcount.errors import ConfigError
-from leafcount.flips import MATCH_IOU, flipped_masks, fuse_steps
+from leafcount.flips import MATCH_IOU, flipped_masks, fuse_steps, with_mirrored_passes
 from leafcount.segment import (
     SegmentConfig,
     Step,
@@ -73,3 +73,13 @@ def test_segment_image_fuses_only_when_asked(tiny_model):
 def test_only_one_two_or_four_passes(flips):
     with pytest.raises(ConfigError, match="flips must be one of"):
         SegmentConfig(flips=flips)
+
+
+def test_one_pass_leaves_the_steps_as_they_are(tiny_model):
+    image = np.random.default_rng(3).random((40, 56, 3), dtype=np.float32)
+    config = SegmentConfig(max_steps=3, stop_floor=0.0)
+    steps = list(segment_steps(tiny_model, image, config))
+    assert all(a is b for a, b in zip(with_mirrored_passes(tiny_model, image, steps, config), steps, strict=True))
+    fused = with_mirrored_passes(tiny_model, image, steps, config.replace(flips=2))
+    expected = fuse_steps(steps, flipped_masks(tiny_model, image, config.replace(flips=2)))
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(fused, expected, strict=True))

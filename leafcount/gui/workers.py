@@ -21,7 +21,7 @@ from leafcount.crf import CrfConfig, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import Cancelled
 from leafcount.finetune import FineTuneSettings, fine_tune
-from leafcount.flips import flipped_masks, fuse_steps
+from leafcount.flips import with_mirrored_passes
 from leafcount.gui.document import PackedLabels
 from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
@@ -98,8 +98,7 @@ class SegmentWorker(Worker):
             steps.append(step)
             self.step_ready.emit(step)
         self.cancel_token.raise_if_cancelled()
-        if self._config.flips > 1:
-            steps = fuse_steps(steps, flipped_masks(self._model, self._image, self._config, self.cancel_token))
+        steps = with_mirrored_passes(self._model, self._image, steps, self._config, self.cancel_token)
         labels, areas = decode_labels(steps, self._image, self._config, self._crf)
         self.cancel_token.raise_if_cancelled()
         self.finished.emit(labels, steps, areas)
