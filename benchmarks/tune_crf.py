@@ -12,16 +12,13 @@ boundary overlap alone. Validation images are never looked at here.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-from pathlib import Path
 
-import torch
+from tuning import objective, parse_args, store, training_images
 
 from leafcount.crf import CrfConfig, refine_labels
-from leafcount.data.cvppp import list_samples, load_pair, load_split
-from leafcount.metrics import score_image, summarize
-from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
+from leafcount.metrics import score_image
+from leafcount.model.checkpoint import load_checkpoint
 from leafcount.segment import SegmentConfig, segment_image
 
 GT_PROBS = (0.7, 0.8, 0.9)
@@ -30,52 +27,30 @@ BILATERAL_SRGB = (13.0, 20.0)
 BILATERAL_COMPAT = (10.0, 15.0)
 
 
-def _objective(scores: list[dict]) -> tuple[float, float, float, float]:
-    summary = summarize(scores)
-    sbd, abs_dic, dic = 100 * summary["sbd"][0], summary["abs_dic"][0], summary["dic"][0]
-    return sbd - 2 * abs_dic, sbd, abs_dic, dic
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
-    parser.add_argument("--data", default="../shared/data/cvppp-a1")
-    parser.add_argument("--every", type=int, default=4, help="use every k-th training image")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="store the best settings in the checkpoint")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args(__doc__.splitlines()[0], every=4)
     model, info = load_checkpoint(args.model)
     decoding = SegmentConfig.for_checkpoint(info.meta)
-    samples = {s.name: s for s in list_samples(args.data)}
-    names = load_split(Path(args.data))["train"][:: args.every]
-    runs = []
-    for name in names:
-        image, truth = load_pair(samples[name])
-        runs.append((name, image, truth, segment_image(model, image, decoding).labels))
+    runs = [(name, image, truth, segment_image(model, image, decoding).labels)
+            for name, image, truth in training_images(args.data, args.every)]
     print(f"{info.name}: {len(runs)} training images, decoding {decoding.assignment} "
-          f"stop {decoding.stop_threshold}\n")
-    header = f"{'gt_prob':>7s} {'sxy':>5s} {'srgb':>5s} {'compat':>6s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}"
-    print(header)
-    objective, sbd, abs_dic, dic = _objective([score_image(labels, truth, n) for n, _, truth, labels in runs])
-    print(f"{'no CRF':>26s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {objective:9.2f}", flush=True)
+          f"stop {decoding.stop_threshold}, {decoding.flips} pass(es)\n")
+    print(f"{'gt_prob':>7s} {'sxy':>5s} {'srgb':>5s} {'compat':>6s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
+    value, sbd, abs_dic, dic = objective([score_image(labels, truth, n) for n, _, truth, labels in runs])
+    print(f"{'no CRF':>26s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}", flush=True)
     results = []
     for gt_prob, sxy, srgb, compat in itertools.product(GT_PROBS, BILATERAL_SXY, BILATERAL_SRGB, BILATERAL_COMPAT):
         config = CrfConfig(gt_prob=gt_prob, bilateral_sxy=sxy, bilateral_srgb=srgb, bilateral_compat=compat)
         scores = [score_image(refine_labels(image, labels, config=config), truth, n)
                   for n, image, truth, labels in runs]
-        objective, sbd, abs_dic, dic = _objective(scores)
-        results.append((objective, sbd, abs_dic, config))
+        value, sbd, abs_dic, dic = objective(scores)
+        results.append((value, sbd, abs_dic, config))
         print(f"{gt_prob:7.2f} {sxy:5.0f} {srgb:5.0f} {compat:6.0f} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} "
-              f"{objective:9.2f}", flush=True)
-    objective, sbd, abs_dic, best = max(results, key=lambda row: row[0])
+              f"{value:9.2f}", flush=True)
+    _, sbd, abs_dic, best = max(results, key=lambda row: row[0])
     print(f"\nbest: {best} (SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
-        meta = dict(info.meta)
-        meta["crf"] = best.to_dict()
-        meta["crf_tuned_on"] = {"split": "train", "images": len(runs), "objective": "SBD% - 2 |DiC|"}
-        save_checkpoint(args.model, model, meta)
-        print(f"written into {args.model}")
+        store(args.model, model, info, "crf", best.to_dict(), len(runs))
 
 
 if __name__ == "__main__":

@@ -12,16 +12,13 @@ images are never looked at here.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-from pathlib import Path
 
-import torch
+from tuning import objective, parse_args, store, training_images
 
-from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.flips import flipped_masks, fuse_steps
-from leafcount.metrics import score_image, summarize
-from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
+from leafcount.metrics import score_image
+from leafcount.model.checkpoint import load_checkpoint
 from leafcount.segment import FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
 
 STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
@@ -29,20 +26,10 @@ ASSIGNMENTS = ("first", "argmax")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
-    parser.add_argument("--data", default="../shared/data/cvppp-a1")
-    parser.add_argument("--every", type=int, default=3, help="use every k-th training image")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="store the best setting in the checkpoint")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args(__doc__.splitlines()[0], every=3)
     model, info = load_checkpoint(args.model)
-    samples = {s.name: s for s in list_samples(args.data)}
-    names = load_split(Path(args.data))["train"][:: args.every]
     runs = []
-    for name in names:
-        image, truth = load_pair(samples[name])
+    for name, image, truth in training_images(args.data, args.every):
         steps = list(segment_steps(model, image, SegmentConfig(stop_floor=0.05)))
         mirrored = flipped_masks(model, image, SegmentConfig(flips=max(FLIP_COUNTS)))  # each pass once
         by_flips = {flips: fuse_steps(steps, mirrored[: flips - 1]) for flips in FLIP_COUNTS}
@@ -53,21 +40,15 @@ def main() -> None:
     for flips, stop, rule in itertools.product(FLIP_COUNTS, STOP_THRESHOLDS, ASSIGNMENTS):
         config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips)
         scores = [score_image(decode_steps(steps[flips], shape, config), truth, n) for n, shape, steps, truth in runs]
-        summary = summarize(scores)
-        sbd, abs_dic, dic = 100 * summary["sbd"][0], summary["abs_dic"][0], summary["dic"][0]
-        objective = sbd - 2 * abs_dic
-        results.append((objective, -flips, stop, rule, sbd, abs_dic))  # on a tie, fewer passes win
-        print(f"{flips:5d} {stop:5.2f} {rule:>10s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {objective:9.2f}")
-    objective, flips, stop, rule, sbd, abs_dic = max(results)
+        value, sbd, abs_dic, dic = objective(scores)
+        results.append((value, -flips, stop, rule, sbd, abs_dic))  # on a tie, fewer passes win
+        print(f"{flips:5d} {stop:5.2f} {rule:>10s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}")
+    _, flips, stop, rule, sbd, abs_dic = max(results)
     flips = -flips
     print(f"\nbest: {flips} pass(es), stop threshold {stop}, assignment {rule} "
           f"(SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
-        meta = dict(info.meta)
-        meta["segment"] = {"stop_threshold": stop, "assignment": rule, "flips": flips}
-        meta["segment_tuned_on"] = {"split": "train", "images": len(runs), "objective": "SBD% - 2 |DiC|"}
-        save_checkpoint(args.model, model, meta)
-        print(f"written into {args.model}")
+        store(args.model, model, info, "segment", {"stop_threshold": stop, "assignment": rule, "flips": flips}, len(runs))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""What tune_decoding.py and tune_crf.py share: the command line, the training
+images they look at, the objective and how a choice is stored in a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leafcount.data.cvppp import list_samples, load_pair, load_split
+from leafcount.metrics import ImageScores, summarize
+from leafcount.model.checkpoint import CheckpointInfo, save_checkpoint
+from leafcount.model.ris import RIS
+
+OBJECTIVE = "SBD% - 2 |DiC|"
+
+
+def parse_args(description: str, every: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
+    parser.add_argument("--data", default="../shared/data/cvppp-a1")
+    parser.add_argument("--every", type=int, default=every, help="use every k-th training image")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help="store the best setting in the checkpoint")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
+
+
+def training_images(data: str, every: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, image, truth) of every k-th training image: validation images are never looked at."""
+    samples = {s.name: s for s in list_samples(data)}
+    for name in load_split(Path(data))["train"][::every]:
+        yield (name, *load_pair(samples[name]))
+
+
+def objective(scores: Sequence[ImageScores]) -> tuple[float, float, float, float]:
+    """(objective, SBD %, |DiC|, DiC): a little SBD must not buy many miscounted leaves."""
+    summary = summarize(scores)
+    sbd, abs_dic, dic = 100 * summary["sbd"][0], summary["abs_dic"][0], summary["dic"][0]
+    return sbd - 2 * abs_dic, sbd, abs_dic, dic
+
+
+def store(path: str, model: RIS, info: CheckpointInfo, key: str, value: dict, images: int) -> None:
+    """``meta[key] = value`` in the checkpoint, with a note of what it was chosen on."""
+    meta = dict(info.meta)
+    meta[key] = value
+    meta[f"{key}_tuned_on"] = {"split": "train", "images": images, "objective": OBJECTIVE}
+    save_checkpoint(path, model, meta)
+    print(f"written into {path}")
