@@ -256,8 +256,12 @@ class TrayController(QObject):
         self.doc, self.chosen = doc, None
         if doc is not None:
             doc.labels_changed.connect(self._schedule_counts)
-            known = doc.extra_meta.get("plants") or (doc.saved.meta.get("plants") if doc.saved is not None else None)
-            saved = plants_from_meta(known)  # from Segment all, else from the sidecar
+            # This session's word (Segment all's boxes, or None after leaving tray mode), else the sidecar's.
+            if "plants" in doc.extra_meta:
+                known = doc.extra_meta["plants"]
+            else:
+                known = doc.saved.meta.get("plants") if doc.saved is not None else None
+            saved = plants_from_meta(known)
             if doc not in self._trays and saved:
                 self._trays[doc] = [Plant(box) for box in saved]
             elif doc.saved is None and doc.path not in self._checked and self.detect(automatic=True):

@@ -303,3 +303,16 @@ def test_trays_opened_one_after_the_other_are_both_recognised(window, tray_folde
     assert window.trays.is_active
     window.session.open_row(0)
     assert window.trays.is_active and not window.trays.is_detecting
+
+
+def test_a_saved_tray_left_by_the_user_stays_one_image_when_reopened(window, tray_folder, qtbot):
+    shutil.copy(DEMO_DIR / "pi_rosette_2019-10-31.png", tray_folder)
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    segment_tray_now(window, qtbot)
+    window.session.save_current()  # the sidecar keeps the boxes
+    assert window.doc.saved.meta["plants"]
+    leave_tray_mode(window, qtbot)
+    window.session.open_row(1)
+    window.session.open_row(0)
+    assert not window.trays.is_active
