@@ -153,6 +153,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train(args)
 
 
+def _device(choice: str) -> str:
+    """``auto``: a CUDA GPU when torch sees one, else the CPU."""
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: torch sees no CUDA GPU on this machine")
+    return choice
+
+
 def _train(args: argparse.Namespace) -> int:
     from leafcount.data.augment import AugmentConfig
     from leafcount.model.checkpoint import load_checkpoint
@@ -172,11 +181,13 @@ def _train(args: argparse.Namespace) -> int:
         model.train()
         meta["parent"] = info.name
     else:
-        config = {"skip": ModelConfig(), "paper": ModelConfig.paper(), "tiny": ModelConfig.tiny()}[args.arch]
+        config = {"skip": ModelConfig(), "paper": ModelConfig.paper(), "tiny": ModelConfig.tiny(),
+                  "lite0": ModelConfig.lite0()}[args.arch]
         if args.input_size:
             h, w = (int(v) for v in args.input_size.lower().split("x"))
             config = ModelConfig(**{**config.to_dict(), "input_size": (h, w)})
-        model = build_ris(config)
+        model = build_ris(config, pretrained=not args.no_imagenet)
+        meta["encoder_init"] = "imagenet" if config.encoder == "lite0" and not args.no_imagenet else "random"
     train_pairs, val_pairs = load_pairs(Path(args.data), model.config.input_size, args.val_split, seed=args.seed)
     low, high = (float(v) for v in args.scale_range.split(","))
     augment = AugmentConfig(
@@ -188,8 +199,10 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr if args.lr is not None else 1e-4, curriculum_start=args.curriculum_start, curriculum_every=args.curriculum_every,
         pretrain_iterations=args.pretrain_iterations, val_every=args.val_every,
         checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, augment=augment,
+        backbone_lr_scale=args.backbone_lr_scale, frozen_backbone_blocks=args.frozen_backbone_blocks,
+        val_assignment=args.val_assignment,
     )
-    trainer = Trainer(model, train_pairs, val_pairs, config)
+    trainer = Trainer(model, train_pairs, val_pairs, config, device=_device(args.device))
     talk = trainer.is_main  # other ranks of a torchrun job stay silent
     state = resume_path(args.out)
     if args.resume:
@@ -337,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'auto' (split.json if present, else 20%% held out) or a fraction such as 0.2")
     g = tr.add_argument_group("model")
     g.add_argument("--init", help="start from this checkpoint (fine-tuning)")
-    g.add_argument("--arch", choices=("skip", "paper", "tiny"), default="skip", help="architecture for a new model")
+    g.add_argument("--arch", choices=("skip", "paper", "tiny", "lite0"), default="skip",
+                   help="architecture for a new model (lite0: ImageNet-pretrained EfficientNet-Lite0 encoder)")
+    g.add_argument("--no-imagenet", action="store_true", help="lite0: start the encoder from random weights")
     g.add_argument("--input-size", help="HxW network input for a new model, e.g. 250x265")
     g = tr.add_argument_group("training")
     g.add_argument("--iterations", type=int, help="stop at this total iteration count")
@@ -348,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--curriculum-every", type=int, default=200)
     g.add_argument("--pretrain-iterations", type=int, default=0, help="dense encoder pre-training first")
     g.add_argument("--val-every", type=int, default=500)
+    g.add_argument("--val-assignment", default="first", help="decoding of the validation runs (first, argmax, ...)")
+    g.add_argument("--backbone-lr-scale", type=float, default=1.0,
+                   help="lite0: the pretrained backbone learns this fraction of --lr")
+    g.add_argument("--frozen-backbone-blocks", type=int, default=0,
+                   help="lite0: keep the stem and this many first blocks at their ImageNet weights")
     g.add_argument("--right-angles-only", action="store_true", help="rotate by multiples of 90 degrees only")
     g.add_argument("--scale-range", default="0.8,1.2", help="random zoom range LOW,HIGH")
     g.add_argument("--colour-jitter", type=float, default=0.1, help="brightness/contrast/saturation jitter")
@@ -356,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g = tr.add_argument_group("hardware")
     g.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to train (auto: a CUDA GPU when there is one)")
     g = tr.add_argument_group("output")
     g.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     g.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from skimage.measure import label as connected_pieces
+from skimage.segmentation import watershed
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS
 from leafcount.resize import Box, letterbox, resize_array
 
-ASSIGNMENTS = ("first", "argmax")
+ASSIGNMENTS = ("first", "argmax", "grow")
+GROW_WORKING_SIDE = 2048
+""""grow" decodes at most this many pixels along the longer side, then scales the labels up."""
 FLIP_COUNTS = (1, 2, 4)
 
 
@@ -76,12 +80,20 @@ class Step:
     ``mask`` (float32 in [0, 1]) covers the whole image at the network's
     output resolution (aspect ratio of the image); ``kappa`` covers it at the
     recurrent grid resolution. Use :func:`mask_at` for the image size.
+
+    ``foreground`` and ``boundary`` are the network's dense per-pixel maps of
+    the whole image (plant and leaf-edge probabilities at the mask
+    resolution) when it has them: computed once by the encoder, the same
+    arrays on every step of a run, so whatever keeps the steps can decode
+    them with ``assignment="grow"``.
     """
 
     index: int
     mask: np.ndarray
     score: float
     kappa: np.ndarray
+    foreground: np.ndarray | None = None
+    boundary: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,10 @@ def segment_steps(
     grid_box = box.scaled(cfg.grid_size[0] / cfg.input_size[0], cfg.grid_size[1] / cfg.input_size[1])
     with torch.inference_mode():
         encoded = model.encode(tensor.to(device))
+        foreground = boundary = None
+        if encoded.aux_logits is not None:
+            dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
+            foreground, boundary = out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy()
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
         for index in range(config.max_steps):
@@ -136,7 +152,8 @@ def segment_steps(
             out, state, canvas = model.step(encoded, state, canvas)
             score = float(torch.sigmoid(out.score_logit[0]))
             mask = torch.sigmoid(out.mask_logits[0]).cpu().numpy()
-            yield Step(index, out_box.crop(mask).copy(), score, grid_box.crop(out.kappa[0].cpu().numpy()).copy())
+            kappa = grid_box.crop(out.kappa[0].cpu().numpy()).copy()
+            yield Step(index, out_box.crop(mask).copy(), score, kappa, foreground, boundary)
             if score < config.stop_floor:
                 return
 
@@ -172,7 +189,9 @@ def decode_steps(
         ``mask_threshold``: a pixel joins a leaf when y_t > threshold.
         ``assignment``: "first" keeps a pixel with the earliest step that
         claims it (paper); "argmax" gives it to the kept step with the
-        highest y_t.
+        highest y_t; "grow" lets RIS say which leaves exist and where their
+        cores lie, and the dense maps say which pixel belongs to which
+        (:func:`grow_leaves`; steps without dense maps fall back to "argmax").
 
     Returns
     -------
@@ -195,9 +214,12 @@ def decode_steps(
             raise LabelFormatError(
                 f"step {step.index}: the mask must be a non-empty 2-D array, got shape {np.shape(step.mask)}"
             )
+    kept = accepted_steps(steps, config.stop_threshold)
+    if config.assignment == "grow" and kept and kept[0].foreground is not None:
+        return grow_leaves(kept, shape, config.mask_threshold)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)
-    for step in accepted_steps(steps, config.stop_threshold):
+    for step in kept:
         prob = mask_at(step, shape)
         claims = prob > config.mask_threshold
         if config.assignment == "first":
@@ -207,6 +229,59 @@ def decode_steps(
             best[claims] = prob[claims]
         labels[claims] = step.index + 1
     return labels
+
+
+def grow_leaves(steps: Sequence[Step], shape: tuple[int, int], mask_threshold: float = 0.5) -> np.ndarray:
+    """Labels where RIS decides the leaves and the dense maps decide the pixels.
+
+    Each kept step's argmax region, cut to the pixels the foreground map
+    calls plant and the boundary map calls leaf interior, and reduced to its
+    largest connected piece, seeds one leaf; a watershed on the boundary map
+    then grows the seeds over the plant. So a step that spilled over a leaf
+    edge loses the spill to the leaf behind that edge, no pixel outside the
+    plant becomes leaf (a colour card the foreground map rejects stays
+    background even where a step claimed it), and a step whose mask lies
+    wholly off the plant gives no leaf.
+
+    Parameters
+    ----------
+    steps : sequence of Step
+        The kept steps, with ``foreground`` and ``boundary`` maps.
+    shape : (H, W)
+        The image size; work is done at most :data:`GROW_WORKING_SIDE` long.
+    mask_threshold : float
+        A pixel can seed a step's leaf where y_t exceeds it.
+    """
+    scale = min(1.0, GROW_WORKING_SIDE / max(shape))
+    work = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+    plant = resize_array(steps[0].foreground, work) > 0.5
+    edges = resize_array(steps[0].boundary, work)
+    seeds = np.zeros(work, dtype=np.int32)
+    best = np.zeros(work, dtype=np.float32)
+    for step in steps:
+        prob = mask_at(step, work)
+        claims = (prob > mask_threshold) & (prob > best)
+        best[claims] = prob[claims]
+        seeds[claims] = step.index + 1
+    seeds[~plant] = 0
+    interior = np.where(edges < 0.5, seeds, 0)
+    # A thin leaf can lie wholly on the boundary map: it keeps its plant pixels as its seed.
+    thin = np.setdiff1d(np.unique(seeds), np.unique(interior))
+    seeds = np.where(np.isin(seeds, thin), seeds, interior)
+    pieces, n_pieces = connected_pieces(seeds, background=0, connectivity=1, return_num=True)
+    if n_pieces:
+        sizes = np.bincount(pieces.ravel(), minlength=n_pieces + 1)
+        leaf_of_piece = np.zeros(n_pieces + 1, dtype=np.int32)
+        leaf_of_piece[pieces.ravel()] = seeds.ravel()
+        largest = np.zeros(int(leaf_of_piece.max()) + 1, dtype=np.int64)
+        keep = np.zeros(n_pieces + 1, dtype=bool)
+        for piece in np.argsort(-sizes[1:], kind="stable") + 1:  # the biggest piece of each leaf first
+            if largest[leaf_of_piece[piece]] == 0:
+                largest[leaf_of_piece[piece]] = piece
+                keep[piece] = True
+        seeds = np.where(keep[pieces], seeds, 0).astype(np.int32)
+    grown = watershed(edges, seeds, mask=plant).astype(np.int32)
+    return grown if work == tuple(shape) else resize_array(grown, shape, nearest=True)
 
 
 def all_steps(

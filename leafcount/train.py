@@ -35,7 +35,7 @@ from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tenso
 from leafcount.model.loss import labels_to_masks, matching_loss
 from leafcount.model.ris import RIS
 from leafcount.resize import letterbox, resize_array
-from leafcount.segment import SegmentConfig, segment_image
+from leafcount.segment import ASSIGNMENTS, SegmentConfig, segment_image
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,10 @@ class TrainConfig:
     pixel_weight: float = 1.0
     aux_weight: float = 0.5
     pretrain_iterations: int = 0
+    backbone_lr_scale: float = 1.0
+    frozen_backbone_blocks: int = 0
     val_every: int = 500
+    val_assignment: str = "first"
     checkpoint_minutes: float = 5.0
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -69,7 +72,11 @@ class TrainConfig:
             raise ConfigError(f"lr_drop must be in (0, 1), got {self.lr_drop}")
         if self.curriculum_start < 1:
             raise ConfigError(f"curriculum_start must be >= 1, got {self.curriculum_start}")
-        for name in ("confidence_weight", "pixel_weight", "aux_weight", "pretrain_iterations"):
+        if self.val_assignment not in ASSIGNMENTS:
+            raise ConfigError(f"val_assignment must be one of {ASSIGNMENTS}, got {self.val_assignment!r}")
+        if not 0 < self.backbone_lr_scale <= 1:
+            raise ConfigError(f"backbone_lr_scale must be in (0, 1], got {self.backbone_lr_scale}")
+        for name in ("confidence_weight", "pixel_weight", "aux_weight", "pretrain_iterations", "frozen_backbone_blocks"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -133,11 +140,33 @@ def _targets(labels: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, t
 
 def _aux_loss(aux_logits: torch.Tensor | None, aux_target: torch.Tensor) -> torch.Tensor:
     if aux_logits is None:
-        return torch.zeros(())
+        return torch.zeros((), device=aux_target.device)
     fg = F.binary_cross_entropy_with_logits(aux_logits[0, 0], aux_target[0])
     # Boundaries are ~5% of pixels: weight them up so they are not ignored.
-    edge = F.binary_cross_entropy_with_logits(aux_logits[0, 1], aux_target[1], pos_weight=torch.tensor(5.0))
+    edge = F.binary_cross_entropy_with_logits(
+        aux_logits[0, 1], aux_target[1], pos_weight=torch.tensor(5.0, device=aux_target.device)
+    )
     return fg + edge
+
+
+def _parameter_groups(model: RIS, config: TrainConfig) -> list[dict[str, Any]]:
+    """The pretrained backbone (a lite0 encoder's) learns ``backbone_lr_scale``
+    times slower than the rest, and its stem and first
+    ``frozen_backbone_blocks`` blocks not at all: their ImageNet edge and
+    colour filters are what makes photos from other labs look familiar, and
+    skipping their gradients saves a fifth of an iteration."""
+    backbone = getattr(model.encoder, "backbone", None)
+    if backbone is None:
+        return [{"params": list(model.parameters()), "lr": config.lr}]
+    frozen: list[torch.nn.Module] = []
+    if config.frozen_backbone_blocks:
+        frozen = [backbone._conv_stem, backbone._bn0, *backbone._blocks[: config.frozen_backbone_blocks]]
+    for module in frozen:
+        module.requires_grad_(False)
+    inside = {id(p) for p in backbone.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in inside]
+    tuned = [p for p in backbone.parameters() if p.requires_grad]
+    return [{"params": rest, "lr": config.lr}, {"params": tuned, "lr": config.lr * config.backbone_lr_scale}]
 
 
 def curriculum_length(iteration: int, n_leaves: int, config: TrainConfig) -> int:
@@ -161,14 +190,16 @@ class Trainer:
         train_pairs: Sequence[TrainingPair],
         val_pairs: Sequence[TrainingPair] = (),
         config: TrainConfig = TrainConfig(),
+        device: str | torch.device = "cpu",
     ) -> None:
         if not train_pairs:
             raise ConfigError("no training images with labels")
-        self.model = model
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
         self.config = config
         self.train_pairs = list(train_pairs)
         self.val_pairs = list(val_pairs)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(_parameter_groups(model, config))
         self.distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         self.rank = dist.get_rank() if self.distributed else 0
         # Pre-training leaves the recurrent part unused, hence find_unused_parameters.
@@ -196,11 +227,12 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def set_lr(self, lr: float) -> None:
-        """Set the learning rate (a manual schedule step); the plateau count restarts."""
+        """Set the learning rate (a manual schedule step); the plateau count restarts.
+        A pretrained backbone keeps its ``backbone_lr_scale`` of it."""
         if not lr > 0:
             raise ConfigError(f"lr must be > 0, got {lr}")
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        for index, group in enumerate(self.optimizer.param_groups):
+            group["lr"] = lr * (self.config.backbone_lr_scale if index else 1.0)
         self.bad_validations = 0
 
     def train_step(self) -> tuple[float, float, int]:
@@ -209,7 +241,8 @@ class Trainer:
         pair = self.train_pairs[int(self.rng.integers(len(self.train_pairs)))]
         image, labels = augment(pair.image, pair.labels, self.rng, cfg.augment)
         masks, aux_target = _targets(labels, self.model.config.output_size)
-        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+        masks, aux_target = masks.to(self.device), aux_target.to(self.device)
+        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         if self.iteration < cfg.pretrain_iterations:
@@ -231,14 +264,18 @@ class Trainer:
         self.iteration += 1
         return float(loss.detach()), iou, steps
 
-    def validate(self, segment_config: SegmentConfig = SegmentConfig()) -> dict[str, float]:
-        """Loss (full n + 2 steps) and DiC / |DiC| / SBD / FBD on the held-out pairs."""
+    def validate(self, segment_config: SegmentConfig | None = None) -> dict[str, float]:
+        """Loss (full n + 2 steps) and DiC / |DiC| / SBD / FBD on the held-out pairs
+        (decoded with ``config.val_assignment`` unless ``segment_config`` is given)."""
+        if segment_config is None:
+            segment_config = SegmentConfig(assignment=self.config.val_assignment)
         self.model.eval()
         losses, scores = [], []
         with torch.inference_mode():
             for pair in self.val_pairs:
                 masks, _ = _targets(pair.labels, self.model.config.output_size)
-                tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None]
+                masks = masks.to(self.device)
+                tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None].to(self.device)
                 seq = self.model(tensor, masks.shape[0] + 2)
                 losses.append(float(matching_loss(seq.mask_logits[0], seq.score_logits[0], masks).total))
                 result = segment_image(self.model, pair.image, segment_config)
@@ -319,11 +356,11 @@ class Trainer:
         for name, step in header["adam_steps"].items():
             self.optimizer.state[params[name]] = {
                 "step": torch.tensor(step),
-                "exp_avg": tensors[f"adam.exp_avg.{name}"].clone(),
-                "exp_avg_sq": tensors[f"adam.exp_avg_sq.{name}"].clone(),
+                "exp_avg": tensors[f"adam.exp_avg.{name}"].to(self.device),
+                "exp_avg_sq": tensors[f"adam.exp_avg_sq.{name}"].to(self.device),
             }
-        for group in self.optimizer.param_groups:
-            group["lr"] = header["lr"]
+        for index, group in enumerate(self.optimizer.param_groups):
+            group["lr"] = header["lr"] * (self.config.backbone_lr_scale if index else 1.0)
         self.rng.bit_generator.state = header["rng"]
         self.iteration = int(header["iteration"])
         if self.distributed and self.rank:

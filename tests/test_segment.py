@@ -96,3 +96,73 @@ def test_checkpoint_recommended_decoding():
         SegmentConfig.for_checkpoint({"segment": {"colour": 1}})
     with pytest.raises(ConfigError, match="must be a mapping"):
         SegmentConfig.for_checkpoint({"segment": [0.4]})
+
+
+def _dense_step(index, mask, score, foreground, boundary):
+    return Step(index, np.asarray(mask, np.float32), score, np.zeros((1, 1), np.float32),
+                np.asarray(foreground, np.float32), np.asarray(boundary, np.float32))
+
+
+def _two_leaf_scene():
+    """A 10x20 plant of two leaves side by side, split by an edge at column 10."""
+    foreground = np.zeros((12, 24), np.float32)
+    foreground[1:11, 2:22] = 1.0
+    boundary = np.zeros_like(foreground)
+    boundary[1:11, 11:13] = 1.0
+    return foreground, boundary
+
+
+def test_grow_moves_a_spill_across_a_leaf_edge_to_the_leaf_behind_it():
+    foreground, boundary = _two_leaf_scene()
+    left = np.zeros_like(foreground)
+    left[1:11, 2:16] = 0.9  # spills 3 columns past the edge into the right leaf
+    right = np.zeros_like(foreground)
+    right[3:9, 17:21] = 0.9
+    steps = [_dense_step(0, left, 0.9, foreground, boundary), _dense_step(1, right, 0.8, foreground, boundary)]
+    argmax = decode_steps(steps, (12, 24), SegmentConfig(assignment="argmax"))
+    grown = decode_steps(steps, (12, 24), SegmentConfig(assignment="grow"))
+    assert (argmax[1:11, 13:16] == 1).all()  # argmax keeps the spill
+    assert (grown[1:11, 13:22] == 2).all()  # grow gives it to the leaf behind the edge
+    assert (grown[1:11, 2:11] == 1).all()
+    assert not grown[foreground == 0].any()  # nothing outside the plant
+
+
+def test_grow_drops_a_step_that_lies_off_the_plant():
+    foreground, boundary = _two_leaf_scene()
+    leaf = np.zeros_like(foreground)
+    leaf[2:10, 3:10] = 0.9
+    card = np.zeros_like(foreground)
+    card[0:1, :] = 0.95  # a "leaf" on the background row only
+    steps = [_dense_step(0, leaf, 0.9, foreground, boundary), _dense_step(1, card, 0.9, foreground, boundary)]
+    grown = decode_steps(steps, (12, 24), SegmentConfig(assignment="grow"))
+    assert set(np.unique(grown)) == {0, 1}
+    assert (grown[foreground > 0] == 1).all()  # the one leaf grows over the whole connected plant
+
+
+def test_grow_keeps_a_thin_leaf_that_lies_on_the_boundary_map():
+    foreground, boundary = _two_leaf_scene()
+    thin = np.zeros_like(foreground)
+    thin[1:11, 11:13] = 0.9  # exactly the edge columns
+    other = np.zeros_like(foreground)
+    other[2:10, 3:9] = 0.9
+    steps = [_dense_step(0, other, 0.9, foreground, boundary), _dense_step(1, thin, 0.9, foreground, boundary)]
+    grown = decode_steps(steps, (12, 24), SegmentConfig(assignment="grow"))
+    assert set(np.unique(grown)) == {0, 1, 2}
+
+
+def test_grow_without_dense_maps_decodes_like_argmax():
+    a = [[0.9, 0.9, 0.1], [0.1, 0.1, 0.1]]
+    b = [[0.1, 0.95, 0.9], [0.1, 0.1, 0.1]]
+    steps = [_step(0, a, 0.9), _step(1, b, 0.8)]
+    grown = decode_steps(steps, (2, 3), SegmentConfig(assignment="grow"))
+    assert grown.tolist() == decode_steps(steps, (2, 3), SegmentConfig(assignment="argmax")).tolist()
+
+
+def test_grow_at_another_size_scales_the_labels(tiny_model):
+    image = np.random.default_rng(3).random((45, 50, 3), dtype=np.float32)
+    steps = list(segment_steps(tiny_model, image, SegmentConfig(max_steps=3, stop_floor=0.0)))
+    assert steps[0].foreground is not None and steps[0].foreground.shape == steps[0].mask.shape
+    assert all(step.foreground is steps[0].foreground for step in steps)  # one map per run, not per step
+    labels = decode_steps(steps, (90, 100), SegmentConfig(assignment="grow", stop_threshold=0.0))
+    assert labels.shape == (90, 100) and labels.dtype == np.int32
+    assert set(np.unique(labels)) <= {0, 1, 2, 3}

@@ -56,8 +56,72 @@ def random_background(rng: np.random.Generator, shape: tuple[int, int]) -> np.nd
     return flat_background(rng, shape)
 
 
+# The 24 patches of a classic colour checker (sRGB, row by row): labs put one
+# beside the pot for colour calibration, and its green patches look like leaves.
+_CHECKER = np.array(
+    [[115, 82, 68], [194, 150, 130], [98, 122, 157], [87, 108, 67], [133, 128, 177], [103, 189, 170],
+     [214, 126, 44], [80, 91, 166], [193, 90, 99], [94, 60, 108], [157, 188, 64], [224, 163, 46],
+     [56, 61, 150], [70, 148, 73], [175, 54, 60], [231, 199, 31], [187, 86, 149], [8, 133, 161],
+     [243, 243, 242], [200, 200, 200], [160, 160, 160], [122, 122, 121], [85, 85, 85], [52, 52, 52]],
+    dtype=np.float32,
+) / 255.0
+
+
+def _free_corner(plant: np.ndarray, height: int, width: int, rng: np.random.Generator) -> tuple[int, int] | None:
+    """A random top-left corner where a height x width box misses the plant, if one is found."""
+    rows, cols = plant.shape
+    if height >= rows or width >= cols:
+        return None
+    for _ in range(20):
+        top, left = int(rng.integers(0, rows - height)), int(rng.integers(0, cols - width))
+        if not plant[top : top + height, left : left + width].any():
+            return top, left
+    return None
+
+
+def add_colour_card(surface: np.ndarray, plant: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw a colour checker (4 x 6 patches on a black frame, maybe rotated by a
+    quarter turn) on ``surface`` where it does not cover the ``plant`` mask."""
+    rows, cols = plant.shape
+    patch = max(3, int(rng.uniform(0.025, 0.06) * min(rows, cols)))
+    gap = max(1, patch // 5)
+    grid = (4, 6) if rng.random() < 0.5 else (6, 4)
+    height, width = (grid[0] * (patch + gap) + gap, grid[1] * (patch + gap) + gap)
+    corner = _free_corner(plant, height, width, rng)
+    if corner is None:
+        return surface
+    top, left = corner
+    out = surface.copy()
+    out[top : top + height, left : left + width] = rng.uniform(0.02, 0.1)
+    light = np.float32(rng.uniform(0.6, 1.1))
+    for index, colour in enumerate(_CHECKER):
+        r, c = divmod(index, 6) if grid == (4, 6) else (index % 6, index // 6)
+        y, x = top + gap + r * (patch + gap), left + gap + c * (patch + gap)
+        out[y : y + patch, x : x + patch] = np.clip(colour * light, 0.0, 1.0)
+    return out
+
+
+def add_pot_label(surface: np.ndarray, plant: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A white plant label with dark lines of "text" where it misses the plant."""
+    rows, cols = plant.shape
+    height = max(4, int(rng.uniform(0.04, 0.1) * rows))
+    width = max(8, int(rng.uniform(0.1, 0.25) * cols))
+    corner = _free_corner(plant, height, width, rng)
+    if corner is None:
+        return surface
+    top, left = corner
+    out = surface.copy()
+    out[top : top + height, left : left + width] = rng.uniform(0.75, 0.98)
+    line = max(1, height // 6)
+    for y in range(top + line, top + height - line, 2 * line):
+        end = left + int(width * rng.uniform(0.4, 0.9))
+        out[y : y + line, left + line : end] = rng.uniform(0.05, 0.3)
+    return out
+
+
 def replace_background(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Keep the labelled leaves of ``image`` and put them on a random surface.
+    """Keep the labelled leaves of ``image`` and put them on a random surface,
+    with a colour card (p = 0.5) and a plant label (p = 0.3) beside the plant.
 
     The plant mask is grown by a pixel and softened so leaf edges blend in
     rather than showing a cut-out halo.
@@ -75,4 +139,9 @@ def replace_background(image: np.ndarray, labels: np.ndarray, rng: np.random.Gen
     plant = ndimage.binary_dilation(labels > 0, iterations=1)
     alpha = ndimage.gaussian_filter(plant.astype(np.float32), 0.8)[..., None]
     background = random_background(rng, image.shape[:2])
+    clear = ndimage.binary_dilation(plant, iterations=3)
+    if rng.random() < 0.5:
+        background = add_colour_card(background, clear, rng)
+    if rng.random() < 0.3:
+        background = add_pot_label(background, clear, rng)
     return (image * alpha + background * (1 - alpha)).astype(np.float32)

@@ -9,7 +9,7 @@ from typing import Any
 
 from leafcount.errors import ConfigError
 
-ENCODERS = ("paper", "skip")
+ENCODERS = ("paper", "skip", "lite0")
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,10 @@ class ModelConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lstm_kernel % 2 != 1 or self.first_kernel % 2 != 1:
             raise ConfigError("lstm_kernel and first_kernel must be odd")
-        if self.encoder == "skip" and self.skip_channels < 1:
-            raise ConfigError("the skip encoder needs skip_channels >= 1")
+        if self.encoder != "paper" and self.skip_channels < 1:
+            raise ConfigError(f"the {self.encoder} encoder needs skip_channels >= 1")
+        if self.encoder == "lite0" and (self.grid_stride, self.output_stride) != (8, 2):
+            raise ConfigError("the lite0 encoder has its grid at stride 8 and its masks at stride 2")
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -75,6 +77,17 @@ class ModelConfig:
             encoder="paper", input_size=(500, 530), grid_stride=5, encoder_channels=30,
             encoder_dilations=(1, 1, 1, 1), first_kernel=9, skip_channels=0, output_stride=1,
             lstm_channels=30, feed_canvas=False, coord_channels=False, standardize_input=True,
+        )
+
+    @classmethod
+    def lite0(cls) -> "ModelConfig":
+        """leafcount v2: an ImageNet-pretrained EfficientNet-Lite0 with a feature
+        pyramid (its stride-8 level feeds the ConvLSTMs, a stride-2 level the
+        masks and the dense foreground/boundary heads) at 256x272."""
+        return cls(
+            encoder="lite0", input_size=(256, 272), grid_stride=8, encoder_channels=64,
+            encoder_dilations=(), skip_channels=16, output_stride=2, lstm_channels=32,
+            standardize_input=False,
         )
 
     @classmethod

