@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class ImageOutcome:
     model: str = ""
     error: str | None = None
     plants: tuple[tuple[PlantBox, int], ...] = ()  # trays: each plant and its leaf count
+    details: str = ""  # the traceback of an unexpected failure, for --verbose
 
 
 @lru_cache(maxsize=2)
@@ -64,6 +66,10 @@ def segment_file(
     label PNG is scaled back (nearest neighbour) to the file's own size so it
     pairs with the photo, while the overlay preview keeps the reduced size.
     Tray boxes are in the label PNG's pixels.
+
+    Any other exception is a bug, but one image's bug must not cost the
+    batch its other results: it comes back as an error too, with its
+    traceback in ``details``.
     """
     from leafcount.corrections import save_corrections
     from leafcount.crf import CrfConfig, refine_labels
@@ -102,6 +108,14 @@ def segment_file(
         return ImageOutcome(image_path, leaf_count, info.name, plants=plants)
     except LeafcountError as exc:
         return ImageOutcome(image_path, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return _unexpected(image_path, exc)
+
+
+def _unexpected(image_path: Path, exc: BaseException) -> ImageOutcome:
+    message = f"unexpected failure, please report it ({type(exc).__name__}: {exc})"
+    details = "".join(traceback.format_exception(exc))
+    return ImageOutcome(image_path, error=str(LeafcountError(message, image_path)), details=details)
 
 
 def _tray_plants(image: np.ndarray, tray: str | None) -> list[PlantBox]:
@@ -123,6 +137,14 @@ def _scale_box(box: PlantBox, shape: tuple[int, int], full_shape: tuple[int, int
     fy, fx = full_shape[0] / shape[0], full_shape[1] / shape[1]
     return dataclasses.replace(box, top=round(box.top * fy), left=round(box.left * fx),
                                bottom=round(box.bottom * fy), right=round(box.right * fx))
+
+
+def _outcome_of(future, image_path: Path) -> ImageOutcome:
+    """The future's outcome; a worker that died or a result that could not travel is this image's error."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool when the system killed a worker
+        return _unexpected(Path(image_path), exc)
 
 
 def _init_worker() -> None:
@@ -183,7 +205,7 @@ def segment_files(
         with Client(scheduler) as client:
             futures = {client.submit(segment_file, path, *args, pure=False): i for i, path in enumerate(images)}
             for future in dask_completed(futures):
-                done[futures[future]] = outcome = future.result()
+                done[futures[future]] = outcome = _outcome_of(future, images[futures[future]])
                 emit(outcome)
                 if cancel is not None and cancel.is_set():
                     client.cancel(list(futures))
@@ -201,7 +223,7 @@ def segment_files(
         futures = {pool.submit(segment_file, path, *args): i for i, path in enumerate(images)}
         try:
             for future in as_completed(futures):
-                done[futures[future]] = outcome = future.result()
+                done[futures[future]] = outcome = _outcome_of(future, images[futures[future]])
                 emit(outcome)
                 if cancel is not None:
                     cancel.raise_if_cancelled()

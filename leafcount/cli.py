@@ -81,6 +81,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         bar.update(1)
         if outcome.error:
             bar.write(f"error: {outcome.error}", file=sys.stderr)
+            if args.verbose and outcome.details:
+                bar.write(outcome.details.rstrip(), file=sys.stderr)
 
     try:
         outcomes = segment_files(images, out, model_path, config, crf=args.crf, tray=args.tray, workers=args.workers,

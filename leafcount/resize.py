@@ -37,12 +37,18 @@ def resize_array(array: np.ndarray, shape: tuple[int, int], *, nearest: bool = F
         rows = np.minimum((np.arange(shape[0]) + 0.5) * array.shape[0] / shape[0], array.shape[0] - 1).astype(int)
         cols = np.minimum((np.arange(shape[1]) + 0.5) * array.shape[1] / shape[1], array.shape[1] - 1).astype(int)
         return array[rows[:, None], cols[None, :]]
-    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    tensor = torch.from_numpy(_positive_strides(np.ascontiguousarray(array, dtype=np.float32)))
     tensor = tensor[None, None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)[None]
     shrinking = shape[0] < array.shape[0] or shape[1] < array.shape[1]
     out = F.interpolate(tensor, size=tuple(shape), mode="bilinear", align_corners=False, antialias=shrinking)
     out = out[0, 0] if array.ndim == 2 else out[0].permute(1, 2, 0)
     return out.numpy()
+
+
+def _positive_strides(array: np.ndarray) -> np.ndarray:
+    """torch refuses negative strides, and numpy calls a mirrored view contiguous
+    when its mirrored axes have length 1 (a 1 x N image flipped), so it keeps them."""
+    return array.copy() if any(stride < 0 for stride in array.strides) else array
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Box]:

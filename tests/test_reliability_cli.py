@@ -1,0 +1,90 @@
+"""Issue 16, headless half: faults that once stopped a batch, lost results or said nothing.
+
+Each test names the issue item it shows. ``leafcount segment`` runs in this
+process (``--workers 1``) unless the test is about worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from leafcount.cli import main
+from leafcount.data.cvppp import read_labels
+from leafcount.data.folder import read_image_size
+from leafcount.model.checkpoint import save_checkpoint
+from leafcount.model.config import ModelConfig
+from leafcount.model.ris import build_ris
+
+
+@pytest.fixture
+def model_path(tmp_path) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path / "models" / "tiny.safetensors"
+    path.parent.mkdir()
+    save_checkpoint(path, build_ris(ModelConfig.tiny()))
+    return path
+
+
+def _photo(h: int = 30, w: int = 40, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _folder(path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    path.mkdir(parents=True)
+    for i, (name, (h, w)) in enumerate(sizes.items()):
+        Image.fromarray(_photo(h, w, seed=i)).save(path / name)
+    return path
+
+
+def _segment(inputs: list[Path], out: Path, model: Path, capsys, *extra: str) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    code = main(["-q", "segment", *map(str, inputs), "--model", str(model), "--out", str(out),
+                 "--workers", "1", "--max-steps", "3", *extra])
+    return code, capsys.readouterr().err.splitlines()
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "counts.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# --- 1. tiny images ----------------------------------------------------------------------------
+
+TINY = {"a.png": (30, 40), "dot.png": (1, 1), "row.png": (1, 9), "column.png": (9, 1), "two.png": (2, 2),
+        "z.png": (30, 40)}
+
+
+@pytest.mark.parametrize("flips", ["1", "2", "4"])
+def test_item1_tiny_images_are_segmented_with_mirrored_passes(tmp_path, model_path, capsys, flips):
+    folder = _folder(tmp_path / "in", TINY)
+    code, err = _segment([folder], tmp_path / "out", model_path, capsys, "--flips", flips)
+    assert (code, err) == (0, [])
+    for name in TINY:
+        assert read_labels(tmp_path / "out" / f"{Path(name).stem}_label.png").shape == read_image_size(folder / name)
+    assert sorted(row["image"] for row in _rows(tmp_path / "out")) == sorted(TINY)
+
+
+def test_item1_an_unexpected_failure_is_one_line_and_counts_csv_keeps_the_rest(tmp_path, model_path, capsys,
+                                                                                monkeypatch):
+    import leafcount.segment
+
+    real = leafcount.segment.segment_image
+
+    def fails_on_narrow_images(model, image, *args, **kwargs):
+        if image.shape[1] < 10:
+            raise ValueError("At least one stride in the given numpy array is negative")
+        return real(model, image, *args, **kwargs)
+
+    monkeypatch.setattr(leafcount.segment, "segment_image", fails_on_narrow_images)
+    folder = _folder(tmp_path / "in", {"a.png": (30, 40), "column.png": (9, 1), "z.png": (30, 40)})
+    code, err = _segment([folder], tmp_path / "out", model_path, capsys)
+    assert code == 1
+    assert err == ["error: column.png: unexpected failure, please report it "
+                   "(ValueError: At least one stride in the given numpy array is negative)"]
+    assert [row["image"] for row in _rows(tmp_path / "out")] == ["a.png", "z.png"]
