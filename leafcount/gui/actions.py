@@ -18,6 +18,15 @@ TOOL_KEYS = {
 }
 
 
+def distinct_keys(keys: list[QKeySequence]) -> list[QKeySequence]:
+    """``keys`` without repeats and empty sequences, in order."""
+    seen: dict[str, QKeySequence] = {}
+    for key in keys:
+        if not key.isEmpty():
+            seen.setdefault(key.toString(), key)
+    return list(seen.values())
+
+
 class WindowActions(QObject):
     """Every QAction of the main window; the window connects them."""
 
@@ -58,7 +67,10 @@ class WindowActions(QObject):
         self.undo = undo_group.createUndoAction(window, "Undo")
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo = undo_group.createRedoAction(window, "Redo")
-        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # Both usual redo keys on every desktop, plus the desktop's own (each once:
+        # a key given twice is ambiguous to Qt and does nothing).
+        self.redo.setShortcuts(distinct_keys([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y"),
+                                              *QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)]))
         self.tool_group = QActionGroup(window)
         self.tools: dict[Tool, QAction] = {}
         for tool, (text, key, tip) in TOOL_KEYS.items():
@@ -69,7 +81,8 @@ class WindowActions(QObject):
         self.tools[Tool.SELECT].setChecked(True)
         self.new_leaf = action("New leaf", "N", "Start a new leaf: the next brush stroke draws it")
         self.delete_leaf = action("Delete leaf", QKeySequence.StandardKey.Delete, "Delete the selected leaf")
-        self.delete_leaf.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence("Backspace")])
+        self.delete_leaf.setShortcuts(distinct_keys([QKeySequence(QKeySequence.StandardKey.Delete),
+                                                     QKeySequence("Backspace")]))
         self.fill_holes = action("Fill holes", "H", "Fill the background holes inside the selected leaf")
         self.protect_leaves = action("Protect other leaves", "P", "The brush paints only on background", checkable=True)
         self.brush_smaller = action("Smaller brush", "[")
