@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
 DEFAULT_MODEL = ROOT / "models" / "ris-cvppp-a1.safetensors"
 COLUMNS = ("method", "SBD", "|DiC|", "DiC", "FBD", "s / image")
-RULE_NAMES = {"first": "first, paper", "argmax": "argmax"}
+RULE_NAMES = {"first": "first, paper", "argmax": "argmax", "grow": "grow over dense maps"}
 MIRRORED = 4  # passes of the test-time flip rows (leafcount.flips)
 
 # Romera-Paredes & Torr (ECCV 2016), Table 2, and Ren & Zemel (CVPR 2017),

@@ -19,10 +19,9 @@ from tuning import objective, parse_args, store, training_images
 from leafcount.flips import flipped_masks, fuse_steps
 from leafcount.metrics import score_image
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.segment import FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
+from leafcount.segment import ASSIGNMENTS, FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
 
 STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
-ASSIGNMENTS = ("first", "argmax")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from leafcount.atomic import write_text_atomic
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, LeafcountError
+from leafcount.segment import ASSIGNMENTS
 
 log = logging.getLogger("leafcount")
 
@@ -62,7 +63,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     model_path = _model_path(args.model)
     info = read_checkpoint_info(model_path)  # a bad checkpoint is one clear error before any work starts
-    given = {key: getattr(args, key) for key in ("stop_threshold", "mask_threshold", "assignment", "max_steps", "flips")}
+    given = {key: getattr(args, key) for key in ("stop_threshold", "mask_threshold", "assignment", "max_steps", "flips", "dense_flips")}
     config = SegmentConfig.for_checkpoint(info.meta).replace(**{k: v for k, v in given.items() if v is not None})
     if args.crf:
         from leafcount.crf import is_crf_available
@@ -321,13 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--stop-threshold", type=float,
                    help="stop when s_t falls below this (default: the checkpoint's tuned value, else 0.5)")
     g.add_argument("--mask-threshold", type=float, help="pixel joins a leaf above this (default 0.5)")
-    g.add_argument("--assignment", choices=("first", "argmax"),
-                   help="overlaps: earliest leaf keeps a pixel (paper), or the highest mask value "
-                        "(default: the checkpoint's tuned rule, else first)")
+    g.add_argument("--assignment", choices=ASSIGNMENTS,
+                   help="which leaf gets a pixel: the earliest that claims it (first, paper), the highest "
+                        "mask value (argmax), or RIS's leaves grown over the network's plant and leaf-edge "
+                        "maps (grow) (default: the checkpoint's tuned rule, else first)")
     g.add_argument("--max-steps", type=int, help="at most this many leaves (default 30)")
     g.add_argument("--flips", type=int, choices=(1, 2, 4),
                    help="also segment 1 or 3 mirrored copies and average each leaf's masks: sharper "
                         "edges, 2x or 4x the time (default: the checkpoint's setting, else 1)")
+    g.add_argument("--dense-flips", type=int, choices=(1, 2, 4),
+                   help="average the plant and leaf-edge maps of 'grow' over 1 or 3 mirrored copies "
+                        "(encoder only; default: the checkpoint's setting, else 1)")
     g.add_argument("--crf", action="store_true", help="refine the leaves with a dense CRF (RIS+CRF)")
     g.add_argument("--tray", metavar="auto|off|ROWSxCOLS", default="auto",
                    help="trays of many plants: found image by image (auto, the default), never (off), "
@@ -365,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--curriculum-every", type=int, default=200)
     g.add_argument("--pretrain-iterations", type=int, default=0, help="dense encoder pre-training first")
     g.add_argument("--val-every", type=int, default=500)
-    g.add_argument("--val-assignment", default="first", help="decoding of the validation runs (first, argmax, ...)")
+    g.add_argument("--val-assignment", choices=ASSIGNMENTS, default="first", help="decoding of the validation runs")
     g.add_argument("--backbone-lr-scale", type=float, default=1.0,
                    help="lite0: the pretrained backbone learns this fraction of --lr")
     g.add_argument("--frozen-backbone-blocks", type=int, default=0,

@@ -19,7 +19,7 @@ from skimage.segmentation import watershed
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
-from leafcount.model.ris import RIS
+from leafcount.model.ris import RIS, Encoded
 from leafcount.resize import Box, letterbox, resize_array
 
 ASSIGNMENTS = ("first", "argmax", "grow")
@@ -43,6 +43,7 @@ class SegmentConfig:
     stop_floor: float = 0.05
     assignment: str = "first"
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.flips)
+    dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
 
     def __post_init__(self) -> None:
         for name in ("mask_threshold", "stop_threshold", "stop_floor"):
@@ -51,8 +52,9 @@ class SegmentConfig:
                 raise ConfigError(f"{name} must be in [0, 1], got {value}")
         if self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.flips not in FLIP_COUNTS:
-            raise ConfigError(f"flips must be one of {FLIP_COUNTS}, got {self.flips!r}")
+        for name in ("flips", "dense_flips"):
+            if getattr(self, name) not in FLIP_COUNTS:
+                raise ConfigError(f"{name} must be one of {FLIP_COUNTS}, got {getattr(self, name)!r}")
         if self.assignment not in ASSIGNMENTS:
             raise ConfigError(f"assignment must be one of {ASSIGNMENTS}, got {self.assignment!r}")
 
@@ -110,6 +112,31 @@ def image_to_tensor(image: np.ndarray, input_size: tuple[int, int]) -> tuple[tor
     return torch.from_numpy(fitted).permute(2, 0, 1)[None].contiguous(), box
 
 
+def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
+    """The image's content box on the mask grid and on the recurrent grid."""
+    cfg = model.config
+    out_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
+    grid_box = box.scaled(cfg.grid_size[0] / cfg.input_size[0], cfg.grid_size[1] / cfg.input_size[1])
+    return out_box, grid_box
+
+
+def _dense_maps(encoded: Encoded, out_box: Box) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Plant foreground and leaf-boundary probabilities over the image, if the network has the heads."""
+    if encoded.aux_logits is None:
+        return None, None
+    dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
+    return out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy()
+
+
+def dense_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The encoder's foreground and boundary maps of ``image`` (no recurrent
+    step), at the mask resolution like :attr:`Step.foreground`."""
+    tensor, box = image_to_tensor(image, model.config.input_size)
+    with torch.inference_mode():
+        encoded = model.encode(tensor.to(next(model.parameters()).device))
+    return _dense_maps(encoded, _boxes(model, box)[0])
+
+
 def segment_steps(
     model: RIS,
     image: np.ndarray,
@@ -136,14 +163,10 @@ def segment_steps(
     cfg = model.config
     tensor, box = image_to_tensor(image, cfg.input_size)
     device = next(model.parameters()).device
-    out_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
-    grid_box = box.scaled(cfg.grid_size[0] / cfg.input_size[0], cfg.grid_size[1] / cfg.input_size[1])
+    out_box, grid_box = _boxes(model, box)
     with torch.inference_mode():
         encoded = model.encode(tensor.to(device))
-        foreground = boundary = None
-        if encoded.aux_logits is not None:
-            dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
-            foreground, boundary = out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy()
+        foreground, boundary = _dense_maps(encoded, out_box)
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
         for index in range(config.max_steps):
@@ -291,7 +314,8 @@ def all_steps(
     cancel: CancelToken | None = None,
 ) -> list[Step]:
     """Every step of ``model`` on ``image``, with masks fused over the mirrored
-    passes when ``config.flips`` > 1 (see :mod:`leafcount.flips`)."""
+    passes when ``config.flips`` > 1, and dense maps over ``config.dense_flips``
+    (see :mod:`leafcount.flips`)."""
     from leafcount.flips import with_mirrored_passes  # flips builds on this module
 
     return with_mirrored_passes(model, image, list(segment_steps(model, image, config, cancel)), config, cancel)

@@ -83,3 +83,16 @@ def test_one_pass_leaves_the_steps_as_they_are(tiny_model):
     fused = with_mirrored_passes(tiny_model, image, steps, config.replace(flips=2))
     expected = fuse_steps(steps, flipped_masks(tiny_model, image, config.replace(flips=2)))
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(fused, expected, strict=True))
+
+
+def test_dense_maps_are_averaged_over_mirrored_copies(tiny_model):
+    image = np.random.default_rng(2).random((40, 56, 3), dtype=np.float32)
+    config = SegmentConfig(max_steps=2, stop_floor=0.0, dense_flips=2)
+    steps = list(segment_steps(tiny_model, image, config))
+    fused = with_mirrored_passes(tiny_model, image, steps, config)
+    mirrored = list(segment_steps(tiny_model, image[:, ::-1].copy(), config))[0]
+    np.testing.assert_allclose(fused[0].foreground, (steps[0].foreground + mirrored.foreground[:, ::-1]) / 2, atol=1e-6)
+    np.testing.assert_allclose(fused[1].boundary, (steps[0].boundary + mirrored.boundary[:, ::-1]) / 2, atol=1e-6)
+    assert fused[1].foreground is fused[0].foreground
+    np.testing.assert_array_equal(fused[0].mask, steps[0].mask)  # the masks are left to config.flips
+    assert with_mirrored_passes(tiny_model, image, steps, config.replace(dense_flips=1))[0].foreground is steps[0].foreground
