@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from leafcount import __version__
+from leafcount.gui.platform_check import window_problem
 
 log = logging.getLogger("leafcount.gui")
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = window_problem() if QApplication.instance() is None else None
+    if problem is not None:  # Qt would abort with its own, vaguer message
+        print(problem, file=sys.stderr)
+        return 1
     configure_pyqtgraph()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("leafcount")
