@@ -30,11 +30,42 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise LeafcountError(f"could not write the file ({exc.strerror or exc})", path) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file if there is one. On a read-only file system even
+    removing a file that was never created fails (EROFS), which must not hide
+    the error that brought us here."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def check_writable(folder: str | Path) -> None:
+    """Create and remove a hidden file in ``folder``.
+
+    A batch asks once, before any work, so a read-only or forbidden output
+    folder is one line instead of one failure per image.
+
+    Raises
+    ------
+    LeafcountError
+        Naming the folder and the system's reason.
+    """
+    folder = Path(folder)
+    probe = folder / f".leafcount-write-test-{os.getpid()}.partial"
+    try:
+        with open(probe, "wb"):
+            pass
+    except OSError as exc:
+        raise LeafcountError(f"cannot write in this folder ({exc.strerror or exc})", folder) from exc
+    _discard(probe)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from leafcount.atomic import check_writable
 from leafcount.cancel import CancelToken
 from leafcount.errors import LeafcountError
 from leafcount.model.checkpoint import load_checkpoint
@@ -187,13 +188,15 @@ def segment_files(
     CheckpointError
         When the model cannot be loaded: one error, before any image is read.
     LeafcountError
-        When ``out_dir`` cannot be created.
+        When ``out_dir`` cannot be created or written to (read-only,
+        forbidden): before any image is read.
     """
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LeafcountError(f"cannot create the output folder ({exc.strerror or exc})", out_dir) from exc
+    check_writable(out_dir)
     load_checkpoint(model_path)  # a checkpoint that does not fit its network fails once, not per image
     done: dict[int, ImageOutcome] = {}
     emit = on_result or (lambda outcome: None)

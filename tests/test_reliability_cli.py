@@ -88,3 +88,68 @@ def test_item1_an_unexpected_failure_is_one_line_and_counts_csv_keeps_the_rest(t
     assert err == ["error: column.png: unexpected failure, please report it "
                    "(ValueError: At least one stride in the given numpy array is negative)"]
     assert [row["image"] for row in _rows(tmp_path / "out")] == ["a.png", "z.png"]
+
+
+# --- 3. read-only output folder ----------------------------------------------------------------
+
+def _read_only(monkeypatch, folder: Path, code: int) -> None:
+    """Make ``folder`` behave like a read-only mount (EROFS) or a forbidden folder (EACCES):
+    creating, replacing and removing files inside it fail, even removing one that does not exist."""
+    import builtins
+    import os
+
+    inside = folder.resolve()
+
+    def guard(function, is_write=lambda *args, **kwargs: True):
+        def guarded(path, *args, **kwargs):
+            if isinstance(path, (str, os.PathLike)) and Path(path).resolve().parent == inside \
+                    and is_write(*args, **kwargs):
+                raise OSError(code, os.strerror(code), str(path))
+            return function(path, *args, **kwargs)
+
+        return guarded
+
+    def writes(mode="r", *args, **kwargs) -> bool:
+        return any(c in mode for c in "wax+")
+
+    def os_writes(flags, *args, **kwargs) -> bool:
+        return bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+
+    monkeypatch.setattr(builtins, "open", guard(builtins.open, writes))
+    monkeypatch.setattr(os, "open", guard(os.open, os_writes))
+    for name in ("unlink", "remove"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name)))
+
+
+@pytest.mark.parametrize("code", ["EROFS", "EACCES"])
+def test_item3_read_only_output_folder_is_one_line_before_any_image(tmp_path, model_path, capsys, monkeypatch,
+                                                                     code):
+    import errno
+    import os
+
+    folder = _folder(tmp_path / "in", {"a.png": (30, 40), "b.png": (30, 40)})
+    out = tmp_path / "out"
+    out.mkdir()
+    _read_only(monkeypatch, out, getattr(errno, code))
+    import leafcount.data.folder
+
+    read = []
+    monkeypatch.setattr(leafcount.data.folder, "read_image",
+                        lambda path, *args, real=leafcount.data.folder.read_image: read.append(path) or real(path))
+    exit_code, err = _segment([folder], out, model_path, capsys)
+    assert exit_code == 2
+    assert err == [f"error: out: cannot write in this folder ({os.strerror(getattr(errno, code))})"]
+    assert read == []  # nothing attempted per image
+    assert list(out.iterdir()) == []
+
+
+def test_item3_a_write_refused_by_a_read_only_folder_is_a_leafcount_error(tmp_path, monkeypatch):
+    # Removing the temporary file that was never created fails too there (EROFS): not a traceback.
+    import errno
+
+    from leafcount.atomic import write_text_atomic
+    from leafcount.errors import LeafcountError
+
+    _read_only(monkeypatch, tmp_path, errno.EROFS)
+    with pytest.raises(LeafcountError, match=r"^counts.csv: could not write the file \(Read-only file system\)$"):
+        write_text_atomic(tmp_path / "counts.csv", "image\n")
