@@ -136,7 +136,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
         rules = {rule: RULE_NAMES[rule] for rule in ASSIGNMENTS}
         if index in tuned:
             t = tuned[index]
-            rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}"
+            dense = f", dense maps over {t.dense_flips} views" if t.dense_flips > 1 else ""
+            rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}{dense}"
         rules["mirrored"] = f"{rules.get('tuned', 'argmax')}, {MIRRORED} mirrored passes"
         for crf in (False, True) if use_crf else (False,):
             for rule, label in rules.items():

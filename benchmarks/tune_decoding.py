@@ -1,4 +1,5 @@
-"""Choose a checkpoint's decoding (mirrored passes, stop threshold, pixel assignment) on
+"""Choose a checkpoint's decoding (mirrored passes, stop threshold, pixel assignment,
+mirrored copies of the dense maps for "grow") on
 TRAINING images, and optionally store it in the checkpoint's metadata.
 
 The network runs once per image and mirrored copy (leafcount.flips);
@@ -16,7 +17,7 @@ import itertools
 
 from tuning import objective, parse_args, store, training_images
 
-from leafcount.flips import flipped_masks, fuse_steps
+from leafcount.flips import flipped_masks, fuse_dense_maps, fuse_steps
 from leafcount.metrics import score_image
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.segment import ASSIGNMENTS, FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
@@ -31,23 +32,30 @@ def main() -> None:
     for name, image, truth in training_images(args.data, args.every):
         steps = list(segment_steps(model, image, SegmentConfig(stop_floor=0.05)))
         mirrored = flipped_masks(model, image, SegmentConfig(flips=max(FLIP_COUNTS)))  # each pass once
-        by_flips = {flips: fuse_steps(steps, mirrored[: flips - 1]) for flips in FLIP_COUNTS}
+        by_flips = {
+            (flips, dense): fuse_dense_maps(model, image, fuse_steps(steps, mirrored[: flips - 1]), dense)
+            for flips in FLIP_COUNTS for dense in FLIP_COUNTS
+        }
         runs.append((name, image.shape[:2], by_flips, truth))
     print(f"{info.name}: {len(runs)} training images\n")
-    print(f"{'flips':>5s} {'stop':>5s} {'assignment':>10s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
+    print(f"{'flips':>5s} {'dense':>5s} {'stop':>5s} {'assignment':>10s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
     results = []
-    for flips, stop, rule in itertools.product(FLIP_COUNTS, STOP_THRESHOLDS, ASSIGNMENTS):
-        config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips)
-        scores = [score_image(decode_steps(steps[flips], shape, config), truth, n) for n, shape, steps, truth in runs]
+    for flips, dense, stop, rule in itertools.product(FLIP_COUNTS, FLIP_COUNTS, STOP_THRESHOLDS, ASSIGNMENTS):
+        if dense > 1 and rule != "grow":
+            continue  # only "grow" reads the dense maps
+        config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips, dense_flips=dense)
+        scores = [score_image(decode_steps(steps[flips, dense], shape, config), truth, n)
+                  for n, shape, steps, truth in runs]
         value, sbd, abs_dic, dic = objective(scores)
-        results.append((value, -flips, stop, rule, sbd, abs_dic))  # on a tie, fewer passes win
-        print(f"{flips:5d} {stop:5.2f} {rule:>10s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}")
-    _, flips, stop, rule, sbd, abs_dic = max(results)
-    flips = -flips
-    print(f"\nbest: {flips} pass(es), stop threshold {stop}, assignment {rule} "
+        results.append((value, -flips, -dense, stop, rule, sbd, abs_dic))  # on a tie, fewer passes win
+        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}")
+    _, flips, dense, stop, rule, sbd, abs_dic = max(results)
+    flips, dense = -flips, -dense
+    print(f"\nbest: {flips} pass(es), dense maps over {dense}, stop threshold {stop}, assignment {rule} "
           f"(SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
-        store(args.model, model, info, "segment", {"stop_threshold": stop, "assignment": rule, "flips": flips}, len(runs))
+        chosen = {"stop_threshold": stop, "assignment": rule, "flips": flips, "dense_flips": dense}
+        store(args.model, model, info, "segment", chosen, len(runs))
 
 
 if __name__ == "__main__":

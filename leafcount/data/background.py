@@ -79,13 +79,17 @@ def _free_corner(plant: np.ndarray, height: int, width: int, rng: np.random.Gene
     return None
 
 
+_CARD_LAYOUTS = ((4, 6), (6, 4), (6, 2), (2, 6), (3, 2))
+
+
 def add_colour_card(surface: np.ndarray, plant: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw a colour checker (4 x 6 patches on a black frame, maybe rotated by a
-    quarter turn) on ``surface`` where it does not cover the ``plant`` mask."""
+    """Draw a colour card (a grid of checker patches on a black frame: the full
+    4 x 6 checker, or a strip of fewer, larger patches as on a pot-side card)
+    on ``surface`` where it does not cover the ``plant`` mask."""
     rows, cols = plant.shape
-    patch = max(3, int(rng.uniform(0.025, 0.06) * min(rows, cols)))
+    grid = _CARD_LAYOUTS[rng.integers(len(_CARD_LAYOUTS))]
+    patch = max(3, int(rng.uniform(0.025, 0.09 if grid[0] * grid[1] < 24 else 0.06) * min(rows, cols)))
     gap = max(1, patch // 5)
-    grid = (4, 6) if rng.random() < 0.5 else (6, 4)
     height, width = (grid[0] * (patch + gap) + gap, grid[1] * (patch + gap) + gap)
     corner = _free_corner(plant, height, width, rng)
     if corner is None:
@@ -94,8 +98,9 @@ def add_colour_card(surface: np.ndarray, plant: np.ndarray, rng: np.random.Gener
     out = surface.copy()
     out[top : top + height, left : left + width] = rng.uniform(0.02, 0.1)
     light = np.float32(rng.uniform(0.6, 1.1))
-    for index, colour in enumerate(_CHECKER):
-        r, c = divmod(index, 6) if grid == (4, 6) else (index % 6, index // 6)
+    colours = _CHECKER[np.sort(rng.choice(len(_CHECKER), grid[0] * grid[1], replace=False))]
+    for index, colour in enumerate(colours):
+        r, c = divmod(index, grid[1])
         y, x = top + gap + r * (patch + gap), left + gap + c * (patch + gap)
         out[y : y + patch, x : x + patch] = np.clip(colour * light, 0.0, 1.0)
     return out
