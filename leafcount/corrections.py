@@ -61,7 +61,12 @@ class Sidecar:
     meta : dict
         Free JSON data of the caller: model name, thresholds, ...
     is_leafcount : bool
-        False when the label PNG has no sidecar (not written by leafcount).
+        False when the label PNG has no sidecar (not written by leafcount),
+        or when its sidecar could not be read (see ``problem``).
+    problem : str
+        Why the sidecar beside the label PNG could not be read (the message
+        names the file); empty when it could. The labels are then used as a
+        label file leafcount did not write: the hand-edit tags are unknown.
     """
 
     manual_ids: frozenset[int] = frozenset()
@@ -69,6 +74,7 @@ class Sidecar:
     saved: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     is_leafcount: bool = True
+    problem: str = ""
 
 
 def sidecar_path_for(image_path: str | Path, out_dir: str | Path | None = None) -> Path:
@@ -142,22 +148,33 @@ def save_corrections(
     return label_path
 
 
-def read_sidecar(image_path: str | Path, out_dir: str | Path | None = None) -> Sidecar | None:
+def read_sidecar(
+    image_path: str | Path, out_dir: str | Path | None = None, *, lenient: bool = False
+) -> Sidecar | None:
     """The sidecar of an image's corrections, without reading the label PNG.
 
     Returns ``None`` when there is no label PNG; a label PNG without a
     sidecar gives ``Sidecar(is_leafcount=False)`` (its leaf count unknown, 0).
+    With ``lenient``, a sidecar that cannot be read gives the same plus the
+    reason in :attr:`Sidecar.problem`, so that one bad file of a folder
+    costs only its own image's hand-edit tags.
 
     Raises
     ------
     LabelFormatError
-        When the sidecar is not valid JSON or not leafcount's format.
+        When the sidecar is not valid JSON or not leafcount's format (not
+        with ``lenient``).
     """
     if not label_path_for(image_path, out_dir).is_file():
         return None
     path = sidecar_path_for(image_path, out_dir)
     if not path.is_file():
         return Sidecar(is_leafcount=False)
+    if lenient:
+        try:
+            return read_sidecar(image_path, out_dir)
+        except LabelFormatError as exc:
+            return Sidecar(is_leafcount=False, problem=str(exc))
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -181,6 +198,7 @@ def load_corrections(
     out_dir: str | Path | None = None,
     *,
     shape: tuple[int, int] | None = None,
+    sidecar: Sidecar | None = None,
 ) -> tuple[np.ndarray, Sidecar] | None:
     """Read an image's saved labels and sidecar.
 
@@ -192,6 +210,9 @@ def load_corrections(
         Where the corrections were saved, if not beside the image.
     shape : (H, W), optional
         The image size; the labels must have it.
+    sidecar : Sidecar, optional
+        The sidecar as already read by :func:`read_sidecar` (a lenient one
+        keeps its ``problem``); read here when not given.
 
     Returns
     -------
@@ -204,9 +225,10 @@ def load_corrections(
         When the label PNG or sidecar is unreadable, or the size differs from
         ``shape``.
     """
-    sidecar = read_sidecar(image_path, out_dir)
     if sidecar is None:
-        return None
+        sidecar = read_sidecar(image_path, out_dir)
+        if sidecar is None:
+            return None
     label_path = label_path_for(image_path, out_dir)
     labels = read_labels(label_path)
     if shape is not None and labels.shape != tuple(shape[:2]):
@@ -216,7 +238,7 @@ def load_corrections(
             label_path,
         )
     if not sidecar.is_leafcount:
-        sidecar = Sidecar(leaf_count=len(_leaf_ids(labels, label_path)), is_leafcount=False)
+        sidecar = Sidecar(leaf_count=len(_leaf_ids(labels, label_path)), is_leafcount=False, problem=sidecar.problem)
     return labels, sidecar
 
 

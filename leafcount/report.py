@@ -6,7 +6,8 @@ take to R or a spreadsheet:
 
 - ``counts.csv``: one row per image: leaf count, where the leaves came from
   (``model``, ``manual`` or ``mixed``, from the corrections sidecar) and the
-  model, stop threshold and CRF setting recorded there;
+  model, stop threshold and CRF setting recorded there; a sidecar that
+  cannot be read leaves these cells blank (its labels are still reported);
 - ``leaves.csv``: one row per leaf, the traits of :func:`~leafcount.traits.leaf_traits`;
 - ``plants.csv``: one row per image, :func:`~leafcount.traits.plant_traits`.
 
@@ -32,6 +33,7 @@ import base64
 import html
 import io
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -75,6 +77,8 @@ PLANT_COLUMNS = ("plant", "row", "col", "top", "left", "bottom", "right")  # tra
 METRIC_COLUMNS = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd")
 THUMBNAIL_WIDTH = 240
 
+log = logging.getLogger(__name__)
+
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -101,6 +105,10 @@ class ReportSummary:
     missing_images : tuple of str
         Images whose photo was not found in ``images_dir``: no colour traits,
         no thumbnail.
+    unreadable_sidecars : tuple of str
+        Why each corrections sidecar that could not be read was ignored (the
+        message names the file); those images' labels are reported without
+        it, their source, model and hand-edit cells blank or unset.
     """
 
     out_dir: Path
@@ -110,6 +118,7 @@ class ReportSummary:
     metrics: dict[str, tuple[float, float]] | None = None
     missing_truth: tuple[str, ...] = ()
     missing_images: tuple[str, ...] = ()
+    unreadable_sidecars: tuple[str, ...] = ()
 
 
 def leaf_source(leaf_ids: Sequence[int] | np.ndarray, manual_ids: Sequence[int] | frozenset[int]) -> str:
@@ -190,9 +199,10 @@ def write_report(
         When a given folder does not exist, ``labels_dir`` holds no
         ``*_label.png``, or no label image has a truth file of the same name.
     LabelFormatError
-        When a label image or sidecar is unreadable, or a label image's size
-        differs from its photo's or its ground truth's (the message names the
-        file).
+        When a label image is unreadable, or its size differs from its
+        photo's or its ground truth's (the message names the file). A
+        sidecar that cannot be read is not an error: it is logged as a
+        warning and listed in ``unreadable_sidecars``.
     ImageReadError
         When a photo cannot be read.
     ConfigError
@@ -234,16 +244,20 @@ def write_report(
                 truth_dir,
             )
 
-    counts, leaves, plants, scores = [], [], [], []
+    counts, leaves, plants, scores, bad_sidecars = [], [], [], [], []
     trays = False  # any image with plant boxes: the tables get a row per plant
     for done, (name, label_path) in enumerate(zip(names, label_paths), start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
         labels = read_labels(label_path)
-        sidecar = read_sidecar(f"{name}.png", labels_dir)  # any photo name whose stem is `name`
+        sidecar = read_sidecar(f"{name}.png", labels_dir, lenient=True)  # any photo name whose stem is `name`
+        if sidecar is not None and sidecar.problem:
+            log.warning("warning: %s; its labels are reported without it", sidecar.problem)
+            bad_sidecars.append(sidecar.problem)
         manual_ids = sidecar.manual_ids if sidecar is not None else frozenset()
         meta = sidecar.meta if sidecar is not None else {}
         record = {"model": meta.get("model"), "stop_threshold": meta.get("stop_threshold"), "crf": meta.get("crf")}
+        known_source = sidecar is None or not sidecar.problem  # else which leaves were hand-edited is unknown
         boxes = plants_from_meta(meta.get("plants"))
         trays |= bool(boxes)
         photo = _read_photo(photos[name], labels, label_path) if name in photos else None
@@ -262,8 +276,8 @@ def write_report(
                                **plant_traits(_only_leaves(labels, ids), px_per_mm=px_per_mm)})
         else:
             leaf_ids = np.flatnonzero(np.bincount(labels.ravel()))
-            counts.append({"image": name, "leaf_count": count_leaves(labels),
-                           "source": leaf_source(leaf_ids[leaf_ids > 0], manual_ids), **record})
+            source = leaf_source(leaf_ids[leaf_ids > 0], manual_ids) if known_source else None
+            counts.append({"image": name, "leaf_count": count_leaves(labels), "source": source, **record})
             plants.append({"image": name, **plant_traits(labels, px_per_mm=px_per_mm)})
         leaves.append(table)
         if name in truth_paths:
@@ -306,6 +320,7 @@ def write_report(
         metrics=summary,
         missing_truth=tuple(name for name in names if truth_dir is not None and name not in truth_paths),
         missing_images=tuple(name for name in names if images_dir is not None and name not in photos),
+        unreadable_sidecars=tuple(bad_sidecars),
     )
 
 

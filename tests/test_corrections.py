@@ -107,6 +107,18 @@ def test_corrupt_sidecar_is_an_error(tmp_path, labels):
         load_corrections(tmp_path / "a.png")
 
 
+@pytest.mark.parametrize("garbage", ["{not json", '{"format": "other"}', "\x00\xff"])
+def test_a_lenient_read_of_a_garbage_sidecar_keeps_the_labels_and_says_why(tmp_path, labels, garbage):
+    save_corrections(tmp_path / "a.png", labels, [3], {"model": "m"})
+    (tmp_path / "a_label.json").write_text(garbage, encoding="utf-8")
+    sidecar = read_sidecar(tmp_path / "a.png", lenient=True)
+    assert not sidecar.is_leafcount and sidecar.problem.startswith("a_label.json: ")
+    loaded, kept = load_corrections(tmp_path / "a.png", sidecar=sidecar)
+    np.testing.assert_array_equal(loaded, labels)
+    assert kept.problem == sidecar.problem and kept.leaf_count == 3 and kept.manual_ids == frozenset()
+    assert read_sidecar(tmp_path / "b.png", lenient=True) is None  # no label PNG: nothing saved
+
+
 def test_sidecar_of_another_format_is_an_error(tmp_path, labels):
     save_corrections(tmp_path / "a.png", labels, [], {})
     (tmp_path / "a_label.json").write_text('{"format": "other"}', encoding="utf-8")

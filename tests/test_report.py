@@ -339,10 +339,31 @@ def test_truth_of_another_size_is_an_error_naming_the_label_file(folders, tmp_pa
         write_report(folders["pred"], folders["out"], truth_dir=truth)
 
 
-def test_broken_sidecar_is_an_error_naming_it(folders):
+def test_a_broken_sidecar_costs_only_its_own_source_cells(folders, caplog):
     (folders["pred"] / "plant003_label.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(LabelFormatError, match="plant003_label.json: cannot read the corrections sidecar"):
-        write_report(folders["pred"], folders["out"])
+    summary = write_report(folders["pred"], folders["out"])
+    assert summary.n_images == N_PLANTS
+    assert len(summary.unreadable_sidecars) == 1
+    assert summary.unreadable_sidecars[0].startswith("plant003_label.json: cannot read the corrections sidecar")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"warning: {summary.unreadable_sidecars[0]}; its labels are reported without it"]
+    counts = pd.read_csv(folders["out"] / "counts.csv", keep_default_na=False, dtype=str).set_index("image")
+    labels = read_labels(folders["pred"] / "plant003_label.png")
+    assert counts.loc["plant003", "leaf_count"] == str(np.count_nonzero(np.unique(labels)))
+    assert counts.loc["plant003", ["source", "model", "stop_threshold", "crf"]].tolist() == ["", "", "", ""]
+    assert counts["source"].tolist() == ["model", "model", "", "manual"]  # the others as before
+
+
+def test_the_report_command_goes_on_past_a_broken_sidecar(folders):
+    (folders["pred"] / "plant002_label.json").write_bytes(b"\x00garbage")
+    done = subprocess.run(
+        [sys.executable, "-m", "leafcount.cli", "report", "--labels", str(folders["pred"]), "--out", str(folders["out"]),
+         "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "plant002_label.json: cannot read the corrections sidecar" in done.stderr
+    assert len(pd.read_csv(folders["out"] / "counts.csv")) == N_PLANTS
 
 
 def test_bad_scale_and_bad_n_worst_are_rejected(folders):
