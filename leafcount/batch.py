@@ -7,11 +7,17 @@ image's label PNG and overlay itself, so only small records travel back.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing.connection import wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +27,7 @@ import torch
 
 from leafcount.atomic import check_writable
 from leafcount.cancel import CancelToken
-from leafcount.errors import LeafcountError
+from leafcount.errors import Cancelled, LeafcountError
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.plant_boxes import PlantBox, plants_to_meta
 from leafcount.resize import resize_array
@@ -107,6 +113,8 @@ def segment_file(
             meta["plants"] = plants_to_meta([box for box, _ in plants])
         save_corrections(image_path, labels, (), meta, out_dir)  # the sidecar says which model made them
         return ImageOutcome(image_path, leaf_count, info.name, plants=plants)
+    except Cancelled:
+        raise
     except LeafcountError as exc:
         return ImageOutcome(image_path, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -148,9 +156,51 @@ def _outcome_of(future, image_path: Path) -> ImageOutcome:
         return _unexpected(Path(image_path), exc)
 
 
-def _init_worker() -> None:
-    # One process per core: more torch threads per process would oversubscribe.
+PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(parent_pid: int) -> None:
+    """One torch thread per process (one process per core: more would oversubscribe);
+    Ctrl+C is the parent's to handle (it stops the pool); and die with the parent,
+    even one killed with SIGKILL, instead of segmenting on for nobody."""
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not _kill_me_with_parent():
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+    if os.getppid() != parent_pid:  # it died before we could ask
+        os._exit(1)
+
+
+def _kill_me_with_parent() -> bool:
+    """Linux: ask the kernel for SIGKILL when the parent dies; False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Watchdog thread: exit once the parent is gone (its sentinel closes on Windows
+    and macOS; on POSIX an orphan also gets a new parent pid)."""
+    parent = multiprocessing.parent_process()
+    sentinels = [parent.sentinel] if parent is not None else []
+    while os.getppid() == parent_pid and not wait(sentinels, timeout=1.0):
+        pass
+    os._exit(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Drop the pending images and end the running ones now, rather than waiting for them
+    (an interrupted write leaves only a hidden ``.partial`` file)."""
+    processes = list((pool._processes or {}).values())  # no public way before Python 3.14's terminate_workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def segment_files(
@@ -222,7 +272,7 @@ def segment_files(
             done[i] = outcome = segment_file(path, *args)
             emit(outcome)
         return [done[i] for i in range(len(images))]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(segment_file, path, *args): i for i, path in enumerate(images)}
         try:
             for future in as_completed(futures):
@@ -230,8 +280,7 @@ def segment_files(
                 emit(outcome)
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-        except BaseException:
-            for future in futures:
-                future.cancel()
+        except BaseException:  # Ctrl+C, SIGTERM, cancel
+            _stop_workers(pool)
             raise
     return [done[i] for i in range(len(images))]

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm import tqdm
@@ -23,6 +24,9 @@ from leafcount.atomic import write_text_atomic
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, LeafcountError
 from leafcount.segment import ASSIGNMENTS
+
+if TYPE_CHECKING:
+    from leafcount.batch import ImageOutcome
 
 log = logging.getLogger("leafcount")
 
@@ -77,19 +81,40 @@ def cmd_segment(args: argparse.Namespace) -> int:
     images = _collect_images(args.inputs)
     out = Path(args.out)
     bar = tqdm(total=len(images), desc="segment", unit="image", disable=args.quiet)
+    finished: list[ImageOutcome] = []
 
-    def on_result(outcome) -> None:
+    def on_result(outcome: ImageOutcome) -> None:
+        finished.append(outcome)
         bar.update(1)
         if outcome.error:
             bar.write(f"error: {outcome.error}", file=sys.stderr)
             if args.verbose and outcome.details:
                 bar.write(outcome.details.rstrip(), file=sys.stderr)
 
+    # `kill`'s or a job scheduler's SIGTERM stops like Ctrl+C: workers ended, counts.csv for what was done.
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         outcomes = segment_files(images, out, model_path, config, crf=args.crf, tray=args.tray, workers=args.workers,
                                  scheduler=args.scheduler, on_result=on_result)
+    except (Cancelled, KeyboardInterrupt):
+        if finished:
+            order = {path: i for i, path in enumerate(images)}
+            _write_counts(out, sorted(finished, key=lambda o: order[o.image]))
+        raise
     finally:
+        signal.signal(signal.SIGTERM, previous)
         bar.close()
+    done, failures = _write_counts(out, outcomes)
+    print(f"{len(done)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
+    return 1 if failures else 0
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise Cancelled("stopped by SIGTERM")
+
+
+def _write_counts(out: Path, outcomes: Sequence[ImageOutcome]) -> tuple[list[ImageOutcome], int]:
+    """Write ``out/counts.csv`` for the images that succeeded; return them and the number that failed."""
     done = [o for o in outcomes if o.error is None]
     failures = len(outcomes) - len(done)
     if any(o.plants for o in done):  # a row per plant; a single-plant image keeps one row, plant fields empty
@@ -104,8 +129,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         header = ("image", "leaf_count", "model")
         rows = [(o.image.name, o.leaf_count, o.model) for o in done]
     write_text_atomic(out / "counts.csv", _csv_text(header, rows))
-    print(f"{len(done)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
-    return 1 if failures else 0
+    return done, failures
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -326,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which leaf gets a pixel: the earliest that claims it (first, paper), the highest "
                         "mask value (argmax), or RIS's leaves grown over the network's plant and leaf-edge "
                         "maps (grow) (default: the checkpoint's tuned rule, else first)")
-    g.add_argument("--max-steps", type=int, help="at most this many leaves (default 30)")
+    g.add_argument("--max-steps", type=int, help="at most this many leaves (default 40)")
     g.add_argument("--flips", type=int, choices=(1, 2, 4),
                    help="also segment 1 or 3 mirrored copies and average each leaf's masks: sharper "
                         "edges, 2x or 4x the time (default: the checkpoint's setting, else 1)")

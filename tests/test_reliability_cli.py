@@ -7,9 +7,15 @@ process (``--workers 1``) unless the test is about worker processes.
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 from PIL import Image
@@ -153,3 +159,74 @@ def test_item3_a_write_refused_by_a_read_only_folder_is_a_leafcount_error(tmp_pa
     _read_only(monkeypatch, tmp_path, errno.EROFS)
     with pytest.raises(LeafcountError, match=r"^counts.csv: could not write the file \(Read-only file system\)$"):
         write_text_atomic(tmp_path / "counts.csv", "image\n")
+
+
+# --- 4. worker processes die with the command ------------------------------------------------
+
+def _start_segment_with_workers(tmp_path: Path, model: Path) -> tuple[subprocess.Popen, list[psutil.Process], Path]:
+    """``leafcount segment --workers 2`` on a folder long enough to be busy; returns it once its workers run."""
+    folder = _folder(tmp_path / "in", {f"p{i:03d}.png": (60, 64) for i in range(300)})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "leafcount.cli", "-q", "segment", str(folder), "--model", str(model),
+               "--out", str(out), "--workers", "2", "--max-steps", "30", "--stop-threshold", "0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    parent = psutil.Process(process.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = parent.children(recursive=True)
+        if len(workers) >= 2 and len(list(out.glob("*_label.png"))) >= 2:  # workers started and busy
+            return process, workers, out
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("the workers did not start within 60 s")
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    def running(p: psutil.Process) -> bool:
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [p for p in processes if running(p)]
+
+
+def _gone_within(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while _alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _alive(processes)
+
+
+def test_item4_workers_die_when_the_command_is_killed(tmp_path, model_path):
+    process, workers, out = _start_segment_with_workers(tmp_path, model_path)
+    try:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        assert _gone_within(workers, 5) == []
+        written = sorted(out.iterdir())
+        time.sleep(1)
+        assert sorted(out.iterdir()) == written  # nobody writes on for nobody
+    finally:
+        for worker in _alive(workers):
+            worker.kill()
+
+
+def test_item4_sigterm_stops_the_workers_and_keeps_what_was_done(tmp_path, model_path):
+    process, workers, out = _start_segment_with_workers(tmp_path, model_path)
+    try:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+        assert process.returncode == 130
+        assert err.splitlines() == ["stopped"]
+        assert _gone_within(workers, 5) == []
+        # A worker stopped between its label PNG and its answer leaves a label that is not counted.
+        counted = {row["image"] for row in _rows(out)}
+        labelled = {f"{p.name[: -len('_label.png')]}.png" for p in out.glob("*_label.png")}
+        assert 1 <= len(counted) < 300 and counted <= labelled
+    finally:
+        process.kill()
+        for worker in _alive(workers):
+            worker.kill()
