@@ -25,7 +25,7 @@ from leafcount.metrics import count_leaves
 from leafcount.model.checkpoint import find_default_model, load_checkpoint
 from leafcount.overlay import overlay_labels, write_rgb_png
 from leafcount.plant_boxes import plant_leaf_counts
-from leafcount.segment import SegmentConfig, segment_image
+from leafcount.segment import ASSIGNMENTS, SegmentConfig, segment_image
 from leafcount.tray import detect_plants, segment_tray
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--crf", action="store_true", help="dense CRF on the single-plant photos")
-    parser.add_argument("--assignment", choices=("first", "argmax"),
+    parser.add_argument("--assignment", choices=ASSIGNMENTS,
                         help="pixel assignment (default: the checkpoint's tuned decoding, as in the app)")
     parser.add_argument("--out", type=Path, help="folder for overlays (optional)")
     parser.add_argument("--flips", type=int, choices=(1, 2, 4), help="mirrored passes (default: the checkpoint's)")

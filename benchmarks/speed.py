@@ -5,8 +5,9 @@ setting: 530x500 input, 106x100 grid, 20 steps) with leafcount's
 implementation and, in the same process, a straightforward one that runs the
 encoder again at every step and computes each gate with its own pair of
 convolutions, on the same weights. Ratios are the numbers to trust: these
-machines are noisy. Also prints training ms per iteration at full and half
-resolution.
+machines are noisy. Also prints the floating-point operations of one pass
+(torch's FLOP counter: the encoder once and every step) and training ms per
+iteration at full and half resolution.
 
     python benchmarks/speed.py --threads 2
 """
@@ -20,6 +21,8 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from torch.utils.flop_counter import FlopCounterMode
 
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import matching_loss
@@ -65,6 +68,15 @@ def straightforward_sequence(model: RIS, image: torch.Tensor, steps: int) -> lis
     return scores
 
 
+def pass_gflop(model: RIS, steps: int) -> float:
+    """GFLOP of one pass on one image: the encoder once, then ``steps`` steps
+    (a multiply-add counts as two operations)."""
+    x = torch.rand(1, 3, *model.config.input_size)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x, steps)
+    return counter.get_total_flops() / 1e9
+
+
 def time_ms(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -87,7 +99,8 @@ def main() -> None:
 
     rows = []
     for name, config in (("paper 530x500 (grid 106x100)", ModelConfig.paper()),
-                         ("leafcount skip 265x250 (grid 53x50)", ModelConfig())):
+                         ("leafcount skip 265x250 (grid 53x50)", ModelConfig()),
+                         ("leafcount lite0 272x256 (grid 34x32)", ModelConfig.lite0())):
         model = build_ris(config).eval()
         image = np.random.default_rng(0).random((500, 530, 3), dtype=np.float32)
         tensor = torch.from_numpy(image).permute(2, 0, 1)[None]
@@ -108,17 +121,20 @@ def main() -> None:
         got = [s.score for s in segment_steps(model, image, SegmentConfig(max_steps=3, stop_floor=0.0))]
         assert np.allclose(ref, got, atol=1e-4), (ref, got)
         t_ours, t_naive = time_ms(ours, args.repeats), time_ms(naive, args.repeats)
-        rows.append((name, t_naive, t_ours))
+        rows.append((name, t_naive, t_ours, pass_gflop(model, args.steps)))
 
-    print(f"\n{'inference, ms per image':40s} {'straightforward':>16s} {'leafcount':>10s} {'speed-up':>9s}")
-    for name, t_naive, t_ours in rows:
-        print(f"{name:40s} {t_naive:16.1f} {t_ours:10.1f} {t_naive / t_ours:8.2f}x")
+    print(f"\n{'inference, ms per image':40s} {'straightforward':>16s} {'leafcount':>10s} {'speed-up':>9s} "
+          f"{'GFLOP':>7s} {'GFLOP/s':>8s}")
+    for name, t_naive, t_ours, gflop in rows:
+        print(f"{name:40s} {t_naive:16.1f} {t_ours:10.1f} {t_naive / t_ours:8.2f}x {gflop:7.2f} "
+              f"{gflop / (t_ours / 1000):8.1f}")
 
     print(f"\n{'training, ms per iteration (T steps)':40s} {'T=5':>8s} {'T=20':>8s}")
     for name, config in (("paper 530x500", ModelConfig.paper()),
                          ("paper at half resolution 265x250", ModelConfig(**{**ModelConfig.paper().to_dict(),
                                                                              "input_size": (250, 265)})),
-                         ("leafcount skip 265x250", ModelConfig())):
+                         ("leafcount skip 265x250", ModelConfig()),
+                         ("leafcount lite0 272x256", ModelConfig.lite0())):
         model = build_ris(config).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         x = torch.rand(1, 3, *config.input_size)

@@ -104,8 +104,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         bar.close()
-    done, failures = _write_counts(out, outcomes)
-    print(f"{len(done)} image(s) segmented into {out}" + (f", {failures} failed" if failures else ""))
+    done, failures, kept = _write_counts(out, outcomes)
+    print(f"{len(done)} image(s) segmented into {out}" + (f", {failures} failed" if failures else "")
+          + (f"; counts.csv still lists the {kept} image(s) of an earlier run whose labels are there" if kept else ""))
     return 1 if failures else 0
 
 
@@ -113,23 +114,53 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise Cancelled("stopped by SIGTERM")
 
 
-def _write_counts(out: Path, outcomes: Sequence[ImageOutcome]) -> tuple[list[ImageOutcome], int]:
-    """Write ``out/counts.csv`` for the images that succeeded; return them and the number that failed."""
-    done = [o for o in outcomes if o.error is None]
-    failures = len(outcomes) - len(done)
-    if any(o.plants for o in done):  # a row per plant; a single-plant image keeps one row, plant fields empty
-        from leafcount.plant_boxes import plant_name
+COUNT_COLUMNS = ("image", "leaf_count", "model", "note")
+TRAY_COLUMNS = ("image", "plant", "row", "col", "top", "left", "bottom", "right", "leaf_count", "model", "note")
 
-        header = ("image", "plant", "row", "col", "top", "left", "bottom", "right", "leaf_count", "model")
-        rows = []
-        for o in done:
-            rows += [(o.image.name, plant_name(p), p.row + 1, p.col + 1, p.top, p.left, p.bottom, p.right, n, o.model)
-                     for p, n in o.plants] or [(o.image.name, "", "", "", "", "", "", "", o.leaf_count, o.model)]
-    else:
-        header = ("image", "leaf_count", "model")
-        rows = [(o.image.name, o.leaf_count, o.model) for o in done]
-    write_text_atomic(out / "counts.csv", _csv_text(header, rows))
-    return done, failures
+
+def _write_counts(out: Path, outcomes: Sequence[ImageOutcome]) -> tuple[list[ImageOutcome], int, int]:
+    """Write ``out/counts.csv``: rows for the images that succeeded now, plus the rows of an
+    earlier run for images not redone whose label PNG is still in ``out``, so the file
+    describes every label set there (a rerun that fails, on a full disk say, must not
+    erase good results). Returns the images done, the number that failed and the number
+    of earlier images kept."""
+    from leafcount.plant_boxes import plant_name
+
+    done = [o for o in outcomes if o.error is None]
+    by_image = _earlier_counts(out)
+    earlier = set(by_image)
+    for o in done:  # a row per plant; a single-plant image keeps one row, plant fields empty
+        by_image[o.image.name] = [
+            {"image": o.image.name, "plant": plant_name(p), "row": p.row + 1, "col": p.col + 1, "top": p.top,
+             "left": p.left, "bottom": p.bottom, "right": p.right, "leaf_count": n, "model": o.model}
+            for p, n in o.plants] or [{"image": o.image.name, "leaf_count": o.leaf_count, "model": o.model}]
+    rows = [row for image_rows in by_image.values() for row in image_rows]
+    header = TRAY_COLUMNS if any(row.get("plant") for row in rows) else COUNT_COLUMNS
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, header, restval="", extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(out / "counts.csv", buffer.getvalue())
+    return done, len(outcomes) - len(done), len(earlier - {o.image.name for o in done})
+
+
+def _earlier_counts(out: Path) -> dict[str, list[dict[str, str]]]:
+    """The rows of ``out/counts.csv`` by image, for the images whose label PNG is still there."""
+    from leafcount.data.cvppp import label_path_for
+
+    path = out / "counts.csv"
+    by_image: dict[str, list[dict[str, str]]] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if row.get("image") and label_path_for(row["image"], out).is_file():
+                    by_image.setdefault(row["image"], []).append(row)
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"warning: {path.name}: the earlier file is unreadable ({exc}), replaced", file=sys.stderr)
+        return {}
+    return by_image
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ class SegmentConfig:
 
     mask_threshold: float = 0.5
     stop_threshold: float = 0.5
-    max_steps: int = 30
+    max_steps: int = 40  # above the densest rosettes seen (28 leaves by eye): the stop, not a cap, ends a run
     stop_floor: float = 0.05
     assignment: str = "first"
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.flips)

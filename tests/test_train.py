@@ -139,3 +139,47 @@ def test_run_training_needs_a_budget(tmp_path):
     trainer = Trainer(build_ris(ModelConfig.tiny()), _pairs(1))
     with pytest.raises(ConfigError, match="iterations or of minutes"):
         run_training(trainer, tmp_path / "m.safetensors")
+
+
+def _lite_pairs(n):
+    rng = np.random.default_rng(5)
+    out = []
+    for i in range(n):
+        image, labels = make_rosette(rng, shape=(48, 56), n_leaves=3)
+        out.append(fit_pair(f"p{i}", image, labels, (48, 56)))
+    return out
+
+
+def _lite_model():
+    torch.manual_seed(0)
+    return build_ris(ModelConfig(**{**ModelConfig.lite0().to_dict(), "input_size": (48, 56)}))
+
+
+def test_a_pretrained_backbone_learns_slower_and_its_first_blocks_not_at_all(tmp_path, one_torch_thread):
+    model = _lite_model()
+    config = TrainConfig(lr=1e-3, backbone_lr_scale=0.1, frozen_backbone_blocks=2, augment=NO_AUGMENT,
+                         curriculum_start=2)
+    trainer = Trainer(model, _lite_pairs(2), config=config)
+    backbone = model.encoder.backbone
+    frozen = [p.detach().clone() for p in (*backbone._conv_stem.parameters(), *backbone._blocks[1].parameters())]
+    tuned = backbone._blocks[2]._project_conv.weight.detach().clone()
+    for _ in range(2):
+        trainer.train_step()
+    after = [*backbone._conv_stem.parameters(), *backbone._blocks[1].parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(frozen, after))
+    assert not torch.equal(tuned, backbone._blocks[2]._project_conv.weight)
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
+    trainer.set_lr(5e-4)
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([5e-4, 5e-5])
+    trainer.save_state(tmp_path / "state.safetensors")
+    again = Trainer(_lite_model(), _lite_pairs(2), config=config)
+    again.load_state(tmp_path / "state.safetensors")
+    assert [g["lr"] for g in again.optimizer.param_groups] == pytest.approx([5e-4, 5e-5])
+    assert again.iteration == 2
+
+
+def test_bad_backbone_settings_are_refused():
+    with pytest.raises(ConfigError, match="backbone_lr_scale"):
+        TrainConfig(backbone_lr_scale=0)
+    with pytest.raises(ConfigError, match="val_assignment"):
+        TrainConfig(val_assignment="nearest")
