@@ -230,3 +230,47 @@ def test_item4_sigterm_stops_the_workers_and_keeps_what_was_done(tmp_path, model
         process.kill()
         for worker in _alive(workers):
             worker.kill()
+
+
+# --- 5. a failing rerun keeps the good results ------------------------------------------------
+
+def test_item5_a_rerun_where_every_image_fails_keeps_counts_csv_of_the_labels_on_disk(tmp_path, model_path,
+                                                                                       capsys, monkeypatch):
+    import errno
+
+    from leafcount import atomic
+
+    folder = _folder(tmp_path / "in", {"a.png": (30, 40), "b.png": (30, 40), "c.png": (30, 40)})
+    out = tmp_path / "out"
+    assert _segment([folder], out, model_path, capsys) == (0, [])
+    before = _rows(out)
+    real_replace = os.replace
+
+    def disk_full_but_for_small_files(src, dst):
+        if Path(dst).name != "counts.csv":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", disk_full_but_for_small_files)
+    capsys.readouterr()
+    code = main(["-q", "segment", str(folder), "--model", str(model_path), "--out", str(out), "--workers", "1",
+                 "--max-steps", "3"])
+    printed = capsys.readouterr()
+    assert code == 1 and len(printed.err.splitlines()) == 3
+    assert _rows(out) == before
+    assert printed.out.splitlines() == [
+        f"0 image(s) segmented into {out}, 3 failed; counts.csv still lists the 3 image(s) of an earlier run"
+        " whose labels are there"]
+
+
+def test_item5_a_rerun_on_some_images_merges_with_the_labels_already_there(tmp_path, model_path, capsys):
+    folder = _folder(tmp_path / "in", {"a.png": (30, 40), "b.png": (30, 40), "c.png": (30, 40)})
+    out = tmp_path / "out"
+    assert _segment([folder], out, model_path, capsys) == (0, [])
+    before = {row["image"]: row for row in _rows(out)}
+    (out / "c_label.png").unlink()  # the user deleted c's labels: its row goes
+    Image.fromarray(_photo(seed=9)).save(folder / "d.png")
+    assert _segment([folder / "a.png", folder / "d.png"], out, model_path, capsys, "--max-steps", "2") == (0, [])
+    after = {row["image"]: row for row in _rows(out)}
+    assert sorted(after) == ["a.png", "b.png", "d.png"]
+    assert after["b.png"] == before["b.png"]
