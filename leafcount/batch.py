@@ -17,10 +17,11 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing.connection import wait
 from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing.connection import wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,15 +29,29 @@ import torch
 from leafcount.atomic import check_writable
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, LeafcountError
-from leafcount.model.checkpoint import load_checkpoint
+from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
+from leafcount.model.ris import RIS
 from leafcount.plant_boxes import PlantBox, plants_to_meta
 from leafcount.resize import resize_array
 from leafcount.segment import SegmentConfig
 
+if TYPE_CHECKING:
+    from leafcount.tray import PlantResult
+
+
+SEGMENT_MAX_PIXELS = 16_000_000
+"""Batch segmentation reads a photo above this size downscaled (JPEG: decoded so): the
+network sees a few hundred pixels a side anyway, and a 12000 x 9000 photo then stays
+under 1 GB (benchmarks/memory.py). Its label PNG is still written at the full size."""
+
+GREY_NOTE = "grey image: the model was trained on colour photos, the count may be wrong"
+NO_PLANT_NOTE = "no plant found"
+TRANSPARENT_NOTE = "transparent pixels taken as background"
+
 
 @dataclass(frozen=True)
 class ImageOutcome:
-    """What happened to one image: its leaf count, or the error message."""
+    """What happened to one image: its leaf count and notes, or the error message."""
 
     image: Path
     leaf_count: int | None = None
@@ -44,6 +59,7 @@ class ImageOutcome:
     error: str | None = None
     plants: tuple[tuple[PlantBox, int], ...] = ()  # trays: each plant and its leaf count
     details: str = ""  # the traceback of an unexpected failure, for --verbose
+    notes: tuple[str, ...] = ()  # what the user should know about this result (grey image, no plant, ...)
 
 
 @lru_cache(maxsize=2)
@@ -69,50 +85,42 @@ def segment_file(
     (unreadable file, CRF unavailable) come back in the outcome instead of
     stopping the batch.
 
-    An image above ``read_image``'s pixel limit is segmented downscaled; its
-    label PNG is scaled back (nearest neighbour) to the file's own size so it
-    pairs with the photo, while the overlay preview keeps the reduced size.
-    Tray boxes are in the label PNG's pixels.
+    An image above :data:`SEGMENT_MAX_PIXELS` is segmented downscaled; its
+    label PNG is scaled back (nearest neighbour, integers only) to the file's
+    own size so it pairs with the photo, while the overlay preview keeps the
+    reduced size. Tray boxes are in the label PNG's pixels.
+
+    A colour photo without any green plant region gets no leaves (the network
+    would otherwise outline leaves on soil or a colour card), transparent
+    pixels are background, and a grey photo is segmented with a warning; the
+    outcome's ``notes`` say which applied, and so does the sidecar.
 
     Any other exception is a bug, but one image's bug must not cost the
     batch its other results: it comes back as an error too, with its
     traceback in ``details``.
     """
     from leafcount.corrections import save_corrections
-    from leafcount.crf import CrfConfig, refine_labels
-    from leafcount.data.cvppp import image_stem
-    from leafcount.data.folder import read_image, read_image_size
+    from leafcount.data.folder import read_image_size
     from leafcount.metrics import count_leaves
-    from leafcount.overlay import overlay_labels, write_rgb_png
-    from leafcount.segment import segment_image
-    from leafcount.tray import segment_tray
 
     image_path = Path(image_path)
     try:
         model, info = _cached_model(str(model_path))
-        image = read_image(image_path)
-        plants: tuple[tuple[PlantBox, int], ...] = ()
-        boxes = _tray_plants(image, tray)
-        if boxes:
-            labels, results = segment_tray(model, image, boxes, config)
-        else:
-            labels = segment_image(model, image, config).labels
-        if crf:
-            labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
-        write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
+        labels, results, notes = _segment_photo(image_path, out_dir, model, info, config, crf, tray)
         full_shape = read_image_size(image_path)
-        if boxes:
-            plants = tuple((_scale_box(r.plant, labels.shape, full_shape),
-                            len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
+        plants = tuple((_scale_box(r.plant, labels.shape, full_shape),
+                        len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
         leaf_count = count_leaves(labels)  # upscaling by nearest neighbour keeps every leaf
         if labels.shape != full_shape:
             labels = resize_array(labels.astype(np.min_scalar_type(labels.max())), full_shape, nearest=True)
         meta = {"model": info.name, "stop_threshold": config.stop_threshold, "assignment": config.assignment,
                 "flips": config.flips, "crf": crf}
-        if boxes:
+        if results:
             meta["plants"] = plants_to_meta([box for box, _ in plants])
+        if notes:
+            meta["notes"] = list(notes)
         save_corrections(image_path, labels, (), meta, out_dir)  # the sidecar says which model made them
-        return ImageOutcome(image_path, leaf_count, info.name, plants=plants)
+        return ImageOutcome(image_path, leaf_count, info.name, plants=plants, notes=notes)
     except Cancelled:
         raise
     except LeafcountError as exc:
@@ -121,22 +129,46 @@ def segment_file(
         return _unexpected(image_path, exc)
 
 
+def _segment_photo(image_path: Path, out_dir: Path, model: RIS, info: CheckpointInfo, config: SegmentConfig,
+                   crf: bool, tray: str | None) -> tuple[np.ndarray, list[PlantResult], tuple[str, ...]]:
+    """Labels at the working size, the tray's plant results ([] for one plant) and the
+    notes; writes the overlay preview. The photo itself lives only in here."""
+    from leafcount.crf import CrfConfig, refine_labels
+    from leafcount.data.cvppp import image_stem
+    from leafcount.data.folder import read_photo
+    from leafcount.overlay import overlay_labels, write_rgb_png
+    from leafcount.segment import segment_image
+    from leafcount.tray import detect_plants, looks_like_tray, parse_grid, segment_tray
+
+    photo = read_photo(image_path, max_pixels=SEGMENT_MAX_PIXELS)
+    image = photo.pixels
+    notes = list(photo.notes) + ([GREY_NOTE] if photo.grey else [])
+    grid = parse_grid(tray) if tray not in (None, "off", "auto") else None
+    invisible = photo.transparent is not None and bool(photo.transparent.all())
+    found = [] if invisible else detect_plants(image, grid)
+    results: list[PlantResult] = []
+    if invisible or not (found or photo.grey):  # a grey photo has no green to look for
+        notes.append(NO_PLANT_NOTE + (" (the image is fully transparent)" if invisible else ""))
+        labels = np.zeros(image.shape[:2], dtype=np.uint8)
+    else:
+        boxes = found if grid or (tray == "auto" and looks_like_tray(found)) else []
+        if boxes:
+            labels, results = segment_tray(model, image, boxes, config)
+        else:
+            labels = segment_image(model, image, config).labels
+        if crf:
+            labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
+        if photo.transparent is not None:
+            labels[photo.transparent] = 0
+            notes.append(TRANSPARENT_NOTE)
+    write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
+    return labels, results, tuple(notes)
+
+
 def _unexpected(image_path: Path, exc: BaseException) -> ImageOutcome:
     message = f"unexpected failure, please report it ({type(exc).__name__}: {exc})"
     details = "".join(traceback.format_exception(exc))
     return ImageOutcome(image_path, error=str(LeafcountError(message, image_path)), details=details)
-
-
-def _tray_plants(image: np.ndarray, tray: str | None) -> list[PlantBox]:
-    """The plants to segment one by one (see ``segment_file``), or [] for one plant."""
-    from leafcount.tray import detect_plants, looks_like_tray, parse_grid
-
-    if tray in (None, "off"):
-        return []
-    if tray == "auto":
-        plants = detect_plants(image)
-        return plants if looks_like_tray(plants) else []
-    return detect_plants(image, parse_grid(tray))
 
 
 def _scale_box(box: PlantBox, shape: tuple[int, int], full_shape: tuple[int, int]) -> PlantBox:

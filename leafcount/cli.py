@@ -90,6 +90,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
             bar.write(f"error: {outcome.error}", file=sys.stderr)
             if args.verbose and outcome.details:
                 bar.write(outcome.details.rstrip(), file=sys.stderr)
+        for note in outcome.notes:
+            bar.write(f"warning: {outcome.image.name}: {note}", file=sys.stderr)
 
     # `kill`'s or a job scheduler's SIGTERM stops like Ctrl+C: workers ended, counts.csv for what was done.
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -130,10 +132,12 @@ def _write_counts(out: Path, outcomes: Sequence[ImageOutcome]) -> tuple[list[Ima
     by_image = _earlier_counts(out)
     earlier = set(by_image)
     for o in done:  # a row per plant; a single-plant image keeps one row, plant fields empty
+        note = "; ".join(o.notes)
         by_image[o.image.name] = [
             {"image": o.image.name, "plant": plant_name(p), "row": p.row + 1, "col": p.col + 1, "top": p.top,
-             "left": p.left, "bottom": p.bottom, "right": p.right, "leaf_count": n, "model": o.model}
-            for p, n in o.plants] or [{"image": o.image.name, "leaf_count": o.leaf_count, "model": o.model}]
+             "left": p.left, "bottom": p.bottom, "right": p.right, "leaf_count": n, "model": o.model, "note": note}
+            for p, n in o.plants] or [{"image": o.image.name, "leaf_count": o.leaf_count, "model": o.model,
+                                       "note": note}]
     rows = [row for image_rows in by_image.values() for row in image_rows]
     header = TRAY_COLUMNS if any(row.get("plant") for row in rows) else COUNT_COLUMNS
     buffer = io.StringIO(newline="")

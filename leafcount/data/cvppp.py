@@ -121,11 +121,12 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
         raise LabelFormatError(f"label ids must be >= 0, found {low}", path)
     if high > 65535:
         raise LabelFormatError(f"label ids must be <= 65535, found {high}", path)
+    # copy=False: a full-size label image of a camera photo is 108 MB already as uint8.
     if high <= 255:
-        img = Image.fromarray(labels.astype(np.uint8))
+        img = Image.fromarray(labels.astype(np.uint8, copy=False))
         img.putpalette(label_colors(255).tobytes())  # turns the L image into mode P
     else:
-        img = Image.fromarray(labels.astype(np.uint16))
+        img = Image.fromarray(labels.astype(np.uint16, copy=False))
     buffer = io.BytesIO()
     img.save(buffer, format="PNG", optimize=False)
     write_atomic(path, buffer.getvalue())

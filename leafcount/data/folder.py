@@ -1,6 +1,6 @@
 """Any folder of images: list the images and read them as float RGB arrays.
 
-Pillow reads PNG, JPEG and BMP; tifffile reads TIFF (8, 16 and 32 bit,
+Pillow reads PNG, JPEG, BMP and GIF (its first frame); tifffile reads TIFF (8, 16 and 32 bit,
 float, planar, palette), with Pillow as the fallback for TIFF compressions
 tifffile cannot decode without the optional ``imagecodecs`` package (LZW,
 JPEG). Every failure is an :class:`~leafcount.errors.ImageReadError` naming
@@ -9,13 +9,18 @@ the file and the problem.
 
 from __future__ import annotations
 
+import errno
+import io
 import math
 import re
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import tifffile
@@ -23,7 +28,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from leafcount.errors import ConfigError, EmptyFolderError, ImageReadError
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"})
 DEFAULT_MAX_PIXELS = 40_000_000
 
 # Companion files of an image (ours and CVPPP's), never images to segment.
@@ -74,10 +79,12 @@ def list_images(folder: str | Path) -> list[Path]:
     Returns
     -------
     list of Path
-        Files whose suffix is in :data:`IMAGE_SUFFIXES` (any case), sorted so
-        that ``img2`` comes before ``img10``. Hidden files (``.name``,
-        including our ``.name.partial`` temporaries) and companion files
-        (``*_label.png``, ``*_fg.png``, ``*_overlay.png``) are skipped.
+        Entries whose suffix is in :data:`IMAGE_SUFFIXES` (any case), sorted
+        so that ``img2`` comes before ``img10``. Hidden files (``.name``,
+        including our ``.name.partial`` temporaries), companion files
+        (``*_label.png``, ``*_fg.png``, ``*_overlay.png``) and folders are
+        skipped. Broken and looping symbolic links are listed, so that
+        reading them names the problem instead of skipping them unseen.
 
     Raises
     ------
@@ -98,14 +105,32 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(images, key=_natural_key)
 
 
+OVERSIZED_METADATA = "oversized colour profile or metadata block"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """An image as :func:`read_photo` read it, with what it noticed on the way."""
+
+    pixels: np.ndarray  # (H, W, 3) float32 in [0, 1], as read_image returns it
+    grey: bool = False  # one channel, or three equal ones: no colour to tell a plant by
+    transparent: np.ndarray | None = None  # (H, W) bool: fully transparent pixels; None when there are none
+    notes: tuple[str, ...] = ()  # what was ignored: the other frames of an animated GIF, oversized metadata
+
+
 def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image file as RGB floats in [0, 1], fully decoded.
+    """Read an image file as RGB floats in [0, 1], fully decoded (see :func:`read_photo`)."""
+    return read_photo(path, max_pixels).pixels
+
+
+def read_photo(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
+    """Read an image file as RGB floats in [0, 1], fully decoded, and say what kind it is.
 
     Parameters
     ----------
     path : str or Path
-        A PNG, JPEG, BMP or TIFF file (the format is taken from the file's
-        first bytes, not its suffix).
+        A PNG, JPEG, BMP, GIF or TIFF file (the format is taken from the
+        file's first bytes, not its suffix).
     max_pixels : int or None
         An image with more pixels is downscaled by the smallest integer
         factor ``f`` that brings it under this count (box average; JPEGs are
@@ -114,13 +139,18 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
 
     Returns
     -------
-    image : ndarray, shape (H, W, 3), float32
-        Values in [0, 1]. Grey images are repeated into three channels,
-        alpha is dropped (CVPPP's alpha is always 255), palettes are
-        expanded. Integer data is divided by its type's maximum (255 for 8
-        bit, 65535 for 16 bit, so 12-bit data stored in 16 bits looks dark);
-        float data is clipped to [0, 1] with NaN as 0. A JPEG's EXIF
-        orientation is applied so a camera photo is the right way up.
+    Photo
+        ``pixels``, shape (H, W, 3), float32: values in [0, 1]. Grey images
+        are repeated into three channels (``grey`` is then True, as for an
+        RGB file whose channels are equal), alpha becomes ``transparent``
+        (the pixels whose alpha is 0; CVPPP's alpha is always 255), palettes
+        are expanded, a GIF gives its first frame. Integer data is divided
+        by its type's maximum (255 for 8 bit, 65535 for 16 bit, so 12-bit
+        data stored in 16 bits looks dark); float data is clipped to [0, 1]
+        with NaN as 0. A JPEG's EXIF orientation is applied so a camera
+        photo is the right way up. A PNG colour profile or text block too
+        large for Pillow is skipped (``notes`` says so): leafcount uses
+        neither.
 
     Raises
     ------
@@ -154,7 +184,14 @@ def read_image_size(path: str | Path) -> tuple[int, int]:
         with _translate_errors(path), tifffile.TiffFile(path) as tif:
             page = tif.pages.first
             return int(page.imagelength), int(page.imagewidth)
-    with _translate_errors(path), Image.open(path) as img:
+    try:
+        return _pillow_size(path, path)
+    except _MetadataTooLarge:
+        return _pillow_size(_png_without_metadata(path), path)
+
+
+def _pillow_size(source: Path | BinaryIO, path: Path) -> tuple[int, int]:
+    with _translate_errors(path), Image.open(source) as img:
         width, height = img.size
         if _orientation(img) in (5, 6, 7, 8):
             width, height = height, width
@@ -167,7 +204,7 @@ def _is_image_file(path: Path) -> bool:
         not name.startswith(".")
         and path.suffix.lower() in IMAGE_SUFFIXES
         and not name.endswith(_COMPANION_ENDINGS)
-        and path.is_file()
+        and not path.is_dir()
     )
 
 
@@ -177,17 +214,26 @@ def _natural_key(path: Path) -> tuple[list[str | int], str]:
 
 
 def _read_head(path: Path) -> bytes:
-    """First bytes of the file; turns missing, forbidden and empty files into errors."""
+    """First bytes of the file; turns missing, forbidden, empty and non-files into errors."""
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise ImageReadError("is a folder, not an image file", path)
+        if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+            raise ImageReadError("not a regular file", path)
         with open(path, "rb") as f:
             head = f.read(4)
     except FileNotFoundError as exc:
-        raise ImageReadError("file not found", path) from exc
+        broken = path.is_symlink()
+        raise ImageReadError("broken symbolic link (its target does not exist)" if broken else "file not found",
+                             path) from exc
     except PermissionError as exc:
         raise ImageReadError("permission denied", path) from exc
     except IsADirectoryError as exc:
         raise ImageReadError("is a folder, not an image file", path) from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageReadError("symbolic link loop (the link leads back to itself)", path) from exc
         raise ImageReadError(f"cannot open the file ({exc.strerror or exc})", path) from exc
     if not head:
         raise ImageReadError("empty file (0 bytes)", path)
@@ -196,6 +242,15 @@ def _read_head(path: Path) -> bytes:
 
 def _is_tiff(head: bytes) -> bool:
     return head[:4] in _TIFF_MAGICS
+
+
+class _MetadataTooLarge(ImageReadError):
+    """Pillow refused to decompress a PNG colour profile or text block (over MAX_TEXT_CHUNK)."""
+
+
+def _is_metadata_overflow(exc: BaseException) -> bool:
+    # PngImagePlugin's words for an iCCP, zTXt or iTXt chunk over its decompression limits
+    return isinstance(exc, ValueError) and ("MAX_TEXT_CHUNK" in str(exc) or "MAX_TEXT_MEMORY" in str(exc))
 
 
 @contextmanager
@@ -210,7 +265,29 @@ def _translate_errors(path: Path) -> Iterator[None]:
     except MemoryError as exc:
         raise ImageReadError("not enough memory to read the image", path) from exc
     except _DECODE_ERRORS as exc:
+        if _is_metadata_overflow(exc):
+            raise _MetadataTooLarge(OVERSIZED_METADATA, path) from exc
         raise ImageReadError(f"corrupt or truncated image ({exc})", path) from exc
+
+
+_METADATA_CHUNKS = (b"iCCP", b"tEXt", b"zTXt", b"iTXt")
+
+
+def _png_without_metadata(path: Path) -> BinaryIO:
+    """The PNG's bytes without its colour profile and text chunks, which leafcount
+    does not use, for a file whose metadata Pillow refuses to decompress."""
+    out = io.BytesIO()
+    with _translate_errors(path), open(path, "rb") as f:
+        out.write(f.read(8))  # the signature
+        while len(header := f.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", header)
+            if kind in _METADATA_CHUNKS:
+                f.seek(length + 4, io.SEEK_CUR)  # data and CRC
+            else:
+                out.write(header + f.read(length + 4))
+        out.write(header)  # a truncated tail stays truncated
+    out.seek(0)
+    return out
 
 
 def _reduction_factor(height: int, width: int, max_pixels: int | None) -> int:
@@ -230,10 +307,25 @@ def _orientation(img: Image.Image) -> int:
     return int(img.getexif().get(ExifTags.Base.Orientation, 1))
 
 
-def _read_with_pillow(path: Path, max_pixels: int | None) -> np.ndarray:
-    with _translate_errors(path), Image.open(path) as img:
+def _read_with_pillow(path: Path, max_pixels: int | None) -> Photo:
+    try:
+        return _decode_with_pillow(path, path, max_pixels)
+    except _MetadataTooLarge:
+        pass
+    try:
+        return _decode_with_pillow(_png_without_metadata(path), path, max_pixels,
+                                   notes=(f"{OVERSIZED_METADATA} ignored",))
+    except ImageReadError as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+        raise ImageReadError(f"{OVERSIZED_METADATA}, and the pixels cannot be read either{cause}", path) from exc
+
+
+def _decode_with_pillow(source: Path | BinaryIO, path: Path, max_pixels: int | None,
+                        notes: tuple[str, ...] = ()) -> Photo:
+    with _translate_errors(path), Image.open(source) as img:
         width, height = img.size
         orientation = _orientation(img)
+        frames = getattr(img, "n_frames", 1) if img.format == "GIF" else 1
         factor = _reduction_factor(height, width, max_pixels)
         target = (max(1, width // factor), max(1, height // factor))
         if factor > 1:
@@ -247,19 +339,28 @@ def _read_with_pillow(path: Path, max_pixels: int | None) -> np.ndarray:
         pixels = np.asarray(img)
     if img.mode == "I":  # 32-bit integer images from Pillow hold 16-bit data
         pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
-    return _to_float_rgb(pixels, path, max_pixels=None)  # already downscaled
+    if frames > 1:
+        notes += (f"animated GIF: the first of its {frames} frames is used",)
+    return _to_photo(pixels, path, max_pixels=None, notes=notes)  # already downscaled
 
 
 def _normalise_mode(img: Image.Image) -> Image.Image:
-    """Bring a Pillow image to L, RGB, 16-bit, 32-bit integer or float mode."""
-    if img.mode in ("L", "RGB", "I", "F") or img.mode.startswith("I;16"):
+    """Bring a Pillow image to L, LA, RGB, RGBA, 16-bit, 32-bit integer or float mode."""
+    transparency = "transparency" in img.info  # a palette's or a colour key's transparent entry
+    if img.mode in ("L", "RGB") and transparency:
+        return img.convert("LA" if img.mode == "L" else "RGBA")
+    if img.mode in ("L", "LA", "RGB", "RGBA", "I", "F") or img.mode.startswith("I;16"):
         return img
-    if img.mode in ("1", "LA", "La"):
+    if img.mode == "1":
         return img.convert("L")
-    return img.convert("RGB")  # palette, RGBA, CMYK, YCbCr, ...: alpha dropped
+    if img.mode == "La":
+        return img.convert("LA")
+    if img.mode in ("PA", "RGBa") or transparency:
+        return img.convert("RGBA")
+    return img.convert("RGB")  # palette, CMYK, YCbCr, ...
 
 
-def _read_tiff(path: Path, max_pixels: int | None) -> np.ndarray:
+def _read_tiff(path: Path, max_pixels: int | None) -> Photo:
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages.first
@@ -270,6 +371,8 @@ def _read_tiff(path: Path, max_pixels: int | None) -> np.ndarray:
                 pixels = _palette_colours(page.colormap)[pixels]
             elif page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
                 pixels = _invert(pixels)
+            alpha = any(sample in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)
+                        for sample in page.extrasamples)
     except MemoryError as exc:
         raise ImageReadError("not enough memory to read the image", path) from exc
     except _DECODE_ERRORS as exc:
@@ -279,7 +382,7 @@ def _read_tiff(path: Path, max_pixels: int | None) -> np.ndarray:
             return _read_with_pillow(path, max_pixels)
         except ImageReadError:
             raise ImageReadError(f"corrupt or unsupported TIFF ({exc})", path) from exc
-    return _to_float_rgb(pixels, path, max_pixels)
+    return _to_photo(pixels, path, max_pixels, alpha=alpha)
 
 
 def _palette_colours(colormap: np.ndarray) -> np.ndarray:
@@ -297,8 +400,16 @@ def _invert(pixels: np.ndarray) -> np.ndarray:
     return 1.0 - pixels
 
 
-def _to_float_rgb(pixels: np.ndarray, path: Path, max_pixels: int | None) -> np.ndarray:
-    """Scale to [0, 1], keep three colour channels, shrink under ``max_pixels`` (box average)."""
+GREY_TOLERANCE = 2 / 255
+"""Channels this close everywhere are one grey channel (a JPEG's rounding included)."""
+
+
+def _to_photo(pixels: np.ndarray, path: Path, max_pixels: int | None, notes: tuple[str, ...] = (),
+              alpha: bool | None = None) -> Photo:
+    """Scale to [0, 1], keep three colour channels, shrink under ``max_pixels`` (box average).
+
+    ``alpha``: whether the last of 2 or 4 channels is alpha (None: it is).
+    """
     if pixels.size == 0:
         raise ImageReadError(f"image has no pixels (array shape {pixels.shape})", path)
     if pixels.ndim == 2:
@@ -307,6 +418,7 @@ def _to_float_rgb(pixels: np.ndarray, path: Path, max_pixels: int | None) -> np.
         raise ImageReadError(
             f"expected a grey or colour image, found pixel data of shape {pixels.shape}", path
         )
+    opacity = pixels[..., -1] if pixels.shape[2] in (2, 4) and alpha is not False else None
     pixels = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., :1]
     if pixels.dtype == bool:
         full_scale = 1.0
@@ -319,14 +431,26 @@ def _to_float_rgb(pixels: np.ndarray, path: Path, max_pixels: int | None) -> np.
     factor = _reduction_factor(pixels.shape[0], pixels.shape[1], max_pixels)
     if factor > 1:
         pixels = _block_mean(pixels, factor)
+        opacity = _block_mean(opacity[..., np.newaxis], factor)[..., 0] if opacity is not None else None
     # In place after the one float copy: a 40-megapixel image is 480 MB as float32.
     image = pixels.astype(np.float32)
     image /= np.float32(full_scale)
     np.nan_to_num(image, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     np.clip(image, 0.0, 1.0, out=image)
+    grey = image.shape[2] == 1 or _channels_equal(image)
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
-    return np.ascontiguousarray(image, dtype=np.float32)
+    transparent = opacity == 0 if opacity is not None else None
+    if transparent is not None and not transparent.any():
+        transparent = None
+    return Photo(np.ascontiguousarray(image, dtype=np.float32), grey, transparent, notes)
+
+
+def _channels_equal(image: np.ndarray) -> bool:
+    """Whether an RGB image is grey, judged on about a million of its pixels."""
+    step = max(1, math.isqrt(image.shape[0] * image.shape[1] // 1_000_000))
+    sample = image[::step, ::step]
+    return bool(np.ptp(sample, axis=2).max() <= GREY_TOLERANCE)
 
 
 def _block_mean(pixels: np.ndarray, factor: int) -> np.ndarray:

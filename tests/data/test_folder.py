@@ -278,11 +278,22 @@ def test_unreadable_file(tmp_path, monkeypatch):
         path.chmod(0o644)
 
 
-def test_other_os_error_on_open(tmp_path):
+def test_symbolic_link_loop_is_named(tmp_path):
     loop = tmp_path / "loop.png"
     loop.symlink_to(tmp_path / "loop.png")
-    with pytest.raises(ImageReadError, match="loop.png: cannot open the file"):
+    with pytest.raises(ImageReadError, match=r"loop.png: symbolic link loop \(the link leads back to itself\)"):
         read_image(loop)
+
+
+def test_other_os_error_on_open(tmp_path, monkeypatch):
+    path = _save(tmp_path / "disk.png", _rgb8())
+
+    def fail(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(folder, "open", fail, raising=False)
+    with pytest.raises(ImageReadError, match=r"disk.png: cannot open the file \(Input/output error\)"):
+        read_image(path)
 
 
 def test_zero_byte_file(tmp_path):
