@@ -168,32 +168,54 @@ def _earlier_counts(out: Path) -> dict[str, list[dict[str, str]]]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from leafcount.data.cvppp import read_labels
     from leafcount.metrics import format_summary, score_image, summarize
 
     pred_dir, truth_dir = Path(args.pred), Path(args.truth)
-    preds = sorted(p for p in pred_dir.glob("*_label.png") if not p.name.startswith("."))
+    preds = {p.name: p for p in pred_dir.glob("*_label.png") if not p.name.startswith(".")}
     if not preds:
         raise ConfigError(f"no *_label.png predictions in {pred_dir}")
-    scores, failures = [], 0
-    for pred_path in preds:
+    # A plant the model was never run on is one it missed: leaving it out would flatter the scores.
+    unpredicted = sorted(p.name for p in truth_dir.glob("*_label.png") if not p.name.startswith(".")
+                         and p.name not in preds)
+    scores, notes, failures = [], {}, 0
+    for file_name in sorted([*preds, *unpredicted]):
+        name = file_name[: -len("_label.png")]
         try:
-            truth_path = truth_dir / pred_path.name
+            truth_path = truth_dir / file_name
+            if file_name not in preds:
+                if args.only_predicted:
+                    print(f"warning: {file_name}: no prediction, left out (--only-predicted)", file=sys.stderr)
+                    continue
+                truth = read_labels(truth_path)
+                scores.append(score_image(np.zeros_like(truth), truth, name))
+                notes[name] = "no prediction"
+                print(f"warning: {file_name}: no prediction, counted as a missed plant (every true leaf missed)",
+                      file=sys.stderr)
+                continue
             if not truth_path.is_file():
-                raise LeafcountError("no ground truth of the same name in the truth folder", pred_path)
-            name = pred_path.name[: -len("_label.png")]
-            scores.append(score_image(read_labels(pred_path), read_labels(truth_path), name))
+                raise LeafcountError("no ground truth of the same name in the truth folder", preds[file_name])
+            scores.append(score_image(read_labels(preds[file_name]), read_labels(truth_path), name))
         except LeafcountError as exc:
             failures += 1
-            _report(exc if exc.path else LeafcountError(str(exc), pred_path), args)  # name the file
+            _report(exc if exc.path else LeafcountError(str(exc), truth_dir / file_name), args)  # name the file
     if not scores:
         raise ConfigError("no prediction could be scored")
-    header = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd")
-    rows = [(s.name, s.count_pred, s.count_true, s.dic, s.abs_dic, f"{s.sbd:.4f}", f"{s.fbd:.4f}") for s in scores]
+    header = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd", "note")
+    rows = [(s.name, s.count_pred, s.count_true, s.dic, s.abs_dic, f"{s.sbd:.4f}", f"{s.fbd:.4f}",
+             notes.get(s.name, "")) for s in scores]
     out = Path(args.out) if args.out else pred_dir / "metrics.csv"
     write_text_atomic(out, _csv_text(header, rows))
     summary = format_summary(summarize(scores))
-    print(f"{len(scores)} image(s); per-image scores in {out}")
+    if not unpredicted:
+        missing = ""
+    elif args.only_predicted:
+        missing = f"; {len(unpredicted)} without a prediction left out (--only-predicted)"
+    else:
+        missing = f", {len(notes)} of them without a prediction (counted as missed)"
+    print(f"{len(scores)} image(s){missing}; per-image scores in {out}")
     for key, text in summary.items():
         print(f"  {key:8s} {text}")
     return 1 if failures else 0
@@ -348,6 +370,39 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    from leafcount.model.checkpoint import find_default_model, read_checkpoint_info
+    from leafcount.scale import read_folder_scale
+    from leafcount.series.pipeline import track_series
+
+    if args.tray not in ("auto", "off"):
+        from leafcount.tray import parse_grid
+
+        parse_grid(args.tray)  # a bad layout is one clear error before any work starts
+    model = Path(args.model) if args.model else find_default_model()
+    if args.model:
+        read_checkpoint_info(model)  # a bad checkpoint is one clear error before any work starts
+    scale = args.scale
+    folders = [Path(item) for item in args.inputs if Path(item).is_dir()]
+    if scale is None and folders:  # the scale measured for the photos' folder, as `report` uses
+        scale = read_folder_scale(folders[0])
+        if scale is not None:
+            print(f"using the folder's scale: {scale:.3f} px/mm")
+    bar = tqdm(desc="segment", unit="image", disable=args.quiet)
+    try:
+        summary = track_series(args.inputs, args.out, model_path=model, tray=args.tray, workers=args.workers,
+                               pattern=args.pattern, time_format=args.time_format, metadata_path=args.metadata,
+                               group_by=args.group_by, px_per_mm=scale, on_result=lambda outcome: bar.update(1))
+    finally:
+        bar.close()
+    for message in summary.left_out + summary.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    corrected = f"; {len(summary.corrected)} saved correction(s) used" if summary.corrected else ""
+    print(f"{summary.n_tracks} leaf track(s) of {summary.n_plants} plant(s) in {summary.n_images} image(s){corrected}; "
+          f"{', '.join(path.name for path in summary.files)} and the label PNGs in {summary.out_dir}")
+    return 1 if summary.left_out else 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from leafcount.data.synth import write_synth_folder
 
@@ -407,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--pred", required=True, help="folder of *_label.png predictions")
     ev.add_argument("--truth", required=True, help="folder with ground-truth *_label.png of the same names")
     ev.add_argument("--out", help="per-image CSV (default PRED/metrics.csv)")
+    ev.add_argument("--only-predicted", action="store_true",
+                    help="score only the images with a prediction (default: a ground truth without one "
+                         "counts as a plant whose every leaf was missed)")
     ev.set_defaults(func=cmd_evaluate)
 
     tr = sub.add_parser("train", parents=[common], help="train or fine-tune a RIS model")
@@ -458,6 +516,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="pixels per mm, for areas in mm^2 (default: the scale stored with the photos' folder)")
     rp.add_argument("--out", required=True, help="report folder")
     rp.set_defaults(func=cmd_report)
+
+    tk = sub.add_parser("track", parents=[common],
+                        help="follow each leaf of the same plants through a time series; growth curves")
+    tk.add_argument("inputs", nargs="+",
+                    help="images named <plant>_<YYYY-MM-DD>[T<HH-MM>] and/or folders of them (or of date-named "
+                         "sub-folders: 2026-03-01/plant040.png)")
+    tk.add_argument("--out", required=True,
+                    help="folder for the tracked label PNGs, overlays, tracks.csv, growth.csv and growth.html")
+    tk.add_argument("--model", help="checkpoint (.safetensors); default: the one in models/")
+    tk.add_argument("--pattern", help="regular expression for the whole file name without extension, with named "
+                                      "groups (?P<plant>...) and (?P<time>...)")
+    tk.add_argument("--time-format", help="strptime format of the pattern's time group (default: ISO dates)")
+    tk.add_argument("--metadata", help="CSV keyed by plant, position (tray) or image, with genotype, treatment ...: "
+                                       "its columns are joined into tracks.csv and growth.csv")
+    tk.add_argument("--group-by", help="metadata column whose groups get mean curves (default: its first column)")
+    tk.add_argument("--scale", type=float,
+                    help="pixels per mm, for areas in mm^2 (default: the scale stored with the photos' folder)")
+    tk.add_argument("--tray", metavar="auto|off|ROWSxCOLS", default="auto",
+                    help="trays: each position (tray1_B3) is its own plant through the series (as for segment)")
+    tk.add_argument("--workers", type=int, default=0, help="local processes (default 0 = one per core)")
+    tk.set_defaults(func=cmd_track)
 
     sy = sub.add_parser("synth", parents=[common], help="write a folder of synthetic rosettes with labels")
     sy.add_argument("--out", required=True)

@@ -497,3 +497,59 @@ def test_item9_a_big_photo_is_segmented_without_a_float_copy_at_its_full_size(tm
     assert read_labels(tmp_path / "out" / "field_label.png").shape == (2400, 3200)
     assert read_image_size(tmp_path / "out" / "field_overlay.png") == (400, 533)  # the working size, 1/6
 
+
+
+# --- 7. evaluate names and counts missing predictions ------------------------------------------
+
+def _leaves(h: int, w: int, n: int) -> np.ndarray:
+    labels = np.zeros((h, w), dtype=np.int32)
+    for i in range(n):
+        labels[2 + 4 * i : 5 + 4 * i, 2:-2] = i + 1
+    return labels
+
+
+def _evaluation_folders(tmp_path: Path) -> tuple[Path, Path]:
+    from leafcount.data.cvppp import write_labels
+
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    for name in ("a", "b"):
+        write_labels(pred / f"{name}_label.png", _leaves(20, 30, 3))
+    for name in ("a", "b", "c"):
+        write_labels(truth / f"{name}_label.png", _leaves(20, 30, 3))
+    return pred, truth
+
+
+def _metrics(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return {row["image"]: row for row in csv.DictReader(f)}
+
+
+def test_item7_evaluate_counts_a_missing_prediction_as_a_missed_plant(tmp_path, capsys):
+    pred, truth = _evaluation_folders(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", "--pred", str(pred), "--truth", str(truth)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err.splitlines() == [
+        "warning: c_label.png: no prediction, counted as a missed plant (every true leaf missed)"]
+    assert printed.out.splitlines()[0] == (
+        f"3 image(s), 1 of them without a prediction (counted as missed); per-image scores in {pred / 'metrics.csv'}")
+    rows = _metrics(pred / "metrics.csv")
+    assert sorted(rows) == ["a", "b", "c"]
+    c = rows["c"]
+    assert (c["count_pred"], c["count_true"], c["dic"], c["sbd"], c["note"]) == ("0", "3", "-3", "0.0000",
+                                                                                  "no prediction")
+    assert rows["a"]["note"] == "" and rows["a"]["sbd"] == "1.0000"
+    assert "  abs_dic  1.0 (1.7)" in printed.out.splitlines()  # 0, 0 and 3 over the three images
+
+
+def test_item7_evaluate_only_predicted_leaves_them_out_and_says_so(tmp_path, capsys):
+    pred, truth = _evaluation_folders(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", "--pred", str(pred), "--truth", str(truth), "--only-predicted"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err.splitlines() == ["warning: c_label.png: no prediction, left out (--only-predicted)"]
+    assert printed.out.splitlines()[0] == (
+        f"2 image(s); 1 without a prediction left out (--only-predicted); per-image scores in {pred / 'metrics.csv'}")
+    assert sorted(_metrics(pred / "metrics.csv")) == ["a", "b"]
