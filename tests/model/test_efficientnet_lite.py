@@ -92,3 +92,22 @@ def test_batchnorm_statistics_stay_frozen_in_training():
     assert seq.mask_logits.shape == (1, 2, *config.output_size)
     assert seq.aux_logits.shape == (1, 2, *config.output_size)
     assert torch.equal(model.encoder.backbone._bn0.running_mean, before)
+
+
+def test_resampling_puts_padding_shifted_pixels_back_where_they_belong():
+    """A stride-2 "SAME" conv that picks its centre tap sees input pixel 2i + 1;
+    resampled onto the input grid, a ramp must come back exactly."""
+    from leafcount.model.ris import resample
+    from leafcount.model.efficientnet_lite import SameConv2d
+
+    ramp = torch.arange(32, dtype=torch.float32).view(1, 1, 1, 32).expand(1, 1, 32, 32).contiguous()
+    conv = SameConv2d(1, 1, 3, 2)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0, 1, 1] = 1.0
+        picked = conv(ramp)
+        back = resample(picked, 2, (32, 32), 1, 0)
+        plain = torch.nn.functional.interpolate(picked, size=(32, 32), mode="bilinear", align_corners=False)
+    assert torch.allclose(picked[0, 0, 0], torch.arange(1, 32, 2, dtype=torch.float32))
+    assert torch.allclose(back[0, 0, :, 1:-1], ramp[0, 0, :, 1:-1], atol=1e-5)
+    assert not torch.allclose(plain[0, 0, :, 2:-2], ramp[0, 0, :, 2:-2], atol=0.25)
