@@ -27,14 +27,19 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.
     -------
     ndarray, shape (H, W, 3), uint8
     """
-    ids = labels.astype(np.int64)
+    # In place after the one float copy: a 12-megapixel preview is 144 MB per float RGB array.
+    ids = np.asarray(labels)
+    ids = ids if ids.dtype.kind in "iu" else ids.astype(np.int64)  # no int64 copy of integer labels
     colors = label_colors(int(ids.max()) if ids.size else 0).astype(np.float32) / 255.0
     out = np.asarray(image, dtype=np.float32).copy()
     inside = ids > 0
     out[inside] = (1 - opacity) * out[inside] + opacity * colors[ids[inside]]
     edges = find_boundaries(ids, mode="inner") & inside
     out[edges] = colors[ids[edges]]
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    out += 0.5
+    return out.astype(np.uint8)
 
 
 def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
