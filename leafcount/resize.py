@@ -51,20 +51,29 @@ def _positive_strides(array: np.ndarray) -> np.ndarray:
     return array.copy() if any(stride < 0 for stride in array.strides) else array
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Box]:
+def letterbox(image: np.ndarray, size: tuple[int, int], multiple: int = 1) -> tuple[np.ndarray, Box]:
     """Scale ``image`` (H, W, 3) to fit ``size`` keeping its aspect ratio, and pad.
 
     The padding takes the mean colour of the image border, which is
     background in a plant photo, so the network sees no artificial edge.
     Returns the (size[0], size[1], 3) float32 array and the content box.
+
+    ``multiple``: the box's offsets and sides are multiples of it (within
+    the input), so that on a map of that stride the content box has whole
+    pixels. A network whose masks come at stride 2 otherwise crops its masks
+    half a pixel off the content (a 530x500 CVPPP image at 256x272 sits 15
+    pixels from the left), and every leaf lands a pixel too far left.
     """
     h, w = image.shape[:2]
     scale = min(size[0] / h, size[1] / w)
     ch, cw = max(1, min(size[0], round(h * scale))), max(1, min(size[1], round(w * scale)))
+    if multiple > 1:
+        ch = max(1, min(size[0] // multiple * multiple, round(ch / multiple) * multiple)) if size[0] >= multiple else ch
+        cw = max(1, min(size[1] // multiple * multiple, round(cw / multiple) * multiple)) if size[1] >= multiple else cw
     content = resize_array(image, (ch, cw))
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).reshape(-1, image.shape[2])
     out = np.empty((size[0], size[1], image.shape[2]), dtype=np.float32)
     out[:] = border.mean(axis=0)
-    box = Box((size[0] - ch) // 2, (size[1] - cw) // 2, ch, cw)
+    box = Box((size[0] - ch) // 2 // multiple * multiple, (size[1] - cw) // 2 // multiple * multiple, ch, cw)
     out[box.top : box.top + ch, box.left : box.left + cw] = content
     return out, box

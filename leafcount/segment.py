@@ -104,11 +104,12 @@ class SegmentResult:
     steps: list[Step]
 
 
-def image_to_tensor(image: np.ndarray, input_size: tuple[int, int]) -> tuple[torch.Tensor, Box]:
-    """Letterbox an (H, W, 3) image into the network input (1, 3, h, w)."""
+def image_to_tensor(image: np.ndarray, input_size: tuple[int, int], multiple: int = 1) -> tuple[torch.Tensor, Box]:
+    """Letterbox an (H, W, 3) image into the network input (1, 3, h, w), the
+    content box on whole pixels of a map at stride ``multiple``."""
     if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
         raise ImageReadError(f"expected an (H, W, 3) image, got shape {image.shape}")
-    fitted, box = letterbox(np.asarray(image, dtype=np.float32), input_size)
+    fitted, box = letterbox(np.asarray(image, dtype=np.float32), input_size, multiple)
     return torch.from_numpy(fitted).permute(2, 0, 1)[None].contiguous(), box
 
 
@@ -131,7 +132,7 @@ def _dense_maps(encoded: Encoded, out_box: Box) -> tuple[np.ndarray | None, np.n
 def dense_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The encoder's foreground and boundary maps of ``image`` (no recurrent
     step), at the mask resolution like :attr:`Step.foreground`."""
-    tensor, box = image_to_tensor(image, model.config.input_size)
+    tensor, box = image_to_tensor(image, model.config.input_size, model.config.output_stride)
     with torch.inference_mode():
         encoded = model.encode(tensor.to(next(model.parameters()).device))
     return _dense_maps(encoded, _boxes(model, box)[0])
@@ -161,7 +162,7 @@ def segment_steps(
     The encoder runs once; each step runs only the ConvLSTMs and the heads.
     """
     cfg = model.config
-    tensor, box = image_to_tensor(image, cfg.input_size)
+    tensor, box = image_to_tensor(image, cfg.input_size, cfg.output_stride)
     device = next(model.parameters()).device
     out_box, grid_box = _boxes(model, box)
     with torch.inference_mode():

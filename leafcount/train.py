@@ -131,11 +131,21 @@ def fit_pair(name: str, image: np.ndarray, labels: np.ndarray, input_size: tuple
 
 
 def _targets(labels: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Leaf masks (N, h, w) and aux targets (2, h, w) at the mask resolution."""
-    small = resize_array(labels, size, nearest=True)
-    masks = torch.from_numpy(labels_to_masks(small))
-    aux = np.stack([small > 0, find_boundaries(small, mode="inner")]).astype(np.float32)
-    return masks, torch.from_numpy(aux)
+    """Leaf masks (N, h, w) and aux targets (2, h, w) at the mask resolution.
+
+    Each leaf and plant target pixel is the fraction of its cell that the
+    leaf (plant) covers, and a cell is boundary when any of its pixels is: a
+    nearest-neighbour pick would take the cell's bottom-right pixel and teach
+    every map a half-pixel shift.
+    """
+    full = torch.from_numpy(labels_to_masks(labels))
+    edges = torch.from_numpy(find_boundaries(labels, mode="inner")[None].astype(np.float32))
+    areas = torch.cat([full, full.sum(0, keepdim=True).clamp_max(1.0)])
+    if tuple(labels.shape) != tuple(size):
+        areas = F.adaptive_avg_pool2d(areas[None], size)[0]
+        edges = F.adaptive_max_pool2d(edges[None], size)[0]
+    n = full.shape[0]
+    return areas[:n].contiguous(), torch.cat([areas[n:], edges]).contiguous()
 
 
 def _aux_loss(aux_logits: torch.Tensor | None, aux_target: torch.Tensor) -> torch.Tensor:
