@@ -19,6 +19,7 @@ from leafcount.corrections import (
 )
 from leafcount.data.folder import read_image
 from leafcount.edits import LabelEdit
+from leafcount.errors import ImageReadError, LabelFormatError, LeafcountError
 from leafcount.segment import SegmentConfig, Step
 
 UNDO_LIMIT = 100
@@ -30,6 +31,20 @@ class ImageStatus(enum.Enum):
     EDITED = "edited by hand"
     SAVED = "saved"
     LABEL_FILE = "label file"  # labels on disk that leafcount did not write (e.g. ground truth)
+    UNREADABLE_IMAGE = "unreadable image"
+    UNREADABLE_CORRECTION = "unreadable correction"  # its label PNG cannot be read; the photo can
+    FAILED = "segmentation failed"
+
+
+# What Segment all runs on: nothing on disk or in memory that a run could replace.
+TO_SEGMENT = frozenset({ImageStatus.NOT_SEGMENTED, ImageStatus.FAILED, ImageStatus.UNREADABLE_IMAGE})
+
+
+def failure_text(path: Path, exc: BaseException) -> str:
+    """``name: reason`` for one image (a LeafcountError names its file already)."""
+    if not isinstance(exc, LeafcountError):
+        return f"{path.name}: {type(exc).__name__}: {exc}"
+    return str(exc) if str(exc).startswith(path.name) else f"{path.name}: {exc}"
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,11 @@ class ImageDoc(QObject):
         self.steps: list[Step] = []
         self.run: ModelRun | None = None
         self.manual_ids: frozenset[int] = frozenset()
-        self.saved: Sidecar | None = read_sidecar(path, out_dir)
+        # A garbage sidecar costs only its own hand-edit tags: the labels are used as a label file.
+        self.saved: Sidecar | None = read_sidecar(path, out_dir, lenient=True)
+        self.image_error = ""  # why the photo cannot be read
+        self.label_error = ""  # why the saved label PNG cannot be read
+        self.run_error = ""  # why the last Segment all of this image failed
         # More JSON for the sidecar, beside the model run (e.g. the plant boxes of a tray).
         self.extra_meta: dict = {}
         self._labels: np.ndarray | None = None
@@ -124,6 +143,15 @@ class ImageDoc(QObject):
         return self._labels is not None or self._packed is not None
 
     @property
+    def problem(self) -> str:
+        """What is wrong with this image's files, for the image list ('' when nothing)."""
+        if self.image_error or self.label_error or self.run_error:
+            return self.image_error or self.label_error or self.run_error
+        if self.saved is not None and self.saved.problem:
+            return f"{self.saved.problem}; its labels are used without it (hand-edit tags lost)"
+        return ""
+
+    @property
     def is_dirty(self) -> bool:
         return not self.undo_stack.isClean()
 
@@ -136,10 +164,14 @@ class ImageDoc(QObject):
     def status(self) -> ImageStatus:
         if self.is_dirty:
             return ImageStatus.EDITED
+        if self.image_error:
+            return ImageStatus.UNREADABLE_IMAGE
+        if self.label_error and not self.has_labels:
+            return ImageStatus.UNREADABLE_CORRECTION
         if self.saved is not None:
             return ImageStatus.SAVED if self.saved.is_leafcount else ImageStatus.LABEL_FILE
         if self.run is None and not self._leaf_count:
-            return ImageStatus.NOT_SEGMENTED
+            return ImageStatus.FAILED if self.run_error else ImageStatus.NOT_SEGMENTED
         return ImageStatus.MODEL
 
     @property
@@ -155,16 +187,41 @@ class ImageDoc(QObject):
     def load(self) -> None:
         """Read the image (and saved corrections, the first time) from disk.
 
-        Raises ImageReadError / LabelFormatError; the document stays unloaded then.
+        Raises ImageReadError, and the document stays unloaded, when the photo
+        cannot be read (``image_error`` says why). Saved labels that cannot be
+        read leave the photo open without them (``label_error`` says why).
         """
-        image = read_image(self.path)
+        try:
+            image = read_image(self.path)
+        except ImageReadError as exc:
+            self._set_errors(image_error=str(exc))
+            raise
+        self._set_errors(image_error="")
         if self.labels is None and self.saved is not None:
-            found = load_corrections(self.path, self.out_dir, shape=image.shape[:2])
-            if found is not None:
+            try:
+                found = load_corrections(self.path, self.out_dir, shape=image.shape[:2], sidecar=self.saved)
+            except LabelFormatError as exc:
+                self.saved = None  # nothing readable to keep: a run or a save replaces it
+                self._set_errors(label_error=str(exc))
+            else:
                 labels, self.saved = found
                 self.manual_ids = self.saved.manual_ids
                 self._set_labels(labels)
         self.image = image
+
+    def mark_failed(self, exc: BaseException) -> None:
+        """A Segment all of this image failed (not open: nothing else changes)."""
+        text = failure_text(self.path, exc)
+        if isinstance(exc, ImageReadError):
+            self._set_errors(image_error=text)
+        else:
+            self._set_errors(run_error=text)
+
+    def _set_errors(self, **errors: str) -> None:
+        if any(getattr(self, name) != text for name, text in errors.items()):
+            for name, text in errors.items():
+                setattr(self, name, text)
+            self.status_changed.emit()
 
     def release(self) -> None:
         """Drop the pixels and pack the labels while another image is open."""
@@ -186,6 +243,7 @@ class ImageDoc(QObject):
         """
         self.steps, self.run = list(steps), run
         self.manual_ids = frozenset()
+        self.image_error = self.run_error = ""  # the worker read and segmented the photo
         if isinstance(labels, PackedLabels):
             self._labels, self._packed = None, labels
             self._set_areas(np.bincount(labels.unpack().ravel()) if areas is None else areas)
@@ -235,6 +293,7 @@ class ImageDoc(QObject):
         meta.update(self.extra_meta)
         path = save_corrections(self.path, self.labels, self.manual_ids, meta, self.out_dir)
         self.saved = read_sidecar(self.path, self.out_dir)
+        self.label_error = ""  # replaced by what was just written
         self.undo_stack.setClean()
         self.status_changed.emit()
         return path
@@ -249,9 +308,10 @@ class ImageDoc(QObject):
         self.manual_ids = frozenset()
         self._labels = self._packed = None
         self._leaf_count = None
-        self.saved = read_sidecar(self.path, self.out_dir)
+        self.saved = read_sidecar(self.path, self.out_dir, lenient=True)
         if self.saved is not None and self.image is not None:
-            labels, self.saved = load_corrections(self.path, self.out_dir, shape=self.image.shape[:2])
+            labels, self.saved = load_corrections(self.path, self.out_dir, shape=self.image.shape[:2],
+                                                  sidecar=self.saved)
             self.manual_ids = self.saved.manual_ids
             self._set_labels(labels)
         else:

@@ -90,7 +90,7 @@ class FineTuner(QObject):
         """List the open folder's images that have labels on disk (what training reads)."""
         images = []
         for doc in self.session.docs:
-            if doc.saved is not None:
+            if doc.saved is not None and not doc.saved.problem:  # an unreadable sidecar would stop training
                 kind = "corrected" if doc.saved.is_leafcount else "label file"
                 if doc.status is ImageStatus.EDITED:
                     kind += " (unsaved edits not used)"

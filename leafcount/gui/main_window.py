@@ -31,8 +31,10 @@ from leafcount.gui.errors import show_error
 from leafcount.gui.exporter import Exporter
 from leafcount.gui.fine_tune_panel import FineTunePanel
 from leafcount.gui.fine_tuner import FineTuner
-from leafcount.gui.image_list import THUMBNAIL_SIZE, ImageListView
+from leafcount.gui.image_list import ImageListView
+from leafcount.gui.model_runs import ModelRuns
 from leafcount.gui.models_view import ModelsView
+from leafcount.gui.navigator import Navigator
 from leafcount.gui.scale_tool import ScaleTool
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
@@ -41,7 +43,6 @@ from leafcount.gui.step_controller import StepController
 from leafcount.gui.step_view import StepView
 from leafcount.gui.tray_controller import TrayController
 from leafcount.gui.tray_panel import TrayPanel
-from leafcount.gui.workers import JobRunner, ThumbnailWorker
 
 
 class MainWindow(QMainWindow):
@@ -55,7 +56,6 @@ class MainWindow(QMainWindow):
         self.look_only = look_only
         self.session = FolderSession(self, writes_files=not look_only)
         self.segmenter = Segmenter(self)
-        self.thumbnails = JobRunner(self)
         self.actions = WindowActions(self, self.session.undo_group)
         self.canvas = Canvas()
         self.editor = Editor(self.canvas, self.actions, self)
@@ -74,10 +74,11 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self.session, self)
         self.scale_tool = ScaleTool(self.canvas, self.session, self.actions, self)
         self.tray_panel = TrayPanel()
-        self._segment_after_detection = False  # Segment was asked for while the app looked for a tray
         self.trays = TrayController(
             self.session, self.segmenter, self.canvas, self.steps, self.tray_panel, self.actions.tray_mode, self
         )
+        self.navigator = Navigator(self.session, self.image_list, self.status, self.save, self, look_only=look_only)
+        self.runs = ModelRuns(self.session, self.segmenter, self.steps, self.trays, self.actions, self.status, self)
         self._build_layout()
         self._connect()
         self._on_model_changed(None)
@@ -123,50 +124,37 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         a, s = self.actions, self.session
-        a.open_folder.triggered.connect(self._on_open_folder_action)
-        a.output_folder.triggered.connect(self._on_output_folder_action)
+        a.open_folder.triggered.connect(self.navigator.ask_folder)
+        a.output_folder.triggered.connect(self.navigator.ask_output_folder)
         a.load_model.triggered.connect(self._on_load_model_action)
         a.save.triggered.connect(self.save)
         a.export.triggered.connect(self.exporter.ask)
         a.quit.triggered.connect(self.close)
-        a.segment.triggered.connect(self.segment)
-        a.segment_all.triggered.connect(self.segment_all)
+        a.segment.triggered.connect(self.runs.segment)
+        a.segment_all.triggered.connect(self.runs.segment_all)
         a.cancel.triggered.connect(self.segmenter.cancel)
         a.outlines.toggled.connect(self.canvas.set_outlines)
         a.show_kappa.toggled.connect(self.canvas.set_kappa_visible)
         a.fit.triggered.connect(self.canvas.fit)
         a.fine_tune.triggered.connect(lambda: self._show_dock(self.docks.fine_tune))
         a.models.triggered.connect(lambda: self._show_dock(self.docks.models))
-        a.next_image.triggered.connect(lambda: self._step_image(1))
-        a.previous_image.triggered.connect(lambda: self._step_image(-1))
+        a.next_image.triggered.connect(lambda: self.navigator.step(1))
+        a.previous_image.triggered.connect(lambda: self.navigator.step(-1))
         self.brush_box.valueChanged.connect(self.canvas.set_brush_radius)
         self.canvas.brush_radius_changed.connect(self._on_brush_radius_changed)
         self.opacity_slider.valueChanged.connect(lambda v: self.canvas.set_overlay_opacity(v / 100))
         self.canvas.cursor_moved.connect(self._on_cursor_moved)
         self.status.cancel_clicked.connect(self.segmenter.cancel)
 
-        s.folder_opened.connect(self._on_folder_opened)
+        self.navigator.folder_shown.connect(self._on_folder_shown)
         s.current_changed.connect(self._on_current_changed)
-        s.doc_status_changed.connect(self._on_doc_status_changed)
         s.autosave_failed.connect(lambda exc: self.status.showMessage(f"Autosave failed: {exc}", 10_000))
         s.undo_group.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
-        self.image_list.image_chosen.connect(self._on_image_chosen)
 
         seg = self.segmenter
         seg.model_changed.connect(self._on_model_changed)
         self.actions.mirrored.toggled.connect(self.steps.set_mirrored)
-        self.trays.detection_ended.connect(self._on_detection_ended)
         seg.busy_changed.connect(self._on_busy_changed)
-        seg.failed.connect(self._on_job_failed)
-        seg.run_finished.connect(
-            lambda doc: self.status.showMessage(f"{doc.name}: {doc.leaf_count} leaves found.", 5_000)
-        )
-        seg.run_cancelled.connect(lambda doc: self.status.showMessage("Segmentation cancelled.", 5_000))
-        seg.batch_progress.connect(self.status.show_progress)
-        seg.batch_image_failed.connect(
-            lambda path, exc: self.status.showMessage(f"Skipped {path.name}: {exc}", 10_000)
-        )
-        seg.batch_ended.connect(self._on_batch_ended)
 
         self.fine_tuner.switch_requested.connect(self.load_model)
         self.exporter.busy_changed.connect(lambda _busy: self._update_enabled())
@@ -180,18 +168,7 @@ class MainWindow(QMainWindow):
 
     def open_folder(self, folder: Path, select: Path | None = None, out_dir: Path | None = None) -> bool:
         """Open a folder (after the unsaved-changes question); False if cancelled or failed."""
-        if not self._may_leave_current():
-            return False
-        try:
-            self.session.open_folder(Path(folder), out_dir)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, the old folder stays
-            show_error(self, exc)
-            return False
-        rows = [doc.path for doc in self.session.docs]
-        row = rows.index(select) if select in rows else 0
-        self.image_list.set_row_silently(row)
-        self._on_image_chosen(row)
-        return True
+        return self.navigator.open_folder(folder, select, out_dir)
 
     def open_demo(self, folder: Path, first: str = "") -> bool:
         """Open the bundled demo photos at image ``first`` and say so above the canvas."""
@@ -207,81 +184,13 @@ class MainWindow(QMainWindow):
         )
         return True
 
-    def _on_open_folder_action(self) -> None:
-        start = str(self.session.folder or Path.cwd())
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of plant images", start)
-        if folder:
-            self.open_folder(Path(folder))
-
-    def _on_output_folder_action(self) -> None:
-        if self.session.folder is None:
-            return
-        out = QFileDialog.getExistingDirectory(self, "Save corrections into", str(self.session.folder))
-        if out:
-            current = self.doc.path if self.doc else None
-            self.open_folder(self.session.folder, select=current, out_dir=Path(out))
-
-    def _on_folder_opened(self, paths: list[Path]) -> None:
-        self.thumbnails.cancel()
-        self.image_list.set_images(paths)
-        for row in range(len(paths)):
-            self._on_doc_status_changed(row)
-        self.thumbnails.start(worker := ThumbnailWorker(paths, THUMBNAIL_SIZE))
-        worker.thumbnail_ready.connect(self.image_list.set_thumbnail)
+    def _on_folder_shown(self) -> None:
         self._title_note = ""
         self.banner.hide()
         self._update_title()
-
-    def _on_image_chosen(self, row: int) -> None:
-        previous = self.session.row_of(self.doc) if self.doc else -1
-        if row == previous:
-            return
-        if not self._may_leave_current():
-            self.image_list.set_row_silently(previous)
-            return
-        try:
-            doc = self.session.open_row(row)
-        except Exception as exc:  # noqa: BLE001 - a bad image gets a dialog, the app goes on
-            show_error(self, exc)
-            self.image_list.set_row_silently(previous)
-            return
-        self._offer_recovery(doc)
-
-    def _step_image(self, delta: int) -> None:
-        row = self.image_list.currentRow() + delta
-        if 0 <= row < self.image_list.count():
-            self.image_list.setCurrentRow(row)
-
-    def _may_leave_current(self) -> bool:
-        """Ask Save / Discard / Cancel when the open image has unsaved edits."""
-        doc = self.doc
-        if doc is None or not doc.is_dirty or self.look_only:
-            return True
-        choice = prompts.ask_unsaved_changes(self, doc.name)
-        if choice is prompts.Choice.SAVE:
-            return self.save()
-        if choice is prompts.Choice.DISCARD:
-            self.session.discard_current()
-            return True
-        return False
-
-    def _offer_recovery(self, doc: ImageDoc) -> None:
-        if self.look_only:  # the autosave stays for the next real session
-            return
-        try:
-            found = self.session.recovery_for(doc)
-        except Exception as exc:  # noqa: BLE001 - an unreadable autosave must not block the image
-            self.status.showMessage(f"Ignored an unreadable autosave copy: {exc}", 10_000)
-            return
-        if found is None:
-            return
-        if prompts.ask_restore_recovery(self, doc.name, found[1].saved):
-            self.session.restore_recovery(doc)
-        else:
-            self.session.forget_recovery(doc)
+        self._update_enabled()  # Segment all has images now, whether or not one could be opened
 
     def _on_current_changed(self, doc: ImageDoc | None) -> None:
-        self._segment_after_detection = False  # it was asked for the image that was open
         if self._watched is not None:
             for signal, slot in self._doc_links(self._watched):
                 signal.disconnect(slot)
@@ -308,10 +217,6 @@ class MainWindow(QMainWindow):
             (doc.labels_changed, self._on_labels_changed),
             (doc.status_changed, self._update_counts),
         ]
-
-    def _on_doc_status_changed(self, row: int) -> None:
-        doc = self.session.docs[row]
-        self.image_list.set_status(row, doc.status, doc.leaf_count)
 
     def _on_labels_changed(self, box) -> None:
         if box is None:
@@ -353,47 +258,14 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     def segment(self) -> None:
-        doc = self.doc
-        if doc is None or self.segmenter.model is None or self.segmenter.is_busy:
-            return
-        if self.trays.is_detecting:  # a tray or one plant? segment once that is known
-            self._segment_after_detection = True
-            self.status.showMessage(f"Looking for the plants of {doc.name}…")
-            return
-        if self.trays.is_active:
-            self.trays.segment()
-            return
-        self.steps.begin_run()
-        self.segmenter.segment(doc, self.steps.config, self.actions.crf.isChecked())
-        self.status.showMessage(f"Segmenting {doc.name}…")
-
-    def _on_detection_ended(self) -> None:
-        if self._segment_after_detection and not self.trays.is_detecting:
-            self._segment_after_detection = False
-            self.segment()
+        self.runs.segment()
 
     def segment_all(self) -> None:
-        if self.segmenter.model is None or self.segmenter.is_busy:
-            return
-        count = self.segmenter.segment_all(self.session.docs, self.steps.config, self.actions.crf.isChecked(),
-                                           trays=self.trays.boxes_by_path())
-        if count:
-            self.status.show_progress(0, count)
-        else:
-            self.status.showMessage("Every image already has labels.", 5_000)
+        self.runs.segment_all()
 
     def _on_busy_changed(self, busy: bool) -> None:
         self._update_enabled()
         self.actions.cancel.setEnabled(busy)
-
-    def _on_job_failed(self, exc: BaseException) -> None:
-        self.steps.end_run()  # drop the live preview of a failed run
-        self.status.clearMessage()
-        show_error(self, exc)
-
-    def _on_batch_ended(self, completed: bool) -> None:
-        self.status.hide_progress()
-        self.status.showMessage("Segment all: done." if completed else "Segment all: cancelled.", 5_000)
 
     def save(self) -> bool:
         doc = self.doc
@@ -412,14 +284,14 @@ class MainWindow(QMainWindow):
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
-        if not self._may_leave_current():
+        if not self.navigator.may_leave_current():
             event.ignore()
             return
         self.segmenter.shutdown()
         self.fine_tuner.shutdown()
         self.exporter.shutdown()
         self.trays.shutdown()
-        self.thumbnails.shutdown()
+        self.navigator.shutdown()
         self.session.close_current()
         event.accept()
 

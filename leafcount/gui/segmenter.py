@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from leafcount.crf import CrfConfig
 from leafcount.edits import replace_edit
 from leafcount.gui.commands import ModelRunCommand
-from leafcount.gui.document import ImageDoc, ImageStatus, ModelRun, PackedLabels
+from leafcount.gui.document import TO_SEGMENT, ImageDoc, ModelRun, PackedLabels
 from leafcount.gui.workers import (
     DecodeWorker,
     JobRunner,
@@ -63,7 +63,8 @@ class Segmenter(QObject):
     run_cancelled = Signal(object)  # ImageDoc
     failed = Signal(object)  # exception
     batch_progress = Signal(int, int)  # done, total
-    batch_image_failed = Signal(object, object)  # Path, exception
+    batch_image_done = Signal(object)  # Path
+    batch_image_failed = Signal(object, object)  # Path, exception (the document is marked failed)
     batch_ended = Signal(bool)  # True when every image was processed
     decoded = Signal(object)  # ImageDoc
     tray_plant_done = Signal(object, object)  # ImageDoc, PlantResult
@@ -130,16 +131,16 @@ class Segmenter(QObject):
         crf: bool,
         trays: Mapping[Path, Sequence[PlantBox]] | None = None,
     ) -> int:
-        """Segment every image not segmented yet (``trays``: the plant boxes of
-        tray images, by path); returns how many will run."""
-        todo = {doc.path: doc for doc in docs if doc.status is ImageStatus.NOT_SEGMENTED}
+        """Segment every image not segmented yet, again those that failed before
+        (``trays``: the plant boxes of tray images, by path); returns how many will run."""
+        todo = {doc.path: doc for doc in docs if doc.status in TO_SEGMENT}
         if not todo:
             return 0
         worker = SegmentAllWorker(self.model, list(todo), config, self._crf(crf), trays)
         self._context[worker] = (todo, self._run(config, crf))
         worker.progress_changed.connect(self.batch_progress)
         worker.image_done.connect(self._on_batch_image_done)
-        worker.image_failed.connect(self.batch_image_failed)
+        worker.image_failed.connect(self._on_batch_image_failed)
         worker.finished.connect(self._on_batch_finished)
         self._start(worker)
         return len(todo)
@@ -205,10 +206,17 @@ class Segmenter(QObject):
     ) -> None:
         todo, run = self._context[self.sender()]
         doc = todo[path]
-        if doc.status is ImageStatus.NOT_SEGMENTED:  # not drawn on by hand meanwhile
+        if doc.status in TO_SEGMENT:  # not drawn on by hand meanwhile
             if plants:  # saved with the labels; tray mode shows them when the image is opened
                 doc.extra_meta["plants"] = plants_to_meta(plants)
             apply_model_labels(doc, labels, steps, run, f"segment with {run.model_name}", areas)
+        self.batch_image_done.emit(path)
+
+    @Slot(object, object)
+    def _on_batch_image_failed(self, path: Path, exc: BaseException) -> None:
+        todo, _ = self._context[self.sender()]
+        todo[path].mark_failed(exc)
+        self.batch_image_failed.emit(path, exc)
 
     @Slot()
     def _on_batch_finished(self) -> None:

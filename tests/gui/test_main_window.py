@@ -288,13 +288,13 @@ def test_a_bad_image_gets_a_dialog_and_the_app_goes_on(window, plant_folder, dia
     assert window.doc.path.name == "plant003_rgb.png"
 
 
-def test_a_bad_first_image_gets_one_dialog(window, plant_folder, dialogs):
+def test_a_bad_first_image_gets_one_dialog_and_the_next_one_opens(window, plant_folder, dialogs):
     (plant_folder / "plant001_rgb.png").write_bytes(b"")
     assert window.open_folder(plant_folder)
     assert dialogs.seen == ["plant001_rgb.png: empty file (0 bytes)"]
-    assert window.doc is None
-    window.image_list.setCurrentRow(1)
-    assert window.doc.path.name == "plant002_rgb.png"
+    assert window.doc.path.name == "plant002_rgb.png" and window.image_list.currentRow() == 1
+    window.image_list.setCurrentRow(2)
+    assert window.doc.path.name == "plant003_rgb.png"
 
 
 def test_an_empty_folder_gets_a_dialog(window, tmp_path, dialogs):
@@ -374,7 +374,7 @@ def test_segment_all_skips_a_bad_image_and_goes_on(window, plant_folder, qtbot):
         window.segment_all()
     assert failures == ["plant003_rgb.png"]
     statuses = [doc.status for doc in window.session.docs]
-    assert statuses == [ImageStatus.MODEL, ImageStatus.MODEL, ImageStatus.NOT_SEGMENTED, ImageStatus.MODEL]
+    assert statuses == [ImageStatus.MODEL, ImageStatus.MODEL, ImageStatus.UNREADABLE_IMAGE, ImageStatus.MODEL]
 
 
 def test_autosave_lets_the_next_session_recover_the_edits(window, plant_folder, qtbot, dialogs, tiny_checkpoint):
