@@ -43,6 +43,7 @@ class PlantFrame:
     origin: tuple[int, int]
     stride: int
     window: tuple[int, int, int, int]  # top, left, bottom, right (end-exclusive) in the image
+    leaf_box: tuple[int, int, int, int] | None  # the same around its leaves only; None without leaves
 
     @property
     def area(self) -> int:
@@ -90,12 +91,15 @@ def _frame(plant: str, position: str, image: SeriesImage, labels: np.ndarray, mi
            centroids: np.ndarray, areas: np.ndarray, bboxes: np.ndarray, box: tuple[int, int, int, int],
            stride: int) -> PlantFrame:
     top, left, bottom, right = box
+    leaf_box = None
     if mine.any():
-        top, left = min(top, int(bboxes[mine, 0].min())), min(left, int(bboxes[mine, 1].min()))
-        bottom, right = max(bottom, int(bboxes[mine, 2].max())), max(right, int(bboxes[mine, 3].max()))
+        leaf_box = (int(bboxes[mine, 0].min()), int(bboxes[mine, 1].min()), int(bboxes[mine, 2].max()),
+                    int(bboxes[mine, 3].max()))
+        top, left = min(top, leaf_box[0]), min(left, leaf_box[1])
+        bottom, right = max(bottom, leaf_box[2]), max(right, leaf_box[3])
     # The window starts on the subsampling grid, so every frame of an image samples the same pixels.
     top, left = top - top % stride, left - left % stride
     small = labels[top:bottom:stride, left:right:stride]
     small = np.where(np.isin(small, ids[mine]), small, 0)
     return PlantFrame(plant, position, image, ids[mine], centroids[mine], areas[mine], small, (top, left), stride,
-                      (top, left, bottom, right))
+                      (top, left, bottom, right), leaf_box)

@@ -97,7 +97,7 @@ def _img(png: bytes, alt: str) -> str:
 
 def _figure_png(figure: Figure) -> bytes:
     # Fixed margins: constrained layout would double the time of every plot (a tray has dozens).
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.28)
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.89, wspace=0.25)
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
@@ -105,18 +105,22 @@ def _figure_png(figure: Figure) -> bytes:
 
 
 def _time_axis(axes) -> None:
+    """Dates as "Mar 01" (hours as "14:30" within a day), the year once beside the axis."""
     locator = AutoDateLocator(minticks=3, maxticks=8)
+    formatter = ConciseDateFormatter(locator)
+    formatter.formats[2] = formatter.zero_formats[2] = "%b %d"
+    formatter.offset_formats[2] = formatter.offset_formats[1] = "%Y"
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.xaxis.set_major_formatter(formatter)
 
 
 def _plant_png(rows: pd.DataFrame, leaves: pd.DataFrame, area: tuple[str, str, str]) -> bytes:
     figure = Figure(figsize=(11.5, 3.2))
     rosette, count, per_leaf = figure.subplots(1, 3)
     rosette.plot(rows["time"], rows[area[0]], marker="o", color="#2a7a3b")
-    rosette.set(title="rosette area", ylabel=area[2])
+    rosette.set_title(f"rosette area ({area[2]})")
     count.plot(rows["time"], rows["leaf_count"], marker="o", color="#2a7a3b")
-    count.set(title="leaf count", ylabel="leaves")
+    count.set_title("leaf count")
     count.yaxis.set_major_locator(MaxNLocator(integer=True))
     colours = label_colors(int(leaves["leaf_id"].max()) if len(leaves) else 0) / 255.0
     for leaf_id, track in leaves.groupby("leaf_id"):
@@ -124,7 +128,7 @@ def _plant_png(rows: pd.DataFrame, leaves: pd.DataFrame, area: tuple[str, str, s
         per_leaf.plot(track["time"], track[area[1]], marker="o", markersize=3, linewidth=1.4, color=colour)
         per_leaf.annotate(str(leaf_id), (track["time"].iloc[-1], track[area[1]].iloc[-1]), xytext=(3, 0),
                           textcoords="offset points", fontsize=7, color=colour, va="center")
-    per_leaf.set(title="area of each leaf (label id)", ylabel=area[2])
+    per_leaf.set_title(f"area of each leaf ({area[2]}), by label id")
     for axes in (rosette, count, per_leaf):
         _time_axis(axes)
         axes.set_ylim(bottom=0)
@@ -138,8 +142,8 @@ def _all_plants_png(growth: pd.DataFrame, area: tuple[str, str, str]) -> bytes:
     for plant, rows in growth.groupby("plant", sort=True):
         rosette.plot(rows["time"], rows[area[0]], marker=".", linewidth=1, alpha=0.8, label=str(plant))
         count.plot(rows["time"], rows["leaf_count"], marker=".", linewidth=1, alpha=0.8)
-    rosette.set(title="rosette area", ylabel=area[2])
-    count.set(title="leaf count", ylabel="leaves")
+    rosette.set_title(f"rosette area of every plant ({area[2]})")
+    count.set_title("leaf count of every plant")
     count.yaxis.set_major_locator(MaxNLocator(integer=True))
     if growth["plant"].nunique() <= 12:
         rosette.legend(fontsize=7, frameon=False)
@@ -159,11 +163,11 @@ def _groups_png(growth: pd.DataFrame, group_by: str, area: tuple[str, str, str])
             stats = rows.groupby("time")[column].agg(["mean", "std", "count"]).reset_index()
             spread = stats["std"].fillna(0.0).to_numpy()
             axes.plot(stats["time"], stats["mean"], marker="o", color=colour,
-                      label=f"{group or '(none)'} (n={rows['plant'].nunique()})")
+                      label=f"{group or 'no ' + group_by} (n={rows['plant'].nunique()})")
             axes.fill_between(stats["time"], stats["mean"] - spread, stats["mean"] + spread, color=colour,
                               alpha=0.18, linewidth=0)
-    panels[0].set(title="rosette area", ylabel=area[2])
-    panels[1].set(title="leaf count", ylabel="leaves")
+    panels[0].set_title(f"rosette area ({area[2]}), mean and sd by {group_by}")
+    panels[1].set_title(f"leaf count, mean and sd by {group_by}")
     panels[0].legend(fontsize=8, frameon=False)
     for axes in panels:
         _time_axis(axes)

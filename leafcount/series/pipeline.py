@@ -56,7 +56,7 @@ from leafcount.series.tables import (
     write_table,
 )
 
-THUMBNAIL_MARGIN = 0.05
+THUMBNAIL_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -121,35 +121,67 @@ def track_series(
     metadata = read_metadata(metadata_path, reserved=TRACK_COLUMNS + GROWTH_COLUMNS) if metadata_path else None
     group_by = _group_column(metadata, group_by)
     out_dir = _writable(Path(out_dir))
-    left_out, warnings = list(listing.left_out), []
+    sources, failures = _label_sources(listing.images, out_dir, model_path, config, tray, workers, on_result)
+    frames, unreadable, warnings = _read_frames(sources)
+    left_out = [*listing.left_out, *failures, *unreadable]
+    sources = [source for source in sources if source.image.name in frames]
+    leaf_rows, growth_rows, strips = _write_tracked(sources, frames, out_dir, px_per_mm)
+    remove_staging(out_dir)
 
-    sources: list[LabelSource] = []
-    to_segment: list[SeriesImage] = []
-    for image in listing.images:
-        correction = saved_correction(image, out_dir)
-        if correction is not None:
-            sources.append(correction)
-        else:
-            to_segment.append(image)
+    tracks, growth = tracks_table(leaf_rows, metadata), growth_table(growth_rows, metadata)
+    if metadata is not None:
+        warnings.extend(metadata.mismatches(str(row[metadata.key]) for row in growth_rows))
+    files = [write_table(out_dir / "tracks.csv", tracks), write_table(out_dir / "growth.csv", growth)]
+    page = growth_html(growth, tracks, strips, group_by=group_by, notes=left_out + warnings, px_per_mm=px_per_mm)
+    write_text_atomic(out_dir / "growth.html", page)
+    files.append(out_dir / "growth.html")
+    return TrackSummary(
+        out_dir=out_dir,
+        files=tuple(files),
+        n_images=len(sources),
+        n_plants=int(growth["plant"].nunique()),
+        n_tracks=len(tracks.groupby(["plant", "leaf_id"])) if len(tracks) else 0,
+        corrected=tuple(source.image.path.name for source in sources if source.corrected),
+        left_out=tuple(left_out),
+        warnings=tuple(warnings),
+    )
+
+
+def _label_sources(images: Sequence[SeriesImage], out_dir: Path, model_path: Path | None,
+                   config: SegmentConfig | None, tray: str | None, workers: int | None,
+                   on_result: Callable[[ImageOutcome], None] | None) -> tuple[list[LabelSource], list[str]]:
+    """Each image's saved correction, else its segmentation (in series order); one line per failure."""
+    corrections = {image.name: saved_correction(image, out_dir) for image in images}
+    to_segment = [image for image in images if corrections[image.name] is None]
     segmented, failures = segment_into_staging(to_segment, out_dir, model_path, config, tray=tray, workers=workers,
                                                on_result=on_result)
-    left_out.extend(failures)
-    order = {image.name: i for i, image in enumerate(listing.images)}
-    sources = sorted(sources + segmented, key=lambda source: order[source.image.name])
+    found = {source.image.name: source for source in segmented}
+    found.update({name: source for name, source in corrections.items() if source is not None})
+    return [found[image.name] for image in images if image.name in found], failures
 
+
+def _read_frames(sources: Sequence[LabelSource]) -> tuple[dict[str, list[PlantFrame]], list[str], list[str]]:
+    """Pass 1: the plants of every image (by image name), the images whose labels cannot be
+    read (left out) and the sidecars that cannot be (their labels are used)."""
     frames: dict[str, list[PlantFrame]] = {}
-    for source in list(sources):
+    left_out, warnings = [], []
+    for source in sources:
         try:
             labels, sidecar = source.load()
         except LeafcountError as exc:
             left_out.append(f"{exc}; left out of the series")
-            sources.remove(source)
             continue
         if sidecar.problem:
             warnings.append(f"{sidecar.problem}; its labels are used without it")
         frames[source.image.name] = plant_frames(source.image, labels, plants_from_meta(sidecar.meta.get("plants")))
-    linked, first_seen = _link(frames)
+    return frames, left_out, warnings
 
+
+def _write_tracked(
+    sources: Sequence[LabelSource], frames: dict[str, list[PlantFrame]], out_dir: Path, px_per_mm: float | None
+) -> tuple[list[dict[str, object]], list[dict[str, object]], dict[str, list[tuple[datetime, bytes]]]]:
+    """Pass 2: every image's labels and overlay in track ids; the table rows and thumbnails."""
+    linked, first_seen = _link(frames)
     windows = _plant_windows(frames)
     leaf_rows, growth_rows = [], []
     strips: dict[str, list[tuple[datetime, bytes]]] = defaultdict(list)
@@ -164,30 +196,12 @@ def track_series(
         _write_labels(source, tracked, manual, sidecar.meta, out_dir)
         overlay = _write_overlay(source.image, tracked, out_dir)
         for frame in linked[source.image.name]:
-            rows, growth_row = measure_frame(frame, tracked, first_seen[frame.frame.image.plant], px_per_mm, manual)
+            plant = frame.frame.plant
+            rows, growth_row = measure_frame(frame, tracked, first_seen[source.image.plant], px_per_mm, manual)
             leaf_rows.extend(rows)
             growth_rows.append(growth_row)
-            strips[frame.frame.plant].append((source.image.time, _thumbnail(overlay, windows[frame.frame.plant],
-                                                                             tracked.shape)))
-    remove_staging(out_dir)
-
-    tracks, growth = tracks_table(leaf_rows, metadata), growth_table(growth_rows, metadata)
-    if metadata is not None:
-        warnings.extend(metadata.mismatches(str(row[metadata.key]) for row in growth_rows))
-    files = [write_table(out_dir / "tracks.csv", tracks), write_table(out_dir / "growth.csv", growth)]
-    page = growth_html(growth, tracks, strips, group_by=group_by, notes=left_out + warnings, px_per_mm=px_per_mm)
-    write_text_atomic(out_dir / "growth.html", page)
-    files.append(out_dir / "growth.html")
-    return TrackSummary(
-        out_dir=out_dir,
-        files=tuple(files),
-        n_images=len(sources),
-        n_plants=growth["plant"].nunique(),
-        n_tracks=sum(len(ids) for ids in first_seen.values()),
-        corrected=tuple(source.image.path.name for source in sources if source.corrected),
-        left_out=tuple(left_out),
-        warnings=tuple(warnings),
-    )
+            strips[plant].append((source.image.time, _thumbnail(overlay, windows[plant], tracked.shape)))
+    return leaf_rows, growth_rows, strips
 
 
 def _group_column(metadata: Metadata | None, group_by: str | None) -> str | None:
@@ -251,12 +265,17 @@ def _write_overlay(image: SeriesImage, tracked: np.ndarray, out_dir: Path) -> np
 
 
 def _plant_windows(frames: dict[str, list[PlantFrame]]) -> dict[str, tuple[int, int, int, int]]:
-    """Each plant's window over all its dates, so its thumbnails share one framing and show it grow."""
+    """Each plant's thumbnail window: around its leaves on all its dates (its box when it has none),
+    so its thumbnails share one framing and show it grow."""
     windows: dict[str, tuple[int, int, int, int]] = {}
     for frame in (frame for image_frames in frames.values() for frame in image_frames):
-        old = windows.get(frame.plant, frame.window)
-        windows[frame.plant] = (min(old[0], frame.window[0]), min(old[1], frame.window[1]),
-                                max(old[2], frame.window[2]), max(old[3], frame.window[3]))
+        if frame.leaf_box is None:
+            continue
+        old = windows.get(frame.plant, frame.leaf_box)
+        windows[frame.plant] = (min(old[0], frame.leaf_box[0]), min(old[1], frame.leaf_box[1]),
+                                max(old[2], frame.leaf_box[2]), max(old[3], frame.leaf_box[3]))
+    for frame in (frame for image_frames in frames.values() for frame in image_frames):
+        windows.setdefault(frame.plant, frame.window)
     return windows
 
 

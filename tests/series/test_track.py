@@ -138,6 +138,18 @@ def test_a_saved_correction_wins_over_the_model_and_keeps_its_hand_edits(tmp_pat
     assert again.corrected == ("plantA_2026-03-02.png",)  # still the user's, the model's are redone
 
 
+def test_date_folders_of_same_named_photos_get_a_label_file_each(tmp_path, tiny_model_path, one_torch_thread):
+    for day, (photo, _) in enumerate(growing_series(14, dates=2, shape=(64, 64), n_leaves=4), start=1):
+        (tmp_path / "photos" / f"2026-03-0{day}").mkdir(parents=True)
+        size = 64 - 4 * day  # sizes differ: labels meant for the other date would not fit
+        write_photo(tmp_path / "photos" / f"2026-03-0{day}" / "plantA.png", photo[:size, :size])
+    summary = track_series([tmp_path / "photos"], tmp_path / "out", model_path=tiny_model_path, workers=1)
+    assert summary.left_out == () and summary.n_images == 2
+    for day in (1, 2):
+        sidecar = read_sidecar(tmp_path / "out" / f"plantA_2026-03-0{day}.png", tmp_path / "out")
+        assert sidecar.meta["track"]["photo"].endswith(f"2026-03-0{day}/plantA.png")
+
+
 def test_track_output_edited_afterwards_counts_as_a_correction(tmp_path, write_series):
     write_series(tmp_path / "photos", "plantA", growing_series(6, dates=2))
     out = tmp_path / "out"
