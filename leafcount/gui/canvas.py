@@ -25,6 +25,7 @@ from leafcount.gui.label_layer import LabelLayer, boundary_mask, overlay_lut
 from leafcount.segment import Step
 
 KAPPA_COLORMAP = "inferno"
+MIN_WIDTH = 360
 _HIGHLIGHT = (255, 235, 59)  # the step mask: yellow reads on green leaves and dark soil
 
 
@@ -103,11 +104,13 @@ class Canvas(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setBackground("#202020")
+        self.setMinimumWidth(MIN_WIDTH)  # a narrow window shrinks the side panels first
+        self.ci.setContentsMargins(0, 0, 0, 0)  # the photo gets every pixel of the canvas
         self.view = CanvasViewBox()
         self.addItem(self.view)
         self.photo = pg.ImageItem()
         self.label_layer = LabelLayer()
-        self.label_layer.setOpacity(0.5)
+        self.label_layer.set_fill_opacity(0.5)
         self.kappa_layer = pg.ImageItem()
         self.kappa_layer.setOpacity(0.6)
         self.kappa_layer.setLookupTable(pg.colormap.get(KAPPA_COLORMAP).getLookupTable(nPts=256))
@@ -124,11 +127,6 @@ class Canvas(pg.GraphicsLayoutWidget):
         ):
             item.setZValue(z)
             self.view.addItem(item)
-        # Contrast of the photo (levels shared by the three colour channels).
-        self.histogram = pg.HistogramLUTItem(image=self.photo, levelMode="mono")
-        self.histogram.setLevels(0, 255)
-        self.histogram.setMaximumWidth(110)
-        self.addItem(self.histogram, row=0, col=1)
         self.stroke_preview = QGraphicsPathItem()
         self.stroke_preview.setZValue(10)
         self.brush_cursor = QGraphicsEllipseItem()
@@ -149,6 +147,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.view.stroke_moved.connect(self._on_stroke_moved)
         self.view.stroke_ended.connect(self._on_stroke_ended)
         self.view.brush_wheel.connect(self.brush_wheel)
+        self.view.sigTransformChanged.connect(self._on_zoom)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # -- what to show ---------------------------------------------------------
@@ -165,9 +164,7 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.photo.clear()
             return
         self._shape = image.shape[:2]
-        # The contrast set by the user carries over to the next image of the series.
-        levels = self.histogram.getLevels()
-        self.photo.setImage((image * 255 + 0.5).astype(np.uint8), levels=levels, autoLevels=False)
+        self.photo.setImage((image * 255 + 0.5).astype(np.uint8), levels=(0, 255), autoLevels=False)
         self.fit()
 
     def fit(self) -> None:
@@ -224,10 +221,15 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.kappa_layer.setVisible(visible)
 
     def set_overlay_opacity(self, opacity: float) -> None:
-        self.label_layer.setOpacity(opacity)
+        self.label_layer.set_fill_opacity(opacity)
 
     def set_outlines(self, outlines: bool) -> None:
         self.label_layer.set_outlines(outlines)
+
+    def _on_zoom(self) -> None:
+        width = self.view.viewPixelSize()[0]  # image pixels per screen pixel
+        if width > 0:
+            self.label_layer.set_screen_scale(1 / width)
 
     # -- tools ----------------------------------------------------------------
 

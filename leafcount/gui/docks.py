@@ -48,5 +48,5 @@ def add_docks(
     window.tabifyDockWidget(docks.fine_tune, docks.models)
     docks.steps.raise_()
     window.resizeDocks([docks.steps, docks.history], [700, 180], Qt.Orientation.Vertical)
-    window.resizeDocks([docks.images, docks.steps], [250, 380], Qt.Orientation.Horizontal)
+    window.resizeDocks([docks.images, docks.steps], [240, 320], Qt.Orientation.Horizontal)
     return docks

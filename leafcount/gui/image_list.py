@@ -43,7 +43,7 @@ class ImageListView(QListWidget):
         self.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.setUniformItemSizes(True)
         self.setSpacing(2)
-        self.setMinimumWidth(230)
+        self.setMinimumWidth(200)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._rows: dict[Path, int] = {}

@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(50)
         self.opacity_slider.setMaximumWidth(110)
-        self.opacity_slider.setToolTip("Opacity of the leaf overlay")
+        self.opacity_slider.setToolTip("Opacity of the filled leaf overlay (outlines stay opaque)")
         edit_bar.addSeparator()
         for widget in (QLabel(" Brush "), self.brush_box, QLabel("  Overlay "), self.opacity_slider):
             edit_bar.addWidget(widget)

@@ -326,7 +326,7 @@ class TrayController(QObject):
             if plant.box == result.plant:
                 plant.result = result
                 if doc is self.doc and position < len(self.overlay.items):
-                    self.overlay.items[position].label.setText(self._text(plant.box, len(result.leaf_ids)))
+                    self.overlay.items[position].set_text(self._text(plant.box, len(result.leaf_ids)))
 
     def _on_box_edited(self, position: int, box: tuple[int, int, int, int]) -> None:
         plants = self.plants

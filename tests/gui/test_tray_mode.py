@@ -84,7 +84,7 @@ def test_tray_mode_shows_a_box_per_detected_plant(window, tray_folder, qtbot):
     assert [(int(i.pos().x()), int(i.pos().y()), int(i.size().x()), int(i.size().y())) for i in items] == [
         (b.left, b.top, b.width, b.height) for b in expected
     ]
-    assert [i.label.toPlainText() for i in items] == [plant_name(b) for b in expected]
+    assert [i.text for i in items] == [plant_name(b) for b in expected]
     assert window.docks.tray.isVisible() and window.tray_panel.table.rowCount() == len(expected)
     assert window.tray_panel.summary.text() == f"{len(expected)} plant(s); not segmented yet."
     assert window.actions.tray_mode.isChecked()
@@ -101,7 +101,7 @@ def test_segment_tray_makes_one_label_image_and_counts_each_plant(window, tray_f
     counts = plant_leaf_counts(labels, boxes)
     assert min(counts) >= 1  # every plant's leaves came back inside its own box
     assert shown_counts(window) == counts and doc.leaf_count == sum(counts)
-    assert [i.label.toPlainText() for i in window.trays.overlay.items] == [
+    assert [i.text for i in window.trays.overlay.items] == [
         f"{plant_name(b)} · {n} leaves" for b, n in zip(boxes, counts)
     ]
     assert window.tray_panel.summary.text() == f"{len(boxes)} plant(s), {sum(counts)} leaves in all."
