@@ -63,6 +63,10 @@ class Sidecar:
     is_leafcount : bool
         False when the label PNG has no sidecar (not written by leafcount),
         or when its sidecar could not be read (see ``problem``).
+    image : str
+        The file name of the image the labels were saved for (a label PNG
+        in another folder than its photo still names it); empty for a
+        foreign label file.
     problem : str
         Why the sidecar beside the label PNG could not be read (the message
         names the file); empty when it could. The labels are then used as a
@@ -74,6 +78,7 @@ class Sidecar:
     saved: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     is_leafcount: bool = True
+    image: str = ""
     problem: str = ""
 
 
@@ -190,6 +195,7 @@ def read_sidecar(
         leaf_count=int(record.get("leaf_count", 0)),
         saved=str(record.get("saved", "")),
         meta=meta if isinstance(meta, dict) else {},
+        image=str(record.get("image", "")),
     )
 
 

@@ -42,6 +42,7 @@ def test_save_then_load_round_trip(tmp_path, labels):
     assert sidecar.meta == {"model": "tiny", "stop_threshold": 0.4}
     assert sidecar.is_leafcount
     assert sidecar.saved.endswith("+00:00")
+    assert sidecar.image == "plant007_rgb.png"  # the photo's own name, not the label's stem
 
 
 def test_sidecar_is_readable_json(tmp_path, labels):
