@@ -8,7 +8,8 @@ import pyqtgraph as pg
 from leafcount.gui.canvas import KAPPA_COLORMAP
 
 TITLE = "memory activity κ(h<sub>t</sub>) = Σ<sub>c</sub> |h<sub>t</sub>| at step t"
-EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): pick a step below to see it"
+LAST_TITLE = "memory activity κ(h<sub>t</sub>) after the last step, t = {t}"
+EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): segment the image to see it"
 
 
 class KappaView(pg.GraphicsLayoutWidget):
@@ -42,11 +43,11 @@ class KappaView(pg.GraphicsLayoutWidget):
         self.levels = (0.0, max(float(high), 1e-6))
         self.color_bar.setLevels(self.levels)
 
-    def show_kappa(self, kappa: np.ndarray | None) -> None:
+    def show_kappa(self, kappa: np.ndarray | None, title: str = TITLE) -> None:
         if kappa is None:
             self.image.clear()
             self.plot.setTitle(EMPTY_TITLE, size="9pt")
             return
-        self.plot.setTitle(TITLE, size="9pt")
+        self.plot.setTitle(title, size="9pt")
         self.image.setImage(kappa, levels=self.levels, autoLevels=False)
         self.plot.autoRange(padding=0)

@@ -17,7 +17,7 @@ from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.step_view import StepView
-from leafcount.segment import SegmentConfig, Step, decode_steps
+from leafcount.segment import SegmentConfig, Step, accepted_steps, decode_steps
 
 LIVE_REFRESH_MS = 80
 
@@ -56,10 +56,12 @@ class StepController(QObject):
     def set_doc(self, doc: ImageDoc | None) -> None:
         if self.doc is not None:
             self.doc.steps_changed.disconnect(self.show_doc_steps)
+            self.doc.status_changed.disconnect(self._update_leaf_count)
         self.doc = doc
         self._forget_undrawn()
         if doc is not None:
             doc.steps_changed.connect(self.show_doc_steps)
+            doc.status_changed.connect(self._update_leaf_count)  # the count follows edits
         self.show_doc_steps()
 
     def begin_run(self) -> None:
@@ -76,16 +78,30 @@ class StepController(QObject):
             self.show_doc_steps()
 
     def show_doc_steps(self) -> None:
+        """The open image's steps; its last step's kappa on the photo (key K) as in the panel."""
         doc = self.doc
         self.region = None
         self.step_view.set_steps(doc.steps if doc else [])
         threshold = doc.run.config.stop_threshold if doc and doc.run else self.config.stop_threshold
         self.step_view.set_threshold(threshold)
+        self._update_leaf_count()
+        if doc is not None and doc.steps:
+            self.canvas.set_kappa(doc.steps[-1].kappa, self.step_view.kappa_view.levels)
+
+    def _update_leaf_count(self) -> None:
+        doc = self.doc
+        if doc is None or not doc.steps or doc.run is None or not doc.has_labels or self.region is not None:
+            self.step_view.set_leaf_count(None)
+            return
+        threshold = doc.run.config.stop_threshold
+        empty = [s.index + 1 for s in accepted_steps(doc.steps, threshold) if not doc.has_leaf(s.index + 1)]
+        self.step_view.set_leaf_count(doc.leaf_count, empty, threshold)
 
     def show_part(self, steps: list[Step], region: QRectF) -> None:
         """Steps computed on a part of the photo (one plant of a tray), shown in place."""
         self.region = region
         self.canvas.show_step(None)
+        self.step_view.set_leaf_count(None)  # the leaves of one plant are counted in the tray panel
         self.step_view.set_steps(steps)
 
     def _forget_undrawn(self) -> None:

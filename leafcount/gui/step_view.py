@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -14,11 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from leafcount.gui.kappa_view import KappaView
+from leafcount.gui.kappa_view import LAST_TITLE, KappaView
 from leafcount.gui.score_plot import ScorePlot
 from leafcount.segment import Step, accepted_steps
 
 PLAY_INTERVAL_MS = 600
+LISTED_STEPS = 6  # kept steps without pixels named in the caption
 NO_STEPS_TEXT = "Segment this image to watch the network find its leaves one by one."
 
 
@@ -46,6 +49,7 @@ class StepView(QWidget):
         self._steps: list[Step] = []
         self._shown: int | None = None  # the step on display, None: the run as a whole
         self._running = False  # steps are still arriving
+        self._leaves: tuple[int, list[int], float] | None = None  # see set_leaf_count
 
         controls = QHBoxLayout()
         for widget in (self.prev_button, self.play_button, self.next_button):
@@ -96,6 +100,13 @@ class StepView(QWidget):
         self._set_slider(len(self._steps) - 1)
         self._show(len(self._steps) - 1)
 
+    def set_leaf_count(self, count: int | None, empty_steps: Sequence[int] = (), threshold: float = 0.0) -> None:
+        """The leaves of the image's labels, decoded from these steps at ``threshold``:
+        the caption says how many, and why that is not the number of kept steps
+        (``empty_steps``: kept steps, numbered from 1, that have no pixel in the labels)."""
+        self._leaves = None if count is None else (count, list(empty_steps), threshold)
+        self._show(self._shown)
+
     def set_threshold(self, value: float) -> None:
         self.score_plot.set_threshold(value)
         self._show(self._shown)
@@ -110,24 +121,44 @@ class StepView(QWidget):
     def _show(self, index: int | None) -> None:
         self._shown = index
         if index is None or not 0 <= index < len(self._steps):
-            self.kappa_view.show_kappa(None)
+            last = self._steps[-1] if self._steps else None  # what K shows on the photo too
+            self.kappa_view.show_kappa(None if last is None else last.kappa, LAST_TITLE.format(t=len(self._steps)))
             self.score_plot.set_current(None)
-            if self._steps:
-                kept = len(accepted_steps(self._steps, self.score_plot.threshold))
-                self.caption.setText(
-                    f"{len(self._steps)} steps, {kept} of them above the stop threshold. "
-                    "Scrub the steps or drag the red line."
-                )
-            else:
-                self.caption.setText(NO_STEPS_TEXT)
+            self.caption.setText(self._summary() + " Scrub the steps or drag the red line." if last else NO_STEPS_TEXT)
             return
         step = self._steps[index]
         self.kappa_view.show_kappa(step.kappa)
         self.score_plot.set_current(index)
         kept = index < len(accepted_steps(self._steps, self.score_plot.threshold))
         verdict = f"leaf {index + 1}" if kept else "below the stop threshold: not a leaf"
+        if kept and index + 1 in self._empty_steps():
+            verdict = "kept, but no pixel of its own in the labels"
         where = "(still running)" if self._running else f"of {len(self._steps)}"
         self.caption.setText(f"Step {index + 1} {where}: confidence s = {step.score:.2f}, {verdict}")
+
+    def _summary(self) -> str:
+        """How many steps were kept, and how many leaves they gave (the same number, or why not)."""
+        kept = len(accepted_steps(self._steps, self.score_plot.threshold))
+        text = f"{len(self._steps)} steps, {kept} of them above the stop threshold"
+        if not self._labels_match():
+            return text + "."  # no labels yet, or the line is being dragged
+        count, empty = self._leaves[0], self._empty_steps()
+        if count == kept:
+            return f"{text}: {count} leaves."
+        if empty and count == kept - len(empty):
+            which = ", ".join(str(step) for step in empty[:LISTED_STEPS])
+            which += f" and {len(empty) - LISTED_STEPS} more" if len(empty) > LISTED_STEPS else ""
+            steps, own = ("steps", "their") if len(empty) > 1 else ("step", "its")
+            return (f"{text}, {count} leaves: {steps} {which} kept no pixel of {own} own (the leaves "
+                    "around claimed them, or the mask lies off the plant).")
+        return f"{text}; {count} leaves in the labels, edited by hand since."
+
+    def _labels_match(self) -> bool:
+        """Whether the counted labels are those of the threshold shown."""
+        return self._leaves is not None and abs(self._leaves[2] - self.score_plot.threshold) <= 1e-9
+
+    def _empty_steps(self) -> list[int]:
+        return self._leaves[1] if self._labels_match() else []
 
     def _on_threshold_moved(self, value: float) -> None:
         self._show(self._shown)  # the verdicts follow the line
