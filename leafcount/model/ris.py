@@ -178,6 +178,11 @@ class LiteEncoder(nn.Module):
         self.smooth = _conv_relu(width, width)
         self.fine = nn.Sequential(_conv_relu(width + c2, 2 * s), _conv_relu(2 * s, s))
         self.aux = nn.Sequential(_conv_relu(s, s), nn.Conv2d(s, 2, 1))
+        # The pyramid's values grow into the hundreds: fed as they are, they
+        # saturated every ConvLSTM gate and the first model's recurrent part
+        # never learned. The recurrent part and its masks get them normalised.
+        self.features_norm = nn.GroupNorm(8, width)
+        self.skip_norm = nn.GroupNorm(4, s)
         self.grid_size = config.grid_size
         self.output_size = config.output_size
 
@@ -203,7 +208,7 @@ class LiteEncoder(nn.Module):
         features = resample(self.smooth(p8), 8, grid, 8, 3.5)
         fine = torch.cat([resample(f2, 2, out, 2, 0.5), resample(p4, 4, out, 2, 0.5)], dim=1)
         skip = self.fine(fine)
-        return features, skip, self.aux(skip)
+        return self.features_norm(features), self.skip_norm(skip), self.aux(skip)
 
 
 class ConvLSTMCell(nn.Module):
