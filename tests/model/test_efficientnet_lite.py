@@ -111,3 +111,16 @@ def test_resampling_puts_padding_shifted_pixels_back_where_they_belong():
     assert torch.allclose(picked[0, 0, 0], torch.arange(1, 32, 2, dtype=torch.float32))
     assert torch.allclose(back[0, 0, :, 1:-1], ramp[0, 0, :, 1:-1], atol=1e-5)
     assert not torch.allclose(plain[0, 0, :, 2:-2], ramp[0, 0, :, 2:-2], atol=0.25)
+
+
+def test_the_recurrent_part_sees_normalised_features_whatever_the_pyramid_scale():
+    """Raw pyramid values in the hundreds saturated every ConvLSTM gate."""
+    config = ModelConfig(**{**ModelConfig.lite0().to_dict(), "input_size": (64, 72)})
+    model = build_ris(config).eval()
+    with torch.no_grad():
+        for conv in model.encoder.lateral:
+            conv.weight.mul_(300.0)
+        encoded = model.encode(torch.rand(1, 3, 64, 72))
+    assert float(encoded.features.std()) == pytest.approx(1.0, abs=0.1)
+    gates = encoded.lstm_input[0]
+    assert float((gates.abs() > 3).float().mean()) < 0.2
