@@ -159,6 +159,7 @@ def write_report(
     n_worst: int = 6,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    labels_source: str | None = None,
 ) -> ReportSummary:
     """Write the count, trait and (with ground truth) score report of a folder.
 
@@ -188,6 +189,10 @@ def write_report(
     cancel : CancelToken, optional
         Checked between images and before writing: a cancelled report
         writes no file.
+    labels_source : str, optional
+        How ``report.html`` names where the labels came from (default: the
+        path of ``labels_dir``), e.g. when they were gathered in a
+        temporary folder.
 
     Returns
     -------
@@ -225,6 +230,7 @@ def write_report(
     if n_worst < 0:
         raise ConfigError(f"n_worst: expected a number of images >= 0, found {n_worst}")
     labels_dir = _existing_folder(labels_dir, "label")
+    images_dir = Path(images_dir) if images_dir is not None else None
     label_paths = sorted(
         path for path in labels_dir.glob(f"*{LABEL_SUFFIX}") if path.is_file() and not path.name.startswith(".")
     )
@@ -306,7 +312,7 @@ def write_report(
             scores,
             summary,
             worst=_worst_thumbnails(scores, n_worst, labels_dir, photos, truth_paths),
-            sources={"labels": labels_dir, "images": images_dir, "truth": truth_dir},
+            sources={"labels": labels_source or labels_dir, "images": images_dir, "truth": truth_dir},
             n_images=len(names),
         )
         path = out_dir / "report.html"
@@ -507,13 +513,13 @@ def _html_report(
     summary: dict[str, tuple[float, float]],
     *,
     worst: Sequence[_Thumbnail],
-    sources: dict[str, Path | str | None],
+    sources: dict[str, Path | str | None],  # a str is a description, shown as it is
     n_images: int,
 ) -> str:
     formatted = format_summary(summary)
     esc = html.escape
     source_rows = "".join(
-        f"<tr><td>{esc(role)}</td><td>{esc(str(Path(folder).absolute()))}</td></tr>"
+        f"<tr><td>{esc(role)}</td><td>{esc(folder if isinstance(folder, str) else str(folder.absolute()))}</td></tr>"
         for role, folder in sources.items()
         if folder is not None
     )

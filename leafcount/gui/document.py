@@ -284,14 +284,24 @@ class ImageDoc(QObject):
         self._count_in(edit.old_values)
         self.labels_changed.emit(edit.box)
 
-    def save(self) -> Path:
-        """Write the corrections; the undo stack is clean afterwards."""
+    def sidecar_meta(self) -> dict:
+        """What the sidecar says about the labels: the model run, or what an earlier save said."""
         if self.run is not None:
             meta = self.run.to_meta()
         else:  # labels from an earlier save: keep what it said about the model
             meta = dict(self.saved.meta) if self.saved is not None else {}
         meta.update(self.extra_meta)
-        path = save_corrections(self.path, self.labels, self.manual_ids, meta, self.out_dir)
+        return meta
+
+    def packed_labels(self) -> PackedLabels | None:
+        """The labels as they are now, packed (a copy that later edits leave alone)."""
+        if self._packed is not None:
+            return self._packed
+        return PackedLabels.pack(self._labels) if self._labels is not None else None
+
+    def save(self) -> Path:
+        """Write the corrections; the undo stack is clean afterwards."""
+        path = save_corrections(self.path, self.labels, self.manual_ids, self.sidecar_meta(), self.out_dir)
         self.saved = read_sidecar(self.path, self.out_dir)
         self.label_error = ""  # replaced by what was just written
         self.undo_stack.setClean()

@@ -1,5 +1,11 @@
 """File ▸ Export report…: where to write, optional ground truth, then a background
-``write_report`` with a progress dialog, and a way to open what it wrote."""
+``write_report`` with a progress dialog, and a way to open what it wrote.
+
+The report folder starts in the folder of the last report, else the user's
+documents folder; never inside leafcount's own installation (where the
+demo photos live). The dialog says what the report will cover and offers to
+include model results that are not saved yet.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -23,14 +30,63 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import leafcount
 from leafcount.errors import ConfigError
+from leafcount.gui.app import DEMO_DIR
+from leafcount.gui.document import ImageDoc, ImageStatus
 from leafcount.gui.errors import show_error
+from leafcount.gui.export_labels import UnsavedLabels
 from leafcount.gui.session import FolderSession
 from leafcount.gui.workers import JobRunner, ReportWorker
 from leafcount.report import ReportSummary
 from leafcount.scale import read_folder_scale
 
 REPORT_DIR_NAME = "leafcount-report"
+LAST_FOLDER_KEY = "export/last_folder"  # where the last report was written (its parent folder)
+INSTALLATION = (Path(leafcount.__file__).resolve().parent, DEMO_DIR.parent)  # the package, its resources
+
+
+def settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "leafcount", "leafcount")
+
+
+def documents_dir() -> Path:
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(found) if found else Path.home()
+
+
+def inside_installation(path: Path) -> bool:
+    resolved = path.resolve()
+    return any(resolved == root or root in resolved.parents for root in INSTALLATION)
+
+
+def default_report_dir(folder: Path) -> Path:
+    """``<last report's folder or documents>/<folder>-leafcount-report``, outside the installation."""
+    last = settings().value(LAST_FOLDER_KEY, "", type=str)
+    base = Path(last) if last else documents_dir()
+    if inside_installation(base):
+        base = documents_dir()
+    return base / f"{folder.name}-{REPORT_DIR_NAME}"
+
+
+def export_notes(docs: list[ImageDoc]) -> str:
+    """What a report of the folder covers, said before anything is written."""
+    corrected = sum(d.saved is not None and d.saved.is_leafcount for d in docs)
+    foreign = sum(d.saved is not None and not d.saved.is_leafcount for d in docs)
+    unsaved = sum(d.status is ImageStatus.MODEL for d in docs)
+    covered = [f"the saved corrections of {corrected} image(s)"]
+    if foreign:
+        covered.append(f"{foreign} label file(s) leafcount did not write (ground truth, another tool)")
+    if unsaved:
+        covered.append(f"the model results of {unsaved} image(s), not saved yet, if ticked below")
+    left = len(docs) - corrected - foreign - unsaved
+    text = f"Of the {len(docs)} image(s), the report covers " + ", ".join(covered) + "."
+    if left:
+        text += f" {left} image(s) without labels are left out."
+    dirty = [d.name for d in docs if d.is_dirty]
+    if dirty:
+        text += f" {', '.join(dirty)}: unsaved edits are not included; save them first (Ctrl+S)."
+    return text
 
 
 @dataclass(frozen=True)
@@ -42,6 +98,7 @@ class ExportRequest:
     images_dir: Path | None = None
     truth_dir: Path | None = None
     px_per_mm: float | None = None
+    include_unsaved: bool = False  # the model results not saved yet
 
 
 class OpenChoice(enum.Enum):
@@ -53,11 +110,18 @@ class OpenChoice(enum.Enum):
 class ExportDialog(QDialog):
     """Report folder and ground truth; shows the scale and what will be reported."""
 
-    def __init__(self, labels_dir: Path, images_dir: Path, px_per_mm: float | None, notes: str, parent=None) -> None:
+    def __init__(
+        self, labels_dir: Path, images_dir: Path, px_per_mm: float | None, notes: str,
+        out_dir: Path, unsaved: int = 0, parent=None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export report")
         self._labels_dir, self._images_dir, self._px_per_mm = labels_dir, images_dir, px_per_mm
-        self.out_edit = QLineEdit(str(labels_dir / REPORT_DIR_NAME))
+        self.out_edit = QLineEdit(str(out_dir))
+        self.unsaved_box = QCheckBox(f"Include the model results of {unsaved} image(s) that are not saved yet")
+        self.unsaved_box.setToolTip("They are reported as they are now; nothing is saved into the photos' folder")
+        self.unsaved_box.setChecked(unsaved > 0)
+        self.unsaved_box.setVisible(unsaved > 0)
         self.truth_edit = QLineEdit()
         self.truth_edit.setPlaceholderText("none: counts and traits only")
         self.truth_edit.setToolTip("A folder of ground-truth <name>_label.png: adds DiC / |DiC| / SBD / FBD and report.html")
@@ -82,6 +146,7 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(info)
+        layout.addWidget(self.unsaved_box)
         layout.addWidget(buttons)
 
     def request(self) -> ExportRequest:
@@ -92,6 +157,7 @@ class ExportDialog(QDialog):
             images_dir=self._images_dir,
             truth_dir=Path(truth) if truth else None,
             px_per_mm=self._px_per_mm,
+            include_unsaved=not self.unsaved_box.isHidden() and self.unsaved_box.isChecked(),
         )
 
     def _browse(self, edit: QLineEdit) -> None:
@@ -107,8 +173,11 @@ def ask_open_report(parent: QWidget | None, summary: ReportSummary) -> OpenChoic
     box.setWindowTitle("Report written")
     box.setText(f"Report on {summary.n_images} image(s) written to {summary.out_dir}.")
     names = ", ".join(path.name for path in summary.files)
-    box.setInformativeText(names + (f"\nNo photo found for: {', '.join(summary.missing_images)}"
-                                    if summary.missing_images else ""))
+    notes = [names]
+    if summary.missing_images:
+        notes.append(f"No photo found for: {', '.join(summary.missing_images)}")
+    notes += [f"{problem}: its labels are reported without it." for problem in summary.unreadable_sidecars]
+    box.setInformativeText("\n".join(notes))
     Button = QMessageBox.StandardButton
     buttons = Button.Yes | Button.Close
     has_html = any(path.suffix == ".html" for path in summary.files)
@@ -152,24 +221,22 @@ class Exporter(QObject):
             show_error(self._window, exc)
             px_per_mm = None
         labels_dir = self.session.out_dir or folder
-        dialog = ExportDialog(labels_dir, folder, px_per_mm, self._notes(), self._window)
+        docs = self.session.docs
+        unsaved = sum(doc.status is ImageStatus.MODEL for doc in docs)
+        dialog = ExportDialog(labels_dir, folder, px_per_mm, export_notes(docs), default_report_dir(folder),
+                              unsaved, self._window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.export(dialog.request())
-
-    def _notes(self) -> str:
-        docs = self.session.docs
-        saved = sum(doc.saved is not None for doc in docs)
-        text = f"The report covers the {saved} of {len(docs)} image(s) whose labels are saved."
-        dirty = [doc.name for doc in docs if doc.is_dirty]
-        if dirty:
-            text += f" {', '.join(dirty)}: unsaved edits are not included; save them first (Ctrl+S)."
-        return text
 
     def export(self, request: ExportRequest) -> None:
         if self.is_busy:
             return
+        unsaved = [
+            UnsavedLabels(doc.path, doc.packed_labels(), doc.sidecar_meta())
+            for doc in self.session.docs if request.include_unsaved and doc.status is ImageStatus.MODEL
+        ]
         worker = ReportWorker(request.labels_dir, request.out_dir, request.images_dir,
-                              request.truth_dir, request.px_per_mm)
+                              request.truth_dir, request.px_per_mm, unsaved)
         self.progress = QProgressDialog("Measuring the leaves of every image…", "Cancel", 0, 0, self._window)
         self.progress.setWindowTitle("Export report")
         self.progress.setWindowModality(Qt.WindowModality.WindowModal)
@@ -204,6 +271,7 @@ class Exporter(QObject):
     @Slot(object)
     def _on_finished(self, summary: ReportSummary) -> None:
         self._close_progress()
+        settings().setValue(LAST_FOLDER_KEY, str(summary.out_dir.absolute().parent))
         self.finished.emit(summary)
         self.message.emit(f"Report written to {summary.out_dir}")
         choice = ask_open_report(self._window, summary)

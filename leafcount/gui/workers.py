@@ -9,6 +9,7 @@ between steps and images; threads are never terminated.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from leafcount.errors import Cancelled
 from leafcount.finetune import FineTuneSettings, fine_tune
 from leafcount.flips import with_mirrored_passes
 from leafcount.gui.document import PackedLabels
+from leafcount.gui.export_labels import UnsavedLabels, stage_labels
 from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
 from leafcount.plant_boxes import PlantBox
@@ -292,7 +294,8 @@ class FineTuneWorker(Worker):
 
 
 class ReportWorker(Worker):
-    """``write_report`` of a folder's label images (counts, traits, scores, HTML)."""
+    """``write_report`` of a folder's label images (counts, traits, scores, HTML),
+    with ``unsaved`` model results gathered beside them in a temporary folder."""
 
     progress_changed = Signal(int, int)  # label images done, total
     finished = Signal(object)  # ReportSummary
@@ -304,15 +307,21 @@ class ReportWorker(Worker):
         images_dir: Path | None,
         truth_dir: Path | None,
         px_per_mm: float | None,
+        unsaved: Sequence[UnsavedLabels] = (),
     ) -> None:
         super().__init__()
-        self._args = (labels_dir, out_dir)
-        self._options = {"images_dir": images_dir, "truth_dir": truth_dir, "px_per_mm": px_per_mm}
+        self._labels_dir, self._out_dir, self._unsaved = labels_dir, out_dir, list(unsaved)
+        self._options = {"images_dir": images_dir, "truth_dir": truth_dir, "px_per_mm": px_per_mm,
+                         "on_progress": self.progress_changed.emit, "cancel": self.cancel_token}
 
     def _work(self) -> None:
-        summary = write_report(
-            *self._args, **self._options, on_progress=self.progress_changed.emit, cancel=self.cancel_token
-        )
+        if not self._unsaved:
+            self.finished.emit(write_report(self._labels_dir, self._out_dir, **self._options))
+            return
+        with tempfile.TemporaryDirectory(prefix="leafcount-export-") as staged:
+            stage_labels(self._labels_dir, self._unsaved, Path(staged))
+            source = f"{self._labels_dir.absolute()} and the unsaved model results of {len(self._unsaved)} image(s)"
+            summary = write_report(staged, self._out_dir, labels_source=source, **self._options)
         self.finished.emit(summary)
 
 

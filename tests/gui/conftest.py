@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from leafcount.data.synth import write_synth_folder
@@ -40,6 +41,14 @@ class DialogRecorder:
         self.seen.append(box.text())
         answer = self.answers.popleft() if self.answers else QMessageBox.StandardButton.Ok
         return int(answer.value)
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path_factory):
+    """The app's settings (e.g. the last report folder) in a folder of the test session, not the user's."""
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,8 +12,9 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton
 
 from leafcount.data.synth import write_synth_folder
-from leafcount.gui import workers
-from leafcount.gui.exporter import ExportDialog
+from leafcount.gui import exporter, workers
+from leafcount.gui.app import DEMO_DIR
+from leafcount.gui.exporter import ExportDialog, export_notes
 from leafcount.metrics import summarize
 from leafcount.scale import write_folder_scale
 
@@ -122,18 +124,83 @@ def test_a_failed_export_gets_one_dialog(window, labelled_folder, tmp_path, qtbo
     assert window.actions.export.isEnabled()
 
 
-def test_the_dialog_says_what_will_be_reported(window, labelled_folder, qtbot):
+def test_the_dialog_says_what_will_be_reported(window, labelled_folder, qtbot, tmp_path):
     write_folder_scale(labelled_folder, 12.5)
     window.open_folder(labelled_folder)
     window.actions.new_leaf.trigger()
     window.canvas.view.stroke_ended.emit([(10.0, 10.0)])
-    notes = window.exporter._notes()
-    assert notes == ("The report covers the 3 of 3 image(s) whose labels are saved. plant001_rgb.png: "
-                     "unsaved edits are not included; save them first (Ctrl+S).")
-    dialog = ExportDialog(labelled_folder, labelled_folder, 12.5, notes)
+    notes = export_notes(window.session.docs)
+    assert notes == ("Of the 3 image(s), the report covers the saved corrections of 0 image(s), 3 label file(s) "
+                     "leafcount did not write (ground truth, another tool). plant001_rgb.png: unsaved edits are "
+                     "not included; save them first (Ctrl+S).")
+    dialog = ExportDialog(labelled_folder, labelled_folder, 12.5, notes, tmp_path / "out")
     qtbot.addWidget(dialog)
     texts = [label.text() for label in dialog.findChildren(QLabel)]
     assert "12.5 px per mm: areas also in mm²" in texts and notes in texts
     request = dialog.request()
-    assert request.out_dir == labelled_folder / "leafcount-report" and request.truth_dir is None
+    assert request.out_dir == tmp_path / "out" and request.truth_dir is None and not request.include_unsaved
     assert request.px_per_mm == 12.5 and request.images_dir == labelled_folder
+
+
+def shown_dialog(monkeypatch, answer=QDialog.DialogCode.Rejected, **fields):
+    """Record the export dialog the window shows (and fill it in, as ``accept_export_dialog``)."""
+    seen = []
+
+    def exec_(dialog):
+        seen.append(dialog)
+        for name, value in fields.items():
+            getattr(dialog, name).setText(str(value))
+        return answer
+
+    monkeypatch.setattr(ExportDialog, "exec", exec_)
+    return seen
+
+
+def test_the_report_folder_starts_in_documents_or_the_last_one_never_in_the_installation(
+    window, labelled_folder, tmp_path, qtbot, dialogs, monkeypatch
+):
+    documents = tmp_path / "Documents"
+    monkeypatch.setattr(exporter, "documents_dir", lambda: documents)
+    seen = shown_dialog(monkeypatch)
+    window.open_demo(DEMO_DIR)
+    window.actions.export.trigger()
+    first = Path(seen[-1].out_edit.text())
+    assert first == documents / "demo-leafcount-report"
+    assert not exporter.inside_installation(first)
+    # A report written elsewhere: the next one starts beside it.
+    reports = tmp_path / "reports"
+    seen = shown_dialog(monkeypatch, QDialog.DialogCode.Accepted, out_edit=reports / "first")
+    window.open_folder(labelled_folder)
+    with qtbot.waitSignal(window.exporter.finished, timeout=TIMEOUT_MS):
+        window.actions.export.trigger()
+    seen = shown_dialog(monkeypatch)
+    window.actions.export.trigger()
+    assert Path(seen[-1].out_edit.text()) == reports / "labelled-leafcount-report"
+    # A last folder inside the installation is not offered again.
+    exporter.settings().setValue(exporter.LAST_FOLDER_KEY, str(DEMO_DIR))
+    window.actions.export.trigger()
+    assert Path(seen[-1].out_edit.text()) == documents / "labelled-leafcount-report"
+
+
+def test_unsaved_model_results_are_offered_and_exported_without_saving(
+    window, plant_folder, tmp_path, qtbot, dialogs, monkeypatch
+):
+    window.open_folder(plant_folder)
+    with qtbot.waitSignal(window.segmenter.batch_ended, timeout=TIMEOUT_MS):
+        window.actions.segment_all.trigger()
+    out = tmp_path / "report"
+    seen = shown_dialog(monkeypatch, QDialog.DialogCode.Accepted, out_edit=out)
+    with qtbot.waitSignal(window.exporter.finished, timeout=TIMEOUT_MS) as finished:
+        window.actions.export.trigger()
+    dialog = seen[-1]
+    notes = [label.text() for label in dialog.findChildren(QLabel) if label.text().startswith("Of the")]
+    assert notes == ["Of the 4 image(s), the report covers the saved corrections of 0 image(s), the model "
+                     "results of 4 image(s), not saved yet, if ticked below."]
+    assert not dialog.unsaved_box.isHidden() and dialog.unsaved_box.isChecked()
+    assert "4 image(s)" in dialog.unsaved_box.text()
+    summary = finished.args[0]
+    assert summary.n_images == 4
+    counts = pd.read_csv(out / "counts.csv")
+    assert counts["leaf_count"].tolist() == [doc.leaf_count for doc in window.session.docs]
+    assert not list(plant_folder.glob("*_label.*"))  # nothing saved into the photos' folder
+    assert all(doc.status.value == "model" for doc in window.session.docs)
