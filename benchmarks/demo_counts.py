@@ -5,7 +5,8 @@ crops, a tray of 15+ rosettes): this is how the model generalises. Prints
 one row per single-plant photo (``counts_by_eye.csv``) and one per tray
 plant counted by eye (``counts_by_eye_tray.csv``; plants are found with
 leafcount's tray detection and matched to the counted plant by its centre),
-then the mean |DiC| of each group.
+then the mean |DiC| of each group, and how many leaf pixels lie on the
+colour cards of ``colour_cards.csv`` (boxes read off the photos by eye).
 
     python benchmarks/demo_counts.py [--model CKPT] [--crf] [--out OVERLAYS]
 """
@@ -59,10 +60,16 @@ def main() -> None:
           f"CRF {'on' if args.crf else 'off'}")
     print(f"{'photo / plant':45s} {'by eye':>7s} {'model':>6s} {'DiC':>5s}")
 
+    cards = {row["image"]: row for row in read_rows("colour_cards.csv")}
     photo_errors = []
     for row in read_rows("counts_by_eye.csv"):
         image = read_image(DEMO / row["image"])
         labels = segment_image(model, image, config).labels
+        if row["image"] in cards:
+            box = {key: int(cards[row["image"]][key]) for key in ("left", "top", "right", "bottom")}
+            on_card = labels[box["top"] : box["bottom"], box["left"] : box["right"]] > 0
+            print(f"{row['image']}: {int(on_card.sum())} leaf pixels on the colour card "
+                  f"({len(np.unique(labels[box['top'] : box['bottom'], box['left'] : box['right']][on_card]))} leaves)")
         if args.crf:
             labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
         if args.out:
