@@ -43,7 +43,7 @@ def test_table_has_every_measured_and_published_row(accuracy, synth_data, capsys
     out = capsys.readouterr().out
     assert "2 image(s) of the 'train' split" in out
     crf = [" + CRF (first, paper)", " + CRF (argmax)"] if "no CRF" not in out else []
-    for suffix in [" (first, paper)", " (argmax)", " (argmax, 4 mirrored passes)", *crf]:
+    for suffix in [" (first, paper)", " (argmax)", " (grow over dense maps)", " (argmax, 4 mirrored passes)", *crf]:
         assert f"tiny [skip]{suffix}" in out
     assert "classical: excess green + watershed" in out
     assert "* published, not measured" in out
@@ -56,8 +56,8 @@ def test_markdown_table_escapes_the_pipes(accuracy, synth_data, capsys):
     assert accuracy.main(["--data", str(data), "--model", str(model), "--no-crf", "--markdown"]) == 0
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     assert table[0] == r"| method | SBD | \|DiC\| | DiC | FBD | s / image |"
-    # header, alignment, 3 RIS rows (first, argmax, mirrored), classical, 4 published: 6 columns each.
-    assert len(table) == 2 + 3 + 1 + len(accuracy.PUBLISHED)
+    # header, alignment, 4 RIS rows (first, argmax, grow, mirrored), classical, 4 published: 6 columns each.
+    assert len(table) == 2 + 4 + 1 + len(accuracy.PUBLISHED)
     assert all(line.replace(r"\|", "").count("|") == 7 for line in table)
 
 

@@ -89,9 +89,10 @@ def test_rosette_is_fast():
         start = time.perf_counter()
         make_rosette(rng, n_leaves=20)
         timings.append(time.perf_counter() - start)
-    # About 20 ms on an idle core; the bound leaves room for a busy CI machine
-    # and still fails for anything that loops over pixels in Python.
-    assert min(timings) < 0.1
+    # About 20 ms on an idle core; the bound leaves room for a loaded 2-core CI
+    # machine (0.13 s seen beside a training job) and still fails for anything
+    # that loops over pixels in Python (seconds).
+    assert min(timings) < 0.5
 
 
 @pytest.mark.parametrize(
