@@ -9,7 +9,7 @@ from leafcount.gui.canvas import KAPPA_COLORMAP
 
 TITLE = "memory activity κ(h<sub>t</sub>) = Σ<sub>c</sub> |h<sub>t</sub>| at step t"
 LAST_TITLE = "memory activity κ(h<sub>t</sub>) after the last step, t = {t}"
-EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): segment the image to see it"
+EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): no steps to show"
 
 
 class KappaView(pg.GraphicsLayoutWidget):
