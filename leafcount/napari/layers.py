@@ -54,7 +54,8 @@ def show_kappa(viewer: Any, image: Image, kappa: np.ndarray) -> Image:
     cell = np.array([height / kappa.shape[0], width / kappa.shape[1]])
     scale = np.asarray(image.scale[-2:]) * cell
     translate = np.asarray(image.translate[-2:]) + np.asarray(image.scale[-2:]) * (cell - 1) / 2
-    limits = (0.0, float(kappa.max()) or 1.0)
+    low, high = float(kappa.min()), float(kappa.max())
+    limits = (low, high if high > low else low + 1.0)  # additive: where the step does not look stays dark
     layer = _existing(viewer, kappa_name(image), Image)
     if layer is None:
         return viewer.add_image(kappa, name=kappa_name(image), scale=scale, translate=translate, colormap="inferno",

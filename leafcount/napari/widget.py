@@ -9,6 +9,7 @@ decode takes seconds) without running the network again, as in the app.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,31 @@ from leafcount.segment import SegmentConfig, accepted_steps
 
 if TYPE_CHECKING:
     import napari
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A worker's exception carried as its result: napari 0.9.2's own slot on a worker's
+    ``errored`` signal takes one argument too few and fails in a real window, and a worker
+    that returns an exception raises it (superqt)."""
+
+    error: Exception
+
+
+def _run_or_failed(image: np.ndarray, settings: RunSettings, cancel: CancelToken):
+    """:func:`segment_live`, with its exception returned as :class:`_Failed`."""
+    try:
+        return (yield from segment_live(image, settings, cancel))
+    except Exception as exc:  # noqa: BLE001 - handed to the widget, which reports it
+        return _Failed(exc)
+
+
+def _decode_or_failed(*args: object) -> np.ndarray | _Failed:
+    """:func:`decode`, with its exception returned as :class:`_Failed`."""
+    try:
+        return decode(*args)
+    except Exception as exc:  # noqa: BLE001
+        return _Failed(exc)
 
 
 class SegmentWidget(QWidget):
@@ -191,19 +217,22 @@ class SegmentWidget(QWidget):
         self.segment_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.status.setText("segmenting…")
-        self._start_worker(segment_live, image, self.settings(), self._cancel,
-                           yielded=self._on_yielded, returned=self._on_finished)
+        self._start_worker(_run_or_failed, (image, self.settings(), self._cancel), self._on_finished,
+                           yielded=self._on_yielded)
 
     def stop(self) -> None:
         """Cancel the run between two steps; what was shown stays."""
         if self._cancel is not None:
             self._cancel.set()
 
-    def _start_worker(self, function, *args, **connect) -> None:
+    def _start_worker(self, function, args: tuple, returned, **connect) -> None:
+        """``function(*args)`` in napari's thread worker; ``returned`` gets its result, or
+        :meth:`_on_error` the exception it failed with."""
         worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True)
         for signal, slot in connect.items():
             getattr(worker, signal).connect(slot)
-        worker.errored.connect(self._on_error)
+        worker.returned.connect(lambda result: self._on_error(result.error) if isinstance(result, _Failed)
+                                else returned(result))
         worker.finished.connect(lambda: self._worker_done(worker))
         self._workers.add(worker)
         worker.start()
@@ -281,7 +310,7 @@ class SegmentWidget(QWidget):
                 layer.features = {}  # a leaf table of other leaves
                 self._show_review()
 
-        self._start_worker(decode, steps, self._image, config, run.crf, returned=apply)
+        self._start_worker(_decode_or_failed, (steps, self._image, config, run.crf), apply)
 
     def _show_review(self) -> None:
         """Scores of the run, the accepted ones marked, and where the slider stands."""

@@ -49,3 +49,13 @@ def test_plugins_menu_docks_the_widget_and_it_segments(qtbot, window_viewer, ros
     assert {"plant001", "plant001 leaves", "plant001 kappa"} <= {layer.name for layer in window_viewer.layers}
     shot = window_viewer.screenshot(canvas_only=True)
     assert shot.ndim == 3 and np.ptp(shot[..., :3]) > 0  # the canvas drew something
+
+
+def test_a_failed_run_is_reported_in_a_real_window(qtbot, window_viewer, rosette_path, tmp_path):
+    _, widget = window_viewer.window.add_plugin_dock_widget("leafcount", "Segment leaves (RIS)")
+    window_viewer.open(str(rosette_path), plugin="leafcount")
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    widget.model_edit.setText(str(tmp_path / "bad.safetensors"))
+    widget.start()  # a worker's errored signal would meet napari's own failing slot (pytest-qt fails on it)
+    qtbot.waitUntil(lambda: not widget.is_busy, timeout=30_000)
+    assert widget.status.text().startswith("failed:")
