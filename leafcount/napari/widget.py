@@ -98,8 +98,8 @@ class SegmentWidget(QWidget):
         for passes in (1, 2, 4):
             self.flips_box.addItem(f"{passes}", passes)
         self.crf_check = QCheckBox("Refine the edges with a dense CRF")
-        self.crf_check.setEnabled(is_crf_available())
         if not is_crf_available():
+            self.crf_check.setEnabled(False)
             self.crf_check.setToolTip("install pydensecrf2 to use the CRF step")
         self.tray_check = QCheckBox("Tray: find the plants, segment each one")
         self.segment_button = QPushButton("Segment")
