@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from test_responsiveness import MAX_GAP_S, Heartbeat
+from test_responsiveness import Heartbeat
 
 from leafcount.data.synth import write_synth_folder
 from leafcount.finetune import CHECKPOINTS_DIR_NAME, FineTuneResult
@@ -176,14 +176,14 @@ def test_closing_mid_fine_tune_stops_it(window, labelled_folder, qtbot):
     load_checkpoint(only_checkpoint(labelled_folder))
 
 
-def test_gui_stays_responsive_while_fine_tuning(window, labelled_folder, qtbot):
+def test_gui_stays_responsive_while_fine_tuning(window, labelled_folder, qtbot, one_torch_thread):
     window.open_folder(labelled_folder)
     window.actions.fine_tune.trigger()
     qtbot.wait(200)
     with Heartbeat() as beat:
         run_fine_tune(window, qtbot, iterations=80, val_every=20)
         qtbot.wait(200)
-    assert beat.max_gap < MAX_GAP_S, f"the GUI froze for {beat.max_gap * 1000:.0f} ms"
+    beat.assert_responsive()
 
 
 def test_time_left_and_clock():
