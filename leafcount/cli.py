@@ -271,7 +271,8 @@ def _train(args: argparse.Namespace) -> int:
             h, w = (int(v) for v in args.input_size.lower().split("x"))
             config = ModelConfig(**{**config.to_dict(), "input_size": (h, w)})
         model = build_ris(config, pretrained=not args.no_imagenet)
-        meta["encoder_init"] = "imagenet" if config.encoder == "lite0" and not args.no_imagenet else "random"
+        if not args.resume:  # a resumed run's weights come from its state, not from this build
+            meta["encoder_init"] = "imagenet" if config.encoder == "lite0" and not args.no_imagenet else "random"
     train_pairs, val_pairs = load_pairs(Path(args.data), model.config.input_size, args.val_split, seed=args.seed)
     low, high = (float(v) for v in args.scale_range.split(","))
     augment = AugmentConfig(
