@@ -30,6 +30,18 @@ def tiny_model() -> RIS:
 
 
 @pytest.fixture
+def model_path(tmp_path):
+    """A tiny random checkpoint on disk, for commands that take --model."""
+    from leafcount.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    path = tmp_path / "models" / "tiny.safetensors"
+    path.parent.mkdir()
+    save_checkpoint(path, build_ris(ModelConfig.tiny()))
+    return path
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

@@ -35,20 +35,9 @@ from leafcount.model.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
     load_tensors,
-    save_checkpoint,
     save_tensors,
 )
 from leafcount.model.config import ModelConfig
-from leafcount.model.ris import build_ris
-
-
-@pytest.fixture
-def model_path(tmp_path) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path / "models" / "tiny.safetensors"
-    path.parent.mkdir()
-    save_checkpoint(path, build_ris(ModelConfig.tiny()))
-    return path
 
 
 def _photo(h: int = 30, w: int = 40, seed: int = 0) -> np.ndarray:

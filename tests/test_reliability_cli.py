@@ -20,24 +20,11 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-import torch
 from PIL import Image
 
 from leafcount.cli import main
 from leafcount.data.cvppp import read_labels
 from leafcount.data.folder import read_image_size
-from leafcount.model.checkpoint import save_checkpoint
-from leafcount.model.config import ModelConfig
-from leafcount.model.ris import build_ris
-
-
-@pytest.fixture
-def model_path(tmp_path) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path / "models" / "tiny.safetensors"
-    path.parent.mkdir()
-    save_checkpoint(path, build_ris(ModelConfig.tiny()))
-    return path
 
 
 def _photo(h: int = 30, w: int = 40, seed: int = 0) -> np.ndarray:
