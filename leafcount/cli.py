@@ -260,10 +260,21 @@ def _train(args: argparse.Namespace) -> int:
     )
 
     meta: dict[str, object] = {"data": str(args.data)}
+    trainer_class = Trainer
+    if args.dense_heads and not args.init:
+        raise ConfigError("--dense-heads trains heads on top of a trained model: give it with --init")
     if args.init:
         model, info = load_checkpoint(args.init)
-        model.train()
         meta["parent"] = info.name
+        if args.dense_heads:
+            from leafcount.train_dense import DenseTrainer, with_dense_heads
+
+            h, w = (int(v) for v in args.dense_heads.lower().split("x"))
+            model = with_dense_heads(model, (h, w), pretrained=not args.no_imagenet)
+            trainer_class = DenseTrainer
+            if "segment" in info.meta:  # the parent's decoding, until tune_decoding says otherwise
+                meta["segment"] = info.meta["segment"]
+        model.train()
     else:
         config = {"skip": ModelConfig(), "paper": ModelConfig.paper(), "tiny": ModelConfig.tiny(),
                   "lite0": ModelConfig.lite0()}[args.arch]
@@ -273,7 +284,8 @@ def _train(args: argparse.Namespace) -> int:
         model = build_ris(config, pretrained=not args.no_imagenet)
         if not args.resume:  # a resumed run's weights come from its state, not from this build
             meta["encoder_init"] = "imagenet" if config.encoder == "lite0" and not args.no_imagenet else "random"
-    train_pairs, val_pairs = load_pairs(Path(args.data), model.config.input_size, args.val_split, seed=args.seed)
+    pair_size = model.config.dense_input_size if args.dense_heads else model.config.input_size
+    train_pairs, val_pairs = load_pairs(Path(args.data), pair_size, args.val_split, seed=args.seed)
     low, high = (float(v) for v in args.scale_range.split(","))
     augment = AugmentConfig(
         rotate="right_angles" if args.right_angles_only else "any", scale_range=(low, high),
@@ -287,7 +299,7 @@ def _train(args: argparse.Namespace) -> int:
         backbone_lr_scale=args.backbone_lr_scale, frozen_backbone_blocks=args.frozen_backbone_blocks,
         val_assignment=args.val_assignment, aux_weight=args.aux_weight,
     )
-    trainer = Trainer(model, train_pairs, val_pairs, config, device=_device(args.device))
+    trainer = trainer_class(model, train_pairs, val_pairs, config, device=_device(args.device))
     talk = trainer.is_main  # other ranks of a torchrun job stay silent
     state = resume_path(args.out)
     if args.resume:
@@ -479,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="architecture for a new model (lite0: ImageNet-pretrained EfficientNet-Lite0 encoder)")
     g.add_argument("--no-imagenet", action="store_true", help="lite0: start the encoder from random weights")
     g.add_argument("--input-size", help="HxW network input for a new model, e.g. 250x265")
+    g.add_argument("--dense-heads", metavar="HxW",
+                   help="train only full-resolution foreground/boundary heads at this input size "
+                        "(e.g. 512x544) on top of the --init model, whose weights stay as they are")
     g = tr.add_argument_group("training")
     g.add_argument("--iterations", type=int, help="stop at this total iteration count")
     g.add_argument("--minutes", type=float, help="stop after this many minutes")

@@ -84,9 +84,9 @@ class Step:
     recurrent grid resolution. Use :func:`mask_at` for the image size.
 
     ``foreground`` and ``boundary`` are the network's dense per-pixel maps of
-    the whole image (plant and leaf-edge probabilities at the mask
-    resolution) when it has them: computed once by the encoder, the same
-    arrays on every step of a run, so whatever keeps the steps can decode
+    the whole image (plant and leaf-edge probabilities, at the mask
+    resolution or, from full-resolution heads, about the image's) when it
+    has them: computed once per image, the same arrays on every step of a run, so whatever keeps the steps can decode
     them with ``assignment="grow"``.
     """
 
@@ -121,8 +121,21 @@ def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
     return out_box, grid_box
 
 
-def _dense_maps(encoded: Encoded, out_box: Box) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Plant foreground and leaf-boundary probabilities over the image, if the network has the heads."""
+def _full_resolution_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground and boundary from the full-resolution heads, run at their own input size."""
+    tensor, box = image_to_tensor(image, model.config.dense_input_size)
+    dense = torch.sigmoid(model.dense(tensor.to(next(model.parameters()).device))[0]).cpu().numpy()
+    return box.crop(dense[0]).copy(), box.crop(dense[1]).copy()
+
+
+def _dense_maps(
+    model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Plant foreground and leaf-boundary probabilities over the image: from
+    the full-resolution heads when the network has them, else from the
+    encoder's heads (at the mask resolution), else none."""
+    if model.dense is not None:
+        return _full_resolution_maps(model, image)
     if encoded.aux_logits is None:
         return None, None
     dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
@@ -130,12 +143,14 @@ def _dense_maps(encoded: Encoded, out_box: Box) -> tuple[np.ndarray | None, np.n
 
 
 def dense_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The encoder's foreground and boundary maps of ``image`` (no recurrent
-    step), at the mask resolution like :attr:`Step.foreground`."""
-    tensor, box = image_to_tensor(image, model.config.input_size, model.config.output_stride)
+    """The network's foreground and boundary maps of ``image`` (no recurrent
+    step), like :attr:`Step.foreground`."""
     with torch.inference_mode():
+        if model.dense is not None:
+            return _full_resolution_maps(model, image)
+        tensor, box = image_to_tensor(image, model.config.input_size, model.config.output_stride)
         encoded = model.encode(tensor.to(next(model.parameters()).device))
-    return _dense_maps(encoded, _boxes(model, box)[0])
+        return _dense_maps(model, encoded, image, _boxes(model, box)[0])
 
 
 def segment_steps(
@@ -167,7 +182,7 @@ def segment_steps(
     out_box, grid_box = _boxes(model, box)
     with torch.inference_mode():
         encoded = model.encode(tensor.to(device))
-        foreground, boundary = _dense_maps(encoded, out_box)
+        foreground, boundary = _dense_maps(model, encoded, image, out_box)
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
         for index in range(config.max_steps):

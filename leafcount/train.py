@@ -159,22 +159,20 @@ def _aux_loss(aux_logits: torch.Tensor | None, aux_target: torch.Tensor) -> torc
     return fg + edge
 
 
-def _parameter_groups(model: RIS, config: TrainConfig) -> list[dict[str, Any]]:
-    """The pretrained backbone (a lite0 encoder's) learns ``backbone_lr_scale``
-    times slower than the rest, and its stem and first
-    ``frozen_backbone_blocks`` blocks not at all: their ImageNet edge and
-    colour filters are what makes photos from other labs look familiar, and
-    skipping their gradients saves a fifth of an iteration."""
-    backbone = getattr(model.encoder, "backbone", None)
+def backbone_groups(module: torch.nn.Module, backbone: torch.nn.Module | None, config: TrainConfig) -> list[dict[str, Any]]:
+    """Adam parameter groups of ``module``'s trainable parameters: a pretrained
+    ``backbone`` inside it learns ``backbone_lr_scale`` times slower than the
+    rest, and its stem and first ``frozen_backbone_blocks`` blocks not at
+    all: their ImageNet edge and colour filters are what makes photos from
+    other labs look familiar, and skipping their gradients saves a fifth of
+    an iteration."""
     if backbone is None:
-        return [{"params": list(model.parameters()), "lr": config.lr}]
-    frozen: list[torch.nn.Module] = []
+        return [{"params": [p for p in module.parameters() if p.requires_grad], "lr": config.lr}]
     if config.frozen_backbone_blocks:
-        frozen = [backbone._conv_stem, backbone._bn0, *backbone._blocks[: config.frozen_backbone_blocks]]
-    for module in frozen:
-        module.requires_grad_(False)
+        for frozen in (backbone._conv_stem, backbone._bn0, *backbone._blocks[: config.frozen_backbone_blocks]):
+            frozen.requires_grad_(False)
     inside = {id(p) for p in backbone.parameters()}
-    rest = [p for p in model.parameters() if id(p) not in inside]
+    rest = [p for p in module.parameters() if id(p) not in inside and p.requires_grad]
     tuned = [p for p in backbone.parameters() if p.requires_grad]
     return [{"params": rest, "lr": config.lr}, {"params": tuned, "lr": config.lr * config.backbone_lr_scale}]
 
@@ -209,7 +207,7 @@ class Trainer:
         self.config = config
         self.train_pairs = list(train_pairs)
         self.val_pairs = list(val_pairs)
-        self.optimizer = torch.optim.Adam(_parameter_groups(model, config))
+        self.optimizer = torch.optim.Adam(self.parameter_groups())
         self.distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         self.rank = dist.get_rank() if self.distributed else 0
         # Pre-training leaves the recurrent part unused, hence find_unused_parameters.
@@ -221,6 +219,15 @@ class Trainer:
         self.bad_validations = 0
         self.best_metrics: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """What this run trains: the recurrent network; full-resolution heads,
+        when the model has them, keep their weights (``leafcount.train_dense``
+        trains those)."""
+        self.model.requires_grad_(True)
+        if self.model.dense is not None:
+            self.model.dense.requires_grad_(False)
+        return backbone_groups(self.model, getattr(self.model.encoder, "backbone", None), self.config)
 
     def _rank_rng(self, seed: int, iteration: int = 0) -> np.random.Generator:
         if not self.distributed:

@@ -24,6 +24,10 @@ class ModelConfig:
     canvas of already-found leaves fed back to the ConvLSTM, and dense
     auxiliary heads (plant foreground, leaf boundaries) that let the encoder
     learn from every pixel.
+
+    ``dense_input_size`` adds :class:`~leafcount.model.dense.FullResolutionHeads`,
+    run once per image at that size (about the image's own for CVPPP): their
+    foreground and boundary maps replace the encoder's in the "grow" decoding.
     """
 
     encoder: str = "skip"
@@ -40,6 +44,7 @@ class ModelConfig:
     feed_canvas: bool = True
     coord_channels: bool = True
     standardize_input: bool = True
+    dense_input_size: tuple[int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +54,10 @@ class ModelConfig:
             raise ConfigError(f"input_size must be (H, W) of at least grid_stride, got {self.input_size}")
         object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
         object.__setattr__(self, "encoder_dilations", tuple(int(v) for v in self.encoder_dilations))
+        if self.dense_input_size is not None:
+            if len(self.dense_input_size) != 2 or min(self.dense_input_size) < 32:
+                raise ConfigError(f"dense_input_size must be (H, W) of at least 32, got {self.dense_input_size}")
+            object.__setattr__(self, "dense_input_size", tuple(int(v) for v in self.dense_input_size))
         for name in ("grid_stride", "encoder_channels", "lstm_channels", "lstm_layers", "output_stride"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -102,6 +111,8 @@ class ModelConfig:
         data = dataclasses.asdict(self)
         data["input_size"] = list(self.input_size)
         data["encoder_dilations"] = list(self.encoder_dilations)
+        if self.dense_input_size is not None:
+            data["dense_input_size"] = list(self.dense_input_size)
         return data
 
     @classmethod
@@ -111,8 +122,8 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"unknown model setting(s): {', '.join(unknown)}")
         values = dict(data)
-        for key in ("input_size", "encoder_dilations"):
-            if key in values:
+        for key in ("input_size", "encoder_dilations", "dense_input_size"):
+            if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
 

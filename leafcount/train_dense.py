@@ -1,0 +1,122 @@
+"""Training the full-resolution heads of a trained RIS network, the rest frozen.
+
+The recurrent network and its heads are trained by :mod:`leafcount.train`
+at the working size; the full-resolution heads
+(:class:`~leafcount.model.dense.FullResolutionHeads`) only need pixels and
+their foreground/boundary targets, so they learn from batches of random
+crops at about the image's own size, every pixel a training signal. The
+loop, resume state, validation and plateau schedule are the RIS trainer's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.segmentation import find_boundaries
+
+from leafcount.data.augment import augment
+from leafcount.errors import ConfigError
+from leafcount.metrics import score_image, summarize
+from leafcount.model.config import ModelConfig
+from leafcount.model.ris import RIS
+from leafcount.segment import SegmentConfig, segment_image
+from leafcount.train import Trainer, backbone_groups
+
+CROP = 256
+BATCH = 4
+BOUNDARY_WEIGHT = 5.0  # boundaries are a few percent of the pixels; weighted up so they are not ignored
+
+
+def with_dense_heads(model: RIS, input_size: tuple[int, int], *, pretrained: bool = True) -> RIS:
+    """A copy of ``model`` with full-resolution heads at ``input_size`` added
+    (backbone from ImageNet when ``pretrained``), every other weight kept."""
+    config = ModelConfig.from_dict({**model.config.to_dict(), "dense_input_size": list(input_size)})
+    grown = RIS(config)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("dense.") for key in missing):
+        raise ConfigError(f"cannot add heads: weights do not match ({unexpected or missing})")
+    if pretrained:
+        grown.dense.load_imagenet()
+    return grown
+
+
+def dense_targets(labels: np.ndarray) -> torch.Tensor:
+    """(2, H, W): plant foreground and the inner boundary pixels of every leaf."""
+    edges = find_boundaries(labels, mode="inner")
+    return torch.from_numpy(np.stack([labels > 0, edges]).astype(np.float32))
+
+
+def dense_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of foreground plus weighted cross-entropy of boundary."""
+    fg = F.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 0])
+    weight = torch.tensor(BOUNDARY_WEIGHT, device=logits.device)
+    edge = F.binary_cross_entropy_with_logits(logits[:, 1], targets[:, 1], pos_weight=weight)
+    return fg + edge
+
+
+def random_crop(image: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size`` x ``size`` window of both arrays (the whole array along a shorter side)."""
+    top = int(rng.integers(max(1, image.shape[0] - size + 1)))
+    left = int(rng.integers(max(1, image.shape[1] - size + 1)))
+    window = (slice(top, top + size), slice(left, left + size))
+    return image[window], labels[window]
+
+
+class DenseTrainer(Trainer):
+    """:class:`~leafcount.train.Trainer` for ``model.dense`` alone.
+
+    The training pairs must be fitted to ``model.config.dense_input_size``;
+    an iteration is a batch of :data:`BATCH` augmented :data:`CROP`-pixel
+    crops; validation segments the held-out images with the whole model
+    (decoded by ``config.val_assignment``, "grow" being the one that uses
+    these heads) and reports the heads' own loss as the loss.
+    """
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        if self.model.dense is None:
+            raise ConfigError("the model has no full-resolution heads (ModelConfig.dense_input_size)")
+        self.model.requires_grad_(False)
+        self.model.dense.requires_grad_(True)
+        return backbone_groups(self.model.dense, self.model.dense.backbone, self.config)
+
+    @property
+    def curriculum_done(self) -> bool:
+        return True  # no sequence to grow: the plateau schedule counts from the start
+
+    def train_step(self) -> tuple[float, float, int]:
+        images, targets = [], []
+        for _ in range(BATCH):
+            pair = self.train_pairs[int(self.rng.integers(len(self.train_pairs)))]
+            image, labels = augment(pair.image, pair.labels, self.rng, self.config.augment)
+            image, labels = random_crop(image, labels, CROP, self.rng)
+            images.append(torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))))
+            targets.append(dense_targets(labels))
+        batch = torch.stack(images).to(self.device)
+        target = torch.stack(targets).to(self.device)
+        self.model.dense.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = dense_loss(self.model.dense(batch), target)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(self.model.dense.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.iteration += 1
+        return float(loss.detach()), math.nan, 0
+
+    def validate(self, segment_config: SegmentConfig | None = None) -> dict[str, float]:
+        if segment_config is None:
+            segment_config = SegmentConfig(assignment=self.config.val_assignment)
+        self.model.eval()
+        losses, scores = [], []
+        with torch.inference_mode():
+            for pair in self.val_pairs:
+                tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None].to(self.device)
+                losses.append(float(dense_loss(self.model.dense(tensor), dense_targets(pair.labels)[None].to(self.device))))
+                result = segment_image(self.model, pair.image, segment_config)
+                scores.append(score_image(result.labels, pair.labels, pair.name))
+        metrics = {key: float(mean) for key, (mean, _) in summarize(scores).items()}
+        metrics["loss"] = float(np.mean(losses))
+        return metrics
