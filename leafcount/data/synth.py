@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,13 +123,153 @@ def make_rosette(
     light_angle = rng.uniform(0.0, 2.0 * math.pi)
     texture = 1.0 + 0.08 * _fractal_noise(rng, shape, cells=(24, 8, 3))
 
+    image, labels = _paint_leaves(rng, image, leaves, centre, light_angle, texture)
+    # Kept leaves only gain pixels when hidden ones are left out: still >= 30.
+    renumbered = np.zeros(len(leaves) + 1, dtype=np.int32)
+    kept = np.unique(labels[labels > 0])
+    renumbered[kept] = np.arange(1, len(kept) + 1, dtype=np.int32)
+    return image, renumbered[labels]
+
+
+def make_growing_rosette(
+    rng: np.random.Generator,
+    n_dates: int,
+    shape: tuple[int, int] = DEFAULT_SHAPE,
+    *,
+    n_leaves: int = 12,
+    first_leaves: int | None = None,
+    max_shift: float = 5.0,
+    max_turn_deg: float = 8.0,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One synthetic rosette photographed on ``n_dates`` dates as it grows.
+
+    The plant is one seeded layout (:func:`make_rosette`'s) on the same pot
+    and soil on every date. Between dates its leaves grow, new leaves appear
+    at the centre, and the plant shifts and turns a little, as a pot put back
+    in the growth chamber does. Leaf ``i`` (in order of appearance, oldest
+    first) is label ``i + 1`` on every date, so a tracker's ids can be checked
+    exactly.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The only source of randomness: the same generator state gives the
+        same series.
+    n_dates : int
+        How many dates, >= 1.
+    shape : (int, int)
+        ``(H, W)`` of every image, each at least 32.
+    n_leaves : int
+        Leaves on the last date, 1 to 50.
+    first_leaves : int or None
+        Leaves on the first date, 1 to ``n_leaves``; ``None`` for half of
+        ``n_leaves``. The others appear one at a time, evenly spread over the
+        later dates (the last on the last date).
+    max_shift : float
+        The most the plant moves between two dates, in pixels along each axis.
+    max_turn_deg : float
+        The most it turns between two dates, in degrees either way.
+
+    Returns
+    -------
+    list of (image, labels), one per date
+        ``image`` (H, W, 3) float32 in [0, 1]; ``labels`` (H, W) int32,
+        0 = background, a leaf's identity elsewhere. A leaf not yet visible
+        (fewer than 30 pixels, as a new leaf under older ones often is) is
+        missing from that date's labels, never renumbered: ids need not be
+        consecutive.
+
+    Raises
+    ------
+    ConfigError
+        When a count or ``shape`` is out of range.
+
+    Notes
+    -----
+    A leaf's length follows ``1 - exp(-(age + p) / (4 p))``, ``p`` the
+    interval between two new leaves (the plastochron): young leaves grow
+    fast, old ones hardly, and the last date's lengths are the layout's.
+    Width and petiole grow with the length.
+    """
+    height, width = shape
+    if height < 32 or width < 32:
+        raise ConfigError(f"shape must be at least (32, 32), got {tuple(shape)}")
+    if n_dates < 1:
+        raise ConfigError(f"n_dates must be at least 1, got {n_dates}")
+    if not 1 <= n_leaves <= MAX_LEAVES:
+        raise ConfigError(f"n_leaves must be in [1, {MAX_LEAVES}], got {n_leaves}")
+    first_leaves = max(1, n_leaves // 2) if first_leaves is None else first_leaves
+    if not 1 <= first_leaves <= n_leaves:
+        raise ConfigError(f"first_leaves must be in [1, n_leaves={n_leaves}], got {first_leaves}")
+
+    size = min(height, width)
+    centre = (
+        height / 2 + rng.normal(0.0, 0.03 * size),
+        width / 2 + rng.normal(0.0, 0.03 * size),
+    )
+    background = _background(rng, shape, centre)
+    final_leaves = _leaf_layout(rng, n_leaves, radius=size * rng.uniform(0.3, 0.38))
+    light_angle = rng.uniform(0.0, 2.0 * math.pi)
+    texture = 1.0 + 0.08 * _fractal_noise(rng, shape, cells=(24, 8, 3))
+
+    new_leaves = n_leaves - first_leaves
+    plastochron = (n_dates - 1) / new_leaves if new_leaves and n_dates > 1 else 1.0
+    emerged = [(i - first_leaves + 1) * plastochron for i in range(n_leaves)]
+    last = n_dates - 1
+
+    def length_at(age: float) -> float:
+        return 1.0 - math.exp(-(age + plastochron) / (4.0 * plastochron))
+
+    series = []
+    shift, turn = np.zeros(2), 0.0
+    for date in range(n_dates):
+        leaves = [
+            _grown(leaf, length_at(date - start) / length_at(last - start), turn)
+            for leaf, start in zip(final_leaves, emerged)
+            if start <= date + 1e-9
+        ]
+        moved_centre = (centre[0] + shift[0], centre[1] + shift[1])
+        series.append(_paint_leaves(rng, background.copy(), leaves, moved_centre, light_angle, texture))
+        shift = shift + rng.uniform(-max_shift, max_shift, 2)
+        turn += math.radians(rng.uniform(-max_turn_deg, max_turn_deg))
+    return series
+
+
+def _grown(leaf: _Leaf, fraction: float, turn: float) -> _Leaf:
+    """``leaf`` at ``fraction`` of its final length (widths and veins alike), turned by ``turn`` radians."""
+    return replace(
+        leaf,
+        angle=leaf.angle + turn,
+        length=leaf.length * fraction,
+        petiole=leaf.petiole * fraction,
+        half_width=max(1.0, leaf.half_width * fraction),
+        petiole_half_width=max(0.7, leaf.petiole_half_width * fraction),
+        vein_spacing=leaf.vein_spacing * fraction,
+    )
+
+
+def _paint_leaves(
+    rng: np.random.Generator,
+    image: np.ndarray,
+    leaves: list[_Leaf],
+    centre: tuple[float, float],
+    light_angle: float,
+    texture: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paint ``leaves`` (oldest first) over the background ``image``; the photo and its labels.
+
+    Leaf ``i`` of the list is label ``i + 1``; one hidden under younger
+    leaves to fewer than :data:`MIN_VISIBLE_PIXELS` visible pixels is left out
+    of both, so its label is missing rather than taken by another leaf.
+    """
+    shape = image.shape[:2]
     coverages = [_leaf_coverage(leaf, shape, centre) for leaf in leaves]
     visible = _visible_labels(coverages, shape)
     counts = np.bincount(visible.ravel(), minlength=len(leaves) + 1)
     kept = [i for i in range(len(leaves)) if counts[i + 1] >= MIN_VISIBLE_PIXELS]
 
     labels = np.zeros(shape, dtype=np.int32)
-    for order, i in enumerate(kept, start=1):
+    for i in kept:
         cover = coverages[i]
         on_leaf = cover.alpha > 0  # shade only these pixels of the bounding box
         colour = _leaf_shading(
@@ -139,12 +279,11 @@ def make_rosette(
         blend = cover.alpha[on_leaf][:, None]
         region = image[cover.box]
         region[on_leaf] = region[on_leaf] * (1.0 - blend) + colour * blend
-        labels[cover.box][cover.alpha > 0.5] = order
+        labels[cover.box][cover.alpha > 0.5] = i + 1
 
     image = _cast_shadows(image, labels, light_angle)
     image = ndimage.gaussian_filter(image, sigma=(0.6, 0.6, 0.0))
     image += 0.012 * rng.standard_normal(image.shape, dtype=np.float32)  # sensor noise
-    # Kept leaves only gain pixels when hidden ones are left out: still >= 30.
     return np.clip(image, 0.0, 1.0).astype(np.float32), labels
 
 

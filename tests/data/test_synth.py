@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from leafcount.data.cvppp import list_samples, load_pair, load_split
-from leafcount.data.synth import make_rosette, write_synth_folder
+from leafcount.data.synth import make_growing_rosette, make_rosette, write_synth_folder
 from leafcount.errors import ConfigError, LeafcountError
 
 
@@ -106,6 +106,54 @@ def test_rosette_is_fast():
 def test_make_rosette_rejects_bad_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         make_rosette(np.random.default_rng(0), **kwargs)
+
+
+def _leaf_centroids(labels: np.ndarray) -> dict[int, np.ndarray]:
+    return {int(leaf): np.argwhere(labels == leaf).mean(axis=0) for leaf in np.unique(labels[labels > 0])}
+
+
+def test_a_growing_rosette_keeps_its_leaf_ids_and_grows_new_ones_at_the_centre():
+    series = make_growing_rosette(np.random.default_rng(2), 4, (120, 128), n_leaves=10, first_leaves=5,
+                                  max_turn_deg=0.0, max_shift=0.0)
+    ids = [set(np.unique(labels[labels > 0]).tolist()) for _, labels in series]
+    assert ids[0] <= set(range(1, 6)) and ids[-1] == set(range(1, 11))
+    assert all(a <= b for a, b in zip(ids, ids[1:]))  # nothing vanishes while it grows
+    areas = [(labels > 0).sum() for _, labels in series]
+    assert all(a < b for a, b in zip(areas, areas[1:]))
+    first, last = _leaf_centroids(series[0][1]), _leaf_centroids(series[-1][1])
+    centre = np.argwhere(series[-1][1] > 0).mean(axis=0)
+    for leaf in first:  # still the same leaf: it points the same way, only further out
+        before, after = first[leaf] - centre, last[leaf] - centre
+        assert np.dot(before, after) / (np.linalg.norm(before) * np.linalg.norm(after)) > 0.9
+    newcomers = sorted(ids[-1] - ids[0])
+    old = np.mean([np.linalg.norm(last[leaf] - centre) for leaf in ids[0]])
+    assert np.mean([np.linalg.norm(last[leaf] - centre) for leaf in newcomers]) < old
+
+
+def test_a_growing_rosette_moves_and_turns_between_dates():
+    still = make_growing_rosette(np.random.default_rng(4), 2, (96, 96), n_leaves=6, first_leaves=6,
+                                 max_turn_deg=0.0, max_shift=0.0)
+    moving = make_growing_rosette(np.random.default_rng(4), 2, (96, 96), n_leaves=6, first_leaves=6,
+                                  max_turn_deg=20.0, max_shift=6.0)
+    np.testing.assert_array_equal(still[0][1], moving[0][1])  # the first date is where the plant starts
+    assert not np.array_equal(still[1][1], moving[1][1])
+    again = make_growing_rosette(np.random.default_rng(4), 2, (96, 96), n_leaves=6, first_leaves=6,
+                                 max_turn_deg=20.0, max_shift=6.0)
+    np.testing.assert_array_equal(moving[1][0], again[1][0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_dates": 0}, "n_dates must be at least 1, got 0"),
+        ({"n_leaves": 0}, r"n_leaves must be in \[1, 50\], got 0"),
+        ({"n_leaves": 4, "first_leaves": 5}, r"first_leaves must be in \[1, n_leaves=4\], got 5"),
+        ({"shape": (31, 64)}, r"shape must be at least \(32, 32\), got \(31, 64\)"),
+    ],
+)
+def test_make_growing_rosette_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        make_growing_rosette(np.random.default_rng(0), **{"n_dates": 2, **kwargs})
 
 
 def test_write_synth_folder_is_a_cvppp_folder(tmp_path):
