@@ -35,14 +35,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from leafcount.baseline import segment_classical
-from leafcount.crf import CrfConfig, is_crf_available, refine_labels
+from leafcount.analysis.baseline import segment_classical
+from leafcount.inference.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.data.cvppp import Sample, list_samples, load_pair, load_split
 from leafcount.errors import ConfigError, LeafcountError
-from leafcount.flips import with_mirrored_passes
-from leafcount.metrics import ImageScores, format_summary, score_image, summarize
+from leafcount.inference.flips import with_mirrored_passes
+from leafcount.analysis.metrics import ImageScores, format_summary, score_image, summarize
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.segment import ASSIGNMENTS, SegmentConfig, decode_steps, segment_steps
+from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, decode_steps, segment_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"

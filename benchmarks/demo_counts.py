@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leafcount.crf import CrfConfig, refine_labels
+from leafcount.inference.crf import CrfConfig, refine_labels
 from leafcount.data.folder import read_image
-from leafcount.metrics import count_leaves
+from leafcount.analysis.metrics import count_leaves
 from leafcount.model.checkpoint import find_default_model, load_checkpoint
-from leafcount.overlay import overlay_labels, write_rgb_png
-from leafcount.plant_boxes import plant_leaf_counts
-from leafcount.segment import ASSIGNMENTS, SegmentConfig, segment_image
-from leafcount.tray import detect_plants, segment_tray
+from leafcount.io.overlay import overlay_labels, write_rgb_png
+from leafcount.analysis.plant_boxes import plant_leaf_counts
+from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, segment_image
+from leafcount.inference.tray import detect_plants, segment_tray
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
 

@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import matching_loss
 from leafcount.model.ris import RIS, build_ris, coordinate_channels, standardize
-from leafcount.segment import SegmentConfig, segment_steps
+from leafcount.inference.segment import SegmentConfig, segment_steps
 
 
 def straightforward_sequence(model: RIS, image: torch.Tensor, steps: int) -> list[float]:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from leafcount.batch import segment_files
+from leafcount.inference.batch import segment_files
 from leafcount.data.synth import write_synth_folder
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, read_checkpoint_info
-from leafcount.segment import SegmentConfig
+from leafcount.inference.segment import SegmentConfig
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ import itertools
 
 from tuning import objective, parse_args, store, training_images
 
-from leafcount.flips import flipped_masks, fuse_dense_maps, fuse_steps
-from leafcount.metrics import score_image
+from leafcount.inference.flips import flipped_masks, fuse_dense_maps, fuse_steps
+from leafcount.analysis.metrics import score_image
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.segment import ASSIGNMENTS, FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
+from leafcount.inference.segment import ASSIGNMENTS, FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
 
 STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from leafcount.data.cvppp import list_samples, load_pair, load_split
-from leafcount.metrics import ImageScores, summarize
+from leafcount.analysis.metrics import ImageScores, summarize
 from leafcount.model.checkpoint import CheckpointInfo, save_checkpoint
 from leafcount.model.ris import RIS
 

@@ -23,10 +23,10 @@ from tqdm import tqdm
 from leafcount.atomic import write_text_atomic
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, LeafcountError
-from leafcount.segment import ASSIGNMENTS
+from leafcount.inference.segment import ASSIGNMENTS
 
 if TYPE_CHECKING:
-    from leafcount.batch import ImageOutcome
+    from leafcount.inference.batch import ImageOutcome
 
 log = logging.getLogger("leafcount")
 
@@ -61,21 +61,21 @@ def _collect_images(inputs: Sequence[str]) -> list[Path]:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from leafcount.batch import segment_files
+    from leafcount.inference.batch import segment_files
     from leafcount.model.checkpoint import read_checkpoint_info
-    from leafcount.segment import SegmentConfig
+    from leafcount.inference.segment import SegmentConfig
 
     model_path = _model_path(args.model)
     info = read_checkpoint_info(model_path)  # a bad checkpoint is one clear error before any work starts
     given = {key: getattr(args, key) for key in ("stop_threshold", "mask_threshold", "assignment", "max_steps", "flips", "dense_flips")}
     config = SegmentConfig.for_checkpoint(info.meta).replace(**{k: v for k, v in given.items() if v is not None})
     if args.crf:
-        from leafcount.crf import is_crf_available
+        from leafcount.inference.crf import is_crf_available
 
         if not is_crf_available():
             raise ConfigError("--crf: dense CRF is unavailable (pydensecrf2 is not installed)")
     if args.tray not in ("auto", "off"):
-        from leafcount.tray import parse_grid
+        from leafcount.inference.tray import parse_grid
 
         parse_grid(args.tray)  # a bad layout is one clear error before any work starts
     images = _collect_images(args.inputs)
@@ -126,7 +126,7 @@ def _write_counts(out: Path, outcomes: Sequence[ImageOutcome]) -> tuple[list[Ima
     describes every label set there (a rerun that fails, on a full disk say, must not
     erase good results). Returns the images done, the number that failed and the number
     of earlier images kept."""
-    from leafcount.plant_boxes import plant_name
+    from leafcount.analysis.plant_boxes import plant_name
 
     done = [o for o in outcomes if o.error is None]
     by_image = _earlier_counts(out)
@@ -171,7 +171,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from leafcount.data.cvppp import read_labels
-    from leafcount.metrics import format_summary, score_image, summarize
+    from leafcount.analysis.metrics import format_summary, score_image, summarize
 
     pred_dir, truth_dir = Path(args.pred), Path(args.truth)
     preds = {p.name: p for p in pred_dir.glob("*_label.png") if not p.name.startswith(".")}
@@ -350,8 +350,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from leafcount.report import write_report
-    from leafcount.scale import read_folder_scale
+    from leafcount.analysis.report import write_report
+    from leafcount.analysis.scale import read_folder_scale
 
     scale = args.scale
     if scale is None:  # the scale measured for the photos' folder (GUI: draw a line over a ruler)
@@ -376,7 +376,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"report of {summary.n_images} image(s) in {summary.out_dir}: "
           + ", ".join(p.name for p in summary.files))
     if summary.metrics:
-        from leafcount.metrics import format_summary
+        from leafcount.analysis.metrics import format_summary
 
         for key, text in format_summary(summary.metrics).items():
             print(f"  {key:8s} {text}")
@@ -385,11 +385,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_track(args: argparse.Namespace) -> int:
     from leafcount.model.checkpoint import find_default_model, read_checkpoint_info
-    from leafcount.scale import read_folder_scale
+    from leafcount.analysis.scale import read_folder_scale
     from leafcount.series.pipeline import track_series
 
     if args.tray not in ("auto", "off"):
-        from leafcount.tray import parse_grid
+        from leafcount.inference.tray import parse_grid
 
         parse_grid(args.tray)  # a bad layout is one clear error before any work starts
     model = Path(args.model) if args.model else find_default_model()

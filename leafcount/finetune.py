@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from leafcount.cancel import CancelToken
-from leafcount.corrections import load_corrections
+from leafcount.io.corrections import load_corrections
 from leafcount.data.cvppp import image_stem, label_path_for
 from leafcount.data.folder import list_images, read_image
 from leafcount.errors import (

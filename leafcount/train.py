@@ -30,12 +30,12 @@ from leafcount.cancel import CancelToken
 from leafcount.data.augment import AugmentConfig, augment
 from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.errors import Cancelled, CheckpointError, ConfigError
-from leafcount.metrics import score_image, summarize
+from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tensors
 from leafcount.model.loss import labels_to_masks, matching_loss
 from leafcount.model.ris import RIS
 from leafcount.resize import letterbox, resize_array
-from leafcount.segment import ASSIGNMENTS, SegmentConfig, segment_image
+from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, segment_image
 
 
 @dataclass(frozen=True)

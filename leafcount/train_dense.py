@@ -20,10 +20,10 @@ from skimage.segmentation import find_boundaries
 
 from leafcount.data.augment import augment
 from leafcount.errors import ConfigError
-from leafcount.metrics import score_image, summarize
+from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import RIS
-from leafcount.segment import SegmentConfig, segment_image
+from leafcount.inference.segment import SegmentConfig, segment_image
 from leafcount.train import Trainer, backbone_groups
 
 CROP = 256

@@ -30,7 +30,7 @@ from leafcount.cli import main
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.folder import read_image, read_image_size
 from leafcount.errors import CheckpointError, LabelFormatError
-from leafcount.metrics import count_leaves
+from leafcount.analysis.metrics import count_leaves
 from leafcount.model.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
@@ -246,7 +246,7 @@ def _segment_big(tmp_path: Path, model: Path, height: int, width: int) -> int:
 
 def test_image_above_the_pixel_limit_gets_labels_of_its_own_size(tmp_path, model_path, capsys, monkeypatch):
     # segment's working size lowered to 0.1 megapixel: a 600 x 800 photo is read at 1/3 size.
-    from leafcount import batch
+    from leafcount.inference import batch
 
     monkeypatch.setattr(batch, "SEGMENT_MAX_PIXELS", 100_000)
     image = tmp_path / "in" / "field.png"
@@ -265,7 +265,7 @@ def test_image_above_the_pixel_limit_gets_labels_of_its_own_size(tmp_path, model
 
 
 def test_tray_read_downscaled_gives_plant_boxes_in_the_photo_s_pixels(tmp_path, model_path, capsys, monkeypatch):
-    from leafcount import batch
+    from leafcount.inference import batch
 
     demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chamber_tray.jpg"  # 400 x 300
 

@@ -6,7 +6,7 @@ import pytest
 
 from leafcount.cli import main
 from leafcount.data.cvppp import read_labels
-from leafcount.metrics import count_leaves
+from leafcount.analysis.metrics import count_leaves
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -18,7 +18,7 @@ def synth_folder(tmp_path):
 
 
 def test_core_imports_no_qt():
-    code = ("import sys, leafcount.cli, leafcount.train, leafcount.segment, leafcount.crf, leafcount.metrics; "
+    code = ("import sys, leafcount.cli, leafcount.train, leafcount.inference.segment, leafcount.inference.crf, leafcount.analysis.metrics; "
             "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -91,7 +91,7 @@ def test_tray_gives_one_csv_row_per_plant(tmp_path, tiny_model, capsys):
     from pathlib import Path
 
     from leafcount.data.folder import read_image
-    from leafcount.tray import detect_plants
+    from leafcount.inference.tray import detect_plants
 
     demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chamber_tray.jpg"
     model = tmp_path / "m.safetensors"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from leafcount import finetune
 from leafcount.cancel import CancelToken
-from leafcount.corrections import save_corrections
+from leafcount.io.corrections import save_corrections
 from leafcount.data.augment import AugmentConfig
 from leafcount.data.synth import make_rosette
 from leafcount.errors import Cancelled, ConfigError, LabelFormatError, LeafcountError
@@ -27,11 +27,11 @@ from leafcount.finetune import (
     list_checkpoints,
     new_checkpoint_path,
 )
-from leafcount.metrics import symmetric_best_dice
+from leafcount.analysis.metrics import symmetric_best_dice
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.segment import segment_image
+from leafcount.inference.segment import segment_image
 from leafcount.train import TrainConfig, Trainer, fit_pair, resume_path
 
 SHAPE = (60, 64)

@@ -23,11 +23,11 @@ from PIL import Image
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.folder import read_image, read_image_size
 from leafcount.errors import ConfigError, LabelFormatError, LeafcountError
-from leafcount.metrics import count_leaves, score_image, symmetric_best_dice
+from leafcount.analysis.metrics import count_leaves, score_image, symmetric_best_dice
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.segment import SegmentConfig, Step, decode_steps
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 
 # Pillow and tifffile warn about odd files; a warning is fine, an exception is not.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
-from leafcount.edits import (
+from leafcount.editing.edits import (
     erase_edit,
     merge_edit,
     next_free_label,
@@ -22,7 +22,7 @@ from leafcount.edits import (
     split_edit,
 )
 from leafcount.gui.label_layer import LabelLayer, boundary_mask, overlay_lut
-from leafcount.segment import Step
+from leafcount.inference.segment import Step
 
 KAPPA_COLORMAP = "inferno"
 MIN_WIDTH = 360

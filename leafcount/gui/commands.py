@@ -1,16 +1,16 @@
 """Undo commands: each wraps one LabelEdit diff and the bookkeeping around it.
 
 ``QUndoStack.push`` runs ``redo()`` once, so callers build the edit with
-:mod:`leafcount.edits` and push; they never apply it themselves.
+:mod:`leafcount.editing.edits` and push; they never apply it themselves.
 """
 
 from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
 
-from leafcount.edits import LabelEdit
+from leafcount.editing.edits import LabelEdit
 from leafcount.gui.document import ImageDoc, ModelRun
-from leafcount.segment import Step
+from leafcount.inference.segment import Step
 
 
 class HandEditCommand(QUndoCommand):

@@ -11,16 +11,16 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
-from leafcount.corrections import (
+from leafcount.io.corrections import (
     Sidecar,
     load_corrections,
     read_sidecar,
     save_corrections,
 )
 from leafcount.data.folder import read_image
-from leafcount.edits import LabelEdit
+from leafcount.editing.edits import LabelEdit
 from leafcount.errors import ImageReadError, LabelFormatError, LeafcountError
-from leafcount.segment import SegmentConfig, Step
+from leafcount.inference.segment import SegmentConfig, Step
 
 UNDO_LIMIT = 100
 

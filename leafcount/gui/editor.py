@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
-from leafcount.edits import LabelEdit, delete_edit, fill_holes_edit
+from leafcount.editing.edits import LabelEdit, delete_edit, fill_holes_edit
 from leafcount.gui.actions import WindowActions
 from leafcount.gui.canvas import Canvas, Tool
 from leafcount.gui.commands import HandEditCommand

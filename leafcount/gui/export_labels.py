@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from leafcount.corrections import save_corrections
+from leafcount.io.corrections import save_corrections
 from leafcount.gui.document import PackedLabels
 
 LABEL_SUFFIX = "_label.png"

@@ -38,8 +38,8 @@ from leafcount.gui.errors import show_error
 from leafcount.gui.export_labels import UnsavedLabels
 from leafcount.gui.session import FolderSession
 from leafcount.gui.workers import JobRunner, ReportWorker
-from leafcount.report import ReportSummary
-from leafcount.scale import read_folder_scale
+from leafcount.analysis.report import ReportSummary
+from leafcount.analysis.scale import read_folder_scale
 
 REPORT_DIR_NAME = "leafcount-report"
 LAST_FOLDER_KEY = "export/last_folder"  # where the last report was written (its parent folder)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from leafcount.crf import is_crf_available
+from leafcount.inference.crf import is_crf_available
 from leafcount.data.cvppp import label_path_for
 from leafcount.gui import prompts
 from leafcount.gui.actions import WindowActions

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from leafcount.crf import CrfConfig
-from leafcount.edits import replace_edit
+from leafcount.inference.crf import CrfConfig
+from leafcount.editing.edits import replace_edit
 from leafcount.gui.commands import ModelRunCommand
 from leafcount.gui.document import TO_SEGMENT, ImageDoc, ModelRun, PackedLabels
 from leafcount.gui.workers import (
@@ -28,9 +28,9 @@ from leafcount.gui.workers import (
 )
 from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
-from leafcount.plant_boxes import PlantBox, plants_to_meta
-from leafcount.segment import SegmentConfig, Step
-from leafcount.tray import PlantResult
+from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
+from leafcount.inference.segment import SegmentConfig, Step
+from leafcount.inference.tray import PlantResult
 
 MODEL_JOBS = (SegmentWorker, SegmentAllWorker, TrayWorker)  # one of these at a time
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup
 
-from leafcount.corrections import clear_recovery, read_recovery, write_recovery
+from leafcount.io.corrections import clear_recovery, read_recovery, write_recovery
 from leafcount.data.folder import list_images
-from leafcount.edits import replace_edit
+from leafcount.editing.edits import replace_edit
 from leafcount.gui.commands import RestoreCommand
 from leafcount.gui.document import ImageDoc
 

@@ -17,7 +17,7 @@ from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.step_view import StepView
-from leafcount.segment import SegmentConfig, Step, accepted_steps, decode_steps
+from leafcount.inference.segment import SegmentConfig, Step, accepted_steps, decode_steps
 
 LIVE_REFRESH_MS = 80
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from leafcount.gui.kappa_view import LAST_TITLE, KappaView
 from leafcount.gui.score_plot import ScorePlot
-from leafcount.segment import Step, accepted_steps
+from leafcount.inference.segment import Step, accepted_steps
 
 PLAY_INTERVAL_MS = 600
 LISTED_STEPS = 6  # kept steps without pixels named in the caption

@@ -29,14 +29,14 @@ from leafcount.gui.step_controller import StepController
 from leafcount.gui.tray_overlay import TrayOverlay
 from leafcount.gui.tray_panel import TrayPanel
 from leafcount.gui.workers import DetectPlantsWorker, JobRunner
-from leafcount.plant_boxes import (
+from leafcount.analysis.plant_boxes import (
     PlantBox,
     plant_leaf_counts,
     plant_name,
     plants_from_meta,
     plants_to_meta,
 )
-from leafcount.tray import PlantResult, looks_like_tray, parse_grid
+from leafcount.inference.tray import PlantResult, looks_like_tray, parse_grid
 
 COUNT_DELAY_MS = 150  # recount after a burst of edits, not after each
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
 
-from leafcount.plant_boxes import PlantBox
+from leafcount.analysis.plant_boxes import PlantBox
 
 _PEN = pg.mkPen((128, 222, 234), width=2, cosmetic=True)
 _CHOSEN_PEN = pg.mkPen((255, 235, 59), width=3, cosmetic=True)

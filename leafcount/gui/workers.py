@@ -18,18 +18,18 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from leafcount.cancel import CancelToken
-from leafcount.crf import CrfConfig, refine_labels
+from leafcount.inference.crf import CrfConfig, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import Cancelled
 from leafcount.finetune import FineTuneSettings, fine_tune
-from leafcount.flips import with_mirrored_passes
+from leafcount.inference.flips import with_mirrored_passes
 from leafcount.gui.document import PackedLabels
 from leafcount.gui.export_labels import UnsavedLabels, stage_labels
 from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
-from leafcount.plant_boxes import PlantBox
-from leafcount.report import write_report
-from leafcount.segment import (
+from leafcount.analysis.plant_boxes import PlantBox
+from leafcount.analysis.report import write_report
+from leafcount.inference.segment import (
     SegmentConfig,
     Step,
     all_steps,
@@ -37,7 +37,7 @@ from leafcount.segment import (
     segment_steps,
 )
 from leafcount.train import TrainEvent
-from leafcount.tray import detect_plants, looks_like_tray, segment_tray
+from leafcount.inference.tray import detect_plants, looks_like_tray, segment_tray
 
 
 class Worker(QObject):
@@ -84,7 +84,7 @@ class SegmentWorker(Worker):
     """``segment_steps`` on one image: a signal per step, then the decoded labels.
 
     With ``config.flips`` > 1 the mirrored passes run after the live steps and
-    the finished steps carry the fused masks (``leafcount.flips``).
+    the finished steps carry the fused masks (``leafcount.inference.flips``).
     """
 
     step_ready = Signal(object)  # Step

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Labels, Layer, Shapes
 
-from leafcount.plant_boxes import PlantBox, plant_name
+from leafcount.analysis.plant_boxes import PlantBox, plant_name
 
 
 def leaves_name(image: Image) -> str:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from leafcount.atomic import write_text_atomic
-from leafcount.plant_boxes import PlantBox, leaf_owners, plant_name
-from leafcount.traits import leaf_traits
+from leafcount.analysis.plant_boxes import PlantBox, leaf_owners, plant_name
+from leafcount.analysis.traits import leaf_traits
 
 
 def leaf_features(
@@ -24,7 +24,7 @@ def leaf_features(
     manual_ids: Iterable[int] = (),
     plants: Sequence[PlantBox] = (),
 ) -> pd.DataFrame:
-    """:func:`leafcount.traits.leaf_traits` with napari's ``index`` column first and, for a
+    """:func:`leafcount.analysis.traits.leaf_traits` with napari's ``index`` column first and, for a
     tray, the ``plant`` (``B3``) each leaf belongs to."""
     table = leaf_traits(labels, image, manual_ids=manual_ids)
     table.insert(0, "index", table["leaf_id"])

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from leafcount.corrections import Sidecar
+from leafcount.io.corrections import Sidecar
 from leafcount.data.cvppp import label_path_for
 
 IMAGE = "image"  # the photo's file name: the sidecar's "image"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from leafcount.corrections import load_corrections, read_sidecar
+from leafcount.io.corrections import load_corrections, read_sidecar
 from leafcount.data.cvppp import image_stem
 from leafcount.data.folder import IMAGE_SUFFIXES, read_photo
 from leafcount.errors import LabelFormatError, LeafcountError

@@ -1,7 +1,7 @@
 """The network run behind the "Segment leaves (RIS)" widget, for napari's thread worker.
 
 :func:`segment_live` composes the core as ``leafcount segment`` does for one
-image (:func:`leafcount.batch.segment_file`): the decoding the checkpoint
+image (:func:`leafcount.inference.batch.segment_file`): the decoding the checkpoint
 recommends, the RIS steps, the mirrored passes, the decoding and the
 optional CRF, or for a tray the plants found by colour, one by one. It is a
 generator, so napari's worker hands each step to the viewer as it is
@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from leafcount.cancel import CancelToken
-from leafcount.crf import CrfConfig, refine_labels
-from leafcount.flips import with_mirrored_passes
+from leafcount.inference.crf import CrfConfig, refine_labels
+from leafcount.inference.flips import with_mirrored_passes
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.plant_boxes import PlantBox, plants_to_meta
-from leafcount.segment import SegmentConfig, Step, decode_steps, segment_steps
-from leafcount.tray import PlantResult, detect_plants, looks_like_tray, segment_tray
+from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
+from leafcount.inference.tray import PlantResult, detect_plants, looks_like_tray, segment_tray
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """napari writer: a Labels layer as the CVPPP palette PNG plus JSON sidecar.
 
-It calls :func:`leafcount.corrections.save_corrections`, the one function the
+It calls :func:`leafcount.io.corrections.save_corrections`, the one function the
 app and ``leafcount segment`` save with, so napari writes the same pair of
 files, atomically, that leafcount reads everywhere else.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from leafcount.corrections import save_corrections, sidecar_path_for
+from leafcount.io.corrections import save_corrections, sidecar_path_for
 from leafcount.napari.metadata import MANUAL_LEAVES, RUN, image_path_for
 
 

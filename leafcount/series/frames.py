@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.measure import regionprops
 
-from leafcount.plant_boxes import PlantBox, leaf_owners, plant_name
+from leafcount.analysis.plant_boxes import PlantBox, leaf_owners, plant_name
 from leafcount.series.naming import SeriesImage
 
 MATCH_SIDE = 512

@@ -25,15 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from leafcount.atomic import check_writable, write_text_atomic
-from leafcount.batch import ImageOutcome
-from leafcount.corrections import save_corrections
+from leafcount.inference.batch import ImageOutcome
+from leafcount.io.corrections import save_corrections
 from leafcount.data.cvppp import image_stem
 from leafcount.data.folder import read_image
 from leafcount.errors import ConfigError, LeafcountError
-from leafcount.overlay import overlay_labels, write_rgb_png
-from leafcount.plant_boxes import plants_from_meta
+from leafcount.io.overlay import overlay_labels, write_rgb_png
+from leafcount.analysis.plant_boxes import plants_from_meta
 from leafcount.resize import resize_array
-from leafcount.segment import SegmentConfig
+from leafcount.inference.segment import SegmentConfig
 from leafcount.series.frames import PlantFrame, plant_frames
 from leafcount.series.growth_report import growth_html, thumbnail_png
 from leafcount.series.linking import LinkedFrame, link_plant

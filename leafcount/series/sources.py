@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from leafcount.batch import ImageOutcome, segment_files
-from leafcount.corrections import Sidecar, load_corrections, read_sidecar
+from leafcount.inference.batch import ImageOutcome, segment_files
+from leafcount.io.corrections import Sidecar, load_corrections, read_sidecar
 from leafcount.data.cvppp import image_stem
 from leafcount.data.folder import read_image_size
 from leafcount.errors import ConfigError, LeafcountError
-from leafcount.segment import SegmentConfig
+from leafcount.inference.segment import SegmentConfig
 from leafcount.series.naming import SeriesImage
 
 TRACK_META_KEY = "track"

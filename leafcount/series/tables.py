@@ -23,7 +23,7 @@ from leafcount.atomic import write_text_atomic
 from leafcount.series.align import angle_around
 from leafcount.series.linking import LinkedFrame
 from leafcount.series.metadata import Metadata
-from leafcount.traits import leaf_traits, plant_traits
+from leafcount.analysis.traits import leaf_traits, plant_traits
 
 TRACK_COLUMNS = ("plant", "position", "time", "image", "leaf_id", "area_px", "area_mm2", "perimeter_px",
                  "perimeter_mm", "centroid_row", "centroid_col", "angle_deg", "first_seen", "is_manual")

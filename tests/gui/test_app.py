@@ -37,7 +37,7 @@ def test_main_screenshot_asks_nothing_and_writes_nothing_into_the_folder(tmp_pat
     """Ground-truth labels and an autosave from an earlier session would each
     ask a question; an unattended screenshot must neither hang on them nor
     touch the user's files."""
-    from leafcount.corrections import write_recovery
+    from leafcount.io.corrections import write_recovery
     from leafcount.data.cvppp import label_path_for, read_labels
     from leafcount.data.synth import write_synth_folder
 

@@ -31,7 +31,7 @@ def marked(window, row: int) -> bool:
 @pytest.fixture
 def labelled(tmp_path):
     """Five saved corrections of synthetic rosettes (label PNG + sidecar each)."""
-    from leafcount.corrections import save_corrections
+    from leafcount.io.corrections import save_corrections
     from leafcount.data.cvppp import read_labels
 
     folder = tmp_path / "labelled"

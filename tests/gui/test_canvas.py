@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from leafcount.edits import merge_edit, paint_edit, split_edit
+from leafcount.editing.edits import merge_edit, paint_edit, split_edit
 from leafcount.gui.canvas import Canvas, Tool
 from leafcount.gui.label_layer import LabelLayer, boundary_mask, color_index
-from leafcount.segment import Step
+from leafcount.inference.segment import Step
 
 
 def leaf_labels() -> np.ndarray:

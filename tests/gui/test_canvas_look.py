@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from leafcount.gui.app import DEMO_DIR
 from leafcount.gui.canvas import Canvas
-from leafcount.plant_boxes import plant_name
+from leafcount.analysis.plant_boxes import plant_name
 
 TIMEOUT_MS = 60_000
 

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QUndoGroup
 
-from leafcount.edits import erase_edit, merge_edit, paint_edit, replace_edit
+from leafcount.editing.edits import erase_edit, merge_edit, paint_edit, replace_edit
 from leafcount.gui.commands import HandEditCommand, ModelRunCommand, RestoreCommand
 from leafcount.gui.document import ImageDoc, ModelRun
-from leafcount.segment import SegmentConfig, Step
+from leafcount.inference.segment import SegmentConfig, Step
 
 RUN = ModelRun("tiny", SegmentConfig())
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QUndoGroup
 
-from leafcount.corrections import load_corrections
+from leafcount.io.corrections import load_corrections
 from leafcount.data.cvppp import write_labels
-from leafcount.edits import paint_edit
+from leafcount.editing.edits import paint_edit
 from leafcount.gui.commands import HandEditCommand
 from leafcount.gui.document import (
     UNDO_LIMIT,
@@ -13,7 +13,7 @@ from leafcount.gui.document import (
     ModelRun,
     PackedLabels,
 )
-from leafcount.segment import SegmentConfig
+from leafcount.inference.segment import SegmentConfig
 
 RUN = ModelRun("tiny", SegmentConfig())
 

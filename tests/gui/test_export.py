@@ -15,8 +15,8 @@ from leafcount.data.synth import write_synth_folder
 from leafcount.gui import exporter, workers
 from leafcount.gui.app import DEMO_DIR
 from leafcount.gui.exporter import ExportDialog, export_notes
-from leafcount.metrics import summarize
-from leafcount.scale import write_folder_scale
+from leafcount.analysis.metrics import summarize
+from leafcount.analysis.scale import write_folder_scale
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 30_000

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from leafcount.corrections import RECOVERY_DIR_NAME, read_recovery
+from leafcount.io.corrections import RECOVERY_DIR_NAME, read_recovery
 from leafcount.data.cvppp import label_path_for
 
 Button = QMessageBox.StandardButton
@@ -162,7 +162,7 @@ DRIVER = textwrap.dedent(
     folder, model, expected = (Path(a) for a in sys.argv[1:4])
     configure_pyqtgraph()
     app = QApplication([])
-    from leafcount.corrections import RECOVERY_DIR_NAME
+    from leafcount.io.corrections import RECOVERY_DIR_NAME
     from leafcount.gui.main_window import MainWindow
 
     window = MainWindow()

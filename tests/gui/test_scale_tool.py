@@ -10,7 +10,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QInputDialog
 
 from leafcount.gui.canvas import Tool
-from leafcount.scale import FOLDER_SETTINGS, read_folder_scale
+from leafcount.analysis.scale import FOLDER_SETTINGS, read_folder_scale
 
 
 def drag(widget, start: QPoint, end: QPoint, steps: int = 8) -> None:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from leafcount.corrections import RECOVERY_DIR_NAME
-from leafcount.edits import paint_edit
+from leafcount.io.corrections import RECOVERY_DIR_NAME
+from leafcount.editing.edits import paint_edit
 from leafcount.errors import EmptyFolderError
 from leafcount.gui.commands import HandEditCommand
 from leafcount.gui.session import FolderSession

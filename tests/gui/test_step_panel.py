@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from leafcount.gui.document import ModelRun
-from leafcount.segment import SegmentConfig, Step, decode_steps
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 
 TIMEOUT_MS = 30_000
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from leafcount.gui.step_view import NO_STEPS_TEXT, StepView
-from leafcount.segment import Step
+from leafcount.inference.segment import Step
 
 
 def make_steps(scores):

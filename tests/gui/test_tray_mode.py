@@ -10,22 +10,22 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QMessageBox
 
-from leafcount import plant_boxes
-from leafcount.corrections import load_corrections
+from leafcount.analysis import plant_boxes
+from leafcount.io.corrections import load_corrections
 from leafcount.gui import tray_controller
 from leafcount.gui.app import DEMO_DIR
 from leafcount.gui.canvas import Tool
 from leafcount.gui.tray_controller import new_plant_at
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.plant_boxes import (
+from leafcount.analysis.plant_boxes import (
     PlantBox,
     plant_leaf_counts,
     plant_name,
     plants_from_meta,
     plants_to_meta,
 )
-from leafcount.segment import SegmentConfig
-from leafcount.tray import detect_plants, segment_tray
+from leafcount.inference.segment import SegmentConfig
+from leafcount.inference.tray import detect_plants, segment_tray
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 60_000

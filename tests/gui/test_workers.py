@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leafcount.crf import CrfConfig, is_crf_available, refine_labels
+from leafcount.inference.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.data.folder import read_image
 from leafcount.errors import ImageReadError
 from leafcount.gui.workers import (
@@ -14,7 +14,7 @@ from leafcount.gui.workers import (
     SegmentWorker,
     ThumbnailWorker,
 )
-from leafcount.segment import SegmentConfig, decode_steps, segment_image, segment_steps
+from leafcount.inference.segment import SegmentConfig, decode_steps, segment_image, segment_steps
 
 TIMEOUT_MS = 30_000
 
@@ -113,7 +113,7 @@ def test_segment_all_reports_progress_results_and_bad_images(qtbot, runner, tiny
 
 
 def test_segment_all_finds_a_tray_by_itself(qtbot, runner, tiny_model):
-    from leafcount.tray import detect_plants
+    from leafcount.inference.tray import detect_plants
 
     tray = Path(__file__).resolve().parents[2] / "resources" / "demo" / "chamber_tray.jpg"
     worker = SegmentAllWorker(tiny_model, [tray], SegmentConfig(max_steps=2), crf=None)

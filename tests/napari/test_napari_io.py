@@ -10,7 +10,7 @@ import pytest
 from napari.layers import Image, Labels
 from PIL import Image as PILImage
 
-from leafcount.corrections import save_corrections
+from leafcount.io.corrections import save_corrections
 from leafcount.data.cvppp import read_labels
 from leafcount.data.folder import read_image
 from leafcount.napari.reader import napari_get_reader

@@ -12,14 +12,14 @@ import pytest
 from napari.layers import Image, Labels, Shapes
 
 import leafcount.napari.run as run_module
-from leafcount.batch import segment_file
+from leafcount.inference.batch import segment_file
 from leafcount.data.cvppp import read_labels
 from leafcount.data.synth import make_rosette
 from leafcount.model.checkpoint import read_checkpoint_info
 from leafcount.napari.widget import SegmentWidget
-from leafcount.plant_boxes import plant_name
-from leafcount.segment import SegmentConfig, decode_steps
-from leafcount.tray import detect_plants, looks_like_tray
+from leafcount.analysis.plant_boxes import plant_name
+from leafcount.inference.segment import SegmentConfig, decode_steps
+from leafcount.inference.tray import detect_plants, looks_like_tray
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

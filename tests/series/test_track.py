@@ -14,13 +14,13 @@ import torch
 from conftest import growing_series, write_photo
 
 from leafcount.cli import main
-from leafcount.corrections import read_sidecar, save_corrections
+from leafcount.io.corrections import read_sidecar, save_corrections
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.errors import ConfigError
 from leafcount.model.checkpoint import save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.plant_boxes import PlantBox, plants_to_meta
+from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
 from leafcount.series.pipeline import track_series
 from leafcount.series.sources import saved_correction
 from leafcount.series.naming import read_series

@@ -8,10 +8,10 @@ take to R or a spreadsheet:
   (``model``, ``manual`` or ``mixed``, from the corrections sidecar) and the
   model, stop threshold and CRF setting recorded there; a sidecar that
   cannot be read leaves these cells blank (its labels are still reported);
-- ``leaves.csv``: one row per leaf, the traits of :func:`~leafcount.traits.leaf_traits`;
-- ``plants.csv``: one row per image, :func:`~leafcount.traits.plant_traits`.
+- ``leaves.csv``: one row per leaf, the traits of :func:`~leafcount.analysis.traits.leaf_traits`;
+- ``plants.csv``: one row per image, :func:`~leafcount.analysis.traits.plant_traits`.
 
-A tray image (its sidecar lists plant boxes, see :mod:`leafcount.plant_boxes`)
+A tray image (its sidecar lists plant boxes, see :mod:`leafcount.analysis.plant_boxes`)
 gives one row per plant in ``counts.csv`` and ``plants.csv``, with the
 plant's name (``B3``), row, column and box, and ``leaves.csv`` names each
 leaf's plant; a 20-plant tray is 20 rows.
@@ -49,7 +49,7 @@ from PIL import Image
 from leafcount import __version__
 from leafcount.atomic import write_text_atomic
 from leafcount.cancel import CancelToken
-from leafcount.corrections import read_sidecar
+from leafcount.io.corrections import read_sidecar
 from leafcount.data.cvppp import image_stem, read_labels
 from leafcount.data.folder import list_images, read_image
 from leafcount.errors import (
@@ -58,16 +58,16 @@ from leafcount.errors import (
     LabelFormatError,
     LeafcountError,
 )
-from leafcount.metrics import (
+from leafcount.analysis.metrics import (
     ImageScores,
     count_leaves,
     format_summary,
     score_image,
     summarize,
 )
-from leafcount.overlay import overlay_labels
-from leafcount.plant_boxes import leaf_owners, plant_name, plants_from_meta
-from leafcount.traits import leaf_traits, plant_traits
+from leafcount.io.overlay import overlay_labels
+from leafcount.analysis.plant_boxes import leaf_owners, plant_name, plants_from_meta
+from leafcount.analysis.traits import leaf_traits, plant_traits
 
 __all__ = ["COUNT_COLUMNS", "METRIC_COLUMNS", "PLANT_COLUMNS", "ReportSummary", "leaf_source", "write_report"]
 
@@ -97,7 +97,7 @@ class ReportSummary:
     scores : tuple of ImageScores
         One per image that had ground truth, in folder order; empty without truth.
     metrics : dict of str to (float, float), or None
-        :func:`leafcount.metrics.summarize` of ``scores`` (SBD and FBD as
+        :func:`leafcount.analysis.metrics.summarize` of ``scores`` (SBD and FBD as
         fractions); ``None`` without truth.
     missing_truth : tuple of str
         Images left out of the scores because the truth folder has no label
@@ -168,7 +168,7 @@ def write_report(
     labels_dir : str or Path
         Folder of ``<name>_label.png`` label images (CVPPP palette or grey
         PNGs), each optionally with the ``<name>_label.json`` sidecar that
-        :func:`leafcount.corrections.save_corrections` writes.
+        :func:`leafcount.io.corrections.save_corrections` writes.
     out_dir : str or Path
         Report folder; created if missing. Existing report files are
         replaced, each only once its new version is complete.

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from leafcount.crf import CrfConfig, is_crf_available, refine_labels
+from leafcount.inference.crf import CrfConfig, is_crf_available, refine_labels
 from leafcount.errors import (
     ConfigError,
     ImageReadError,
     LabelFormatError,
     LeafcountError,
 )
-from leafcount.metrics import dice
+from leafcount.analysis.metrics import dice
 
 needs_crf = pytest.mark.skipif(not is_crf_available(), reason="pydensecrf2 does not import on this machine")
 

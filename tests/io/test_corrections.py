@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from leafcount.corrections import (
+from leafcount.io.corrections import (
     RECOVERY_DIR_NAME,
     Sidecar,
     clear_recovery,
@@ -184,7 +184,7 @@ def test_recovery_lives_in_the_output_folder_when_given(tmp_path, labels):
 
 def test_edits_and_corrections_import_no_qt():
     code = (
-        "import sys, leafcount.edits, leafcount.corrections; "
+        "import sys, leafcount.editing.edits, leafcount.io.corrections; "
         "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,7 +6,7 @@ import pytest
 from leafcount.data.folder import read_image
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
-from leafcount.tray import (
+from leafcount.inference.tray import (
     CVPPP_MARGIN,
     MAX_MARGIN,
     PlantBox,
@@ -17,7 +17,7 @@ from leafcount.tray import (
     segment_tray,
 )
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 
 
 def test_arabidopsis_tray_finds_each_rosette_of_the_grid_once():

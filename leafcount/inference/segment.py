@@ -42,7 +42,7 @@ class SegmentConfig:
     max_steps: int = 40  # above the densest rosettes seen (28 leaves by eye): the stop, not a cap, ends a run
     stop_floor: float = 0.05
     assignment: str = "first"
-    flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.flips)
+    flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.inference.flips)
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
 
     def __post_init__(self) -> None:
@@ -331,8 +331,8 @@ def all_steps(
 ) -> list[Step]:
     """Every step of ``model`` on ``image``, with masks fused over the mirrored
     passes when ``config.flips`` > 1, and dense maps over ``config.dense_flips``
-    (see :mod:`leafcount.flips`)."""
-    from leafcount.flips import with_mirrored_passes  # flips builds on this module
+    (see :mod:`leafcount.inference.flips`)."""
+    from leafcount.inference.flips import with_mirrored_passes  # flips builds on this module
 
     return with_mirrored_passes(model, image, list(segment_steps(model, image, config, cancel)), config, cancel)
 

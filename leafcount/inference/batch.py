@@ -31,12 +31,12 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, LeafcountError
 from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
-from leafcount.plant_boxes import PlantBox, plants_to_meta
+from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
 from leafcount.resize import resize_array
-from leafcount.segment import SegmentConfig
+from leafcount.inference.segment import SegmentConfig
 
 if TYPE_CHECKING:
-    from leafcount.tray import PlantResult
+    from leafcount.inference.tray import PlantResult
 
 
 SEGMENT_MAX_PIXELS = 16_000_000
@@ -99,9 +99,9 @@ def segment_file(
     batch its other results: it comes back as an error too, with its
     traceback in ``details``.
     """
-    from leafcount.corrections import save_corrections
+    from leafcount.io.corrections import save_corrections
     from leafcount.data.folder import read_image_size
-    from leafcount.metrics import count_leaves
+    from leafcount.analysis.metrics import count_leaves
 
     image_path = Path(image_path)
     try:
@@ -133,12 +133,12 @@ def _segment_photo(image_path: Path, out_dir: Path, model: RIS, info: Checkpoint
                    crf: bool, tray: str | None) -> tuple[np.ndarray, list[PlantResult], tuple[str, ...]]:
     """Labels at the working size, the tray's plant results ([] for one plant) and the
     notes; writes the overlay preview. The photo itself lives only in here."""
-    from leafcount.crf import CrfConfig, refine_labels
+    from leafcount.inference.crf import CrfConfig, refine_labels
     from leafcount.data.cvppp import image_stem
     from leafcount.data.folder import read_photo
-    from leafcount.overlay import overlay_labels, write_rgb_png
-    from leafcount.segment import segment_image
-    from leafcount.tray import detect_plants, looks_like_tray, parse_grid, segment_tray
+    from leafcount.io.overlay import overlay_labels, write_rgb_png
+    from leafcount.inference.segment import segment_image
+    from leafcount.inference.tray import detect_plants, looks_like_tray, parse_grid, segment_tray
 
     photo = read_photo(image_path, max_pixels=SEGMENT_MAX_PIXELS)
     image = photo.pixels

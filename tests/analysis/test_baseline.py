@@ -7,11 +7,11 @@ import doctest
 import numpy as np
 import pytest
 
-from leafcount import baseline
-from leafcount.baseline import excess_green, plant_mask, segment_classical
+from leafcount.analysis import baseline
+from leafcount.analysis.baseline import excess_green, plant_mask, segment_classical
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError, ImageReadError
-from leafcount.metrics import count_leaves, score_image
+from leafcount.analysis.metrics import count_leaves, score_image
 
 
 def _discs(

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from leafcount.errors import ConfigError
-from leafcount.flips import MATCH_IOU, flipped_masks, fuse_steps, with_mirrored_passes
-from leafcount.segment import (
+from leafcount.inference.flips import MATCH_IOU, flipped_masks, fuse_steps, with_mirrored_passes
+from leafcount.inference.segment import (
     SegmentConfig,
     Step,
     decode_steps,

@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 
 from leafcount.cancel import CancelToken
 from leafcount.model.ris import RIS
-from leafcount.segment import SegmentConfig, Step, dense_maps, segment_steps
+from leafcount.inference.segment import SegmentConfig, Step, dense_maps, segment_steps
 
 __all__ = ["MIRRORS", "flipped_masks", "fuse_dense_maps", "fuse_steps", "with_mirrored_passes"]
 

@@ -3,7 +3,7 @@ import pytest
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, ImageReadError
-from leafcount.segment import (
+from leafcount.inference.segment import (
     SegmentConfig,
     Step,
     decode_steps,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from leafcount.edits import (
+from leafcount.editing.edits import (
     LabelEdit,
     delete_edit,
     erase_edit,

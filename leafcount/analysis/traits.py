@@ -19,7 +19,7 @@ from skimage.measure import regionprops, regionprops_table
 
 from leafcount.arrays import check_image
 from leafcount.errors import ConfigError
-from leafcount.metrics import relabel_consecutive
+from leafcount.analysis.metrics import relabel_consecutive
 
 __all__ = ["LEAF_TRAIT_COLUMNS", "leaf_traits", "plant_traits"]
 

@@ -20,8 +20,8 @@ from skimage import filters, measure, morphology
 from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError
 from leafcount.model.ris import RIS
-from leafcount.plant_boxes import PlantBox
-from leafcount.segment import SegmentConfig, Step, segment_image
+from leafcount.analysis.plant_boxes import PlantBox
+from leafcount.inference.segment import SegmentConfig, Step, segment_image
 
 
 def parse_grid(text: str) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """The plants of a tray photo as boxes: names, which leaves each one owns,
 and how the boxes are stored in a label sidecar.
 
-Kept apart from :mod:`leafcount.tray` (detection and segmentation) so a
+Kept apart from :mod:`leafcount.inference.tray` (detection and segmentation) so a
 report or the GUI can read plant boxes without loading the network code.
 """
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from leafcount import metrics
+from leafcount.analysis import metrics
 from leafcount.errors import LabelFormatError, LeafcountError
-from leafcount.metrics import (
+from leafcount.analysis.metrics import (
     ImageScores,
     abs_difference_in_count,
     best_dice,

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from leafcount.batch import segment_files
+from leafcount.inference.batch import segment_files
 from leafcount.data.cvppp import read_labels
 from leafcount.data.synth import write_synth_folder
 from leafcount.model.checkpoint import save_checkpoint
-from leafcount.segment import SegmentConfig
+from leafcount.inference.segment import SegmentConfig
 
 CONFIG = SegmentConfig(stop_threshold=0.3, max_steps=6)
 
@@ -58,7 +58,7 @@ def test_worker_reloads_a_checkpoint_overwritten_in_place(tmp_path, tiny_model):
 
     import torch
 
-    from leafcount.batch import _cached_model
+    from leafcount.inference.batch import _cached_model
 
     path = tmp_path / "m.safetensors"
     save_checkpoint(path, tiny_model)

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from leafcount.arrays import check_image
 from leafcount.errors import ConfigError, LabelFormatError, LeafcountError
-from leafcount.metrics import relabel_consecutive
+from leafcount.analysis.metrics import relabel_consecutive
 
 __all__ = ["CrfConfig", "is_crf_available", "refine_labels"]
 

@@ -2,9 +2,9 @@ import doctest
 
 import pytest
 
-import leafcount.scale
+import leafcount.analysis.scale
 from leafcount.errors import ConfigError
-from leafcount.scale import (
+from leafcount.analysis.scale import (
     FOLDER_SETTINGS,
     px_per_mm_from_line,
     read_folder_scale,
@@ -13,7 +13,7 @@ from leafcount.scale import (
 
 
 def test_doctests():
-    assert doctest.testmod(leafcount.scale).failed == 0
+    assert doctest.testmod(leafcount.analysis.scale).failed == 0
 
 
 def test_line_to_scale_and_errors():

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from leafcount import report
+from leafcount.analysis import report
 from leafcount.cancel import CancelToken
-from leafcount.corrections import save_corrections
+from leafcount.io.corrections import save_corrections
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.synth import write_synth_folder
 from leafcount.errors import (
@@ -28,9 +28,9 @@ from leafcount.errors import (
     LabelFormatError,
     LeafcountError,
 )
-from leafcount.metrics import score_image, summarize
-from leafcount.report import COUNT_COLUMNS, METRIC_COLUMNS, leaf_source, write_report
-from leafcount.traits import LEAF_TRAIT_COLUMNS
+from leafcount.analysis.metrics import score_image, summarize
+from leafcount.analysis.report import COUNT_COLUMNS, METRIC_COLUMNS, leaf_source, write_report
+from leafcount.analysis.traits import LEAF_TRAIT_COLUMNS
 
 SHAPE = (64, 72)
 N_PLANTS = 4
@@ -382,7 +382,7 @@ def test_unwritable_report_folder_is_named(folders, tmp_path):
 
 def test_report_imports_no_qt_and_no_pyplot():
     code = (
-        "import sys, leafcount.report; "
+        "import sys, leafcount.analysis.report; "
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'matplotlib.pyplot'))]; "
         "assert not bad, bad"
     )
@@ -390,7 +390,7 @@ def test_report_imports_no_qt_and_no_pyplot():
 
 
 def test_a_tray_gives_one_row_per_plant(tmp_path):
-    from leafcount.plant_boxes import PlantBox, plants_to_meta
+    from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
 
     labels = np.zeros((40, 90), dtype=np.int32)
     labels[5:15, 5:15], labels[20:30, 5:12] = 1, 2  # plant A1: two leaves

@@ -1,0 +1,1 @@
+"""Measuring labels: CVPPP metrics, leaf and plant traits, the classical baseline, scale, reports."""

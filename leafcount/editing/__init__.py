@@ -1,0 +1,1 @@
+"""Qt-free editing: reversible label edits and the document they change."""

@@ -1,0 +1,1 @@
+"""Running RIS on photos: steps, mirrored passes, decoding, CRF, trays, batches, the one pipeline."""

@@ -1,0 +1,1 @@
+"""Files a user owns: label PNGs with their sidecar, overlay previews."""
