@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import growing_series, moved
+from conftest import moved
 
+from leafcount.data.synth import make_rosette
 from leafcount.series.align import Alignment, align_frames, angle_around, fit_alignment
 from leafcount.series.frames import plant_frames
 from leafcount.series.linking import match_dates
@@ -21,8 +22,8 @@ def _frame(labels: np.ndarray, day: int = 1):
 
 
 def test_the_turn_and_growth_of_a_rosette_are_found():
-    _, labels = growing_series(12, dates=1)[0]
-    later = moved(labels, 1.15, 17.0, (5.0, -7.0), order=0)
+    _, labels = make_rosette(np.random.default_rng(12), (180, 190), n_leaves=9)
+    later = moved(labels, 1.15, 17.0, (5.0, -7.0))
     alignment = align_frames(_frame(labels), _frame(later, 2))
     assert alignment.turn_deg == pytest.approx(17.0, abs=3.0)
     assert alignment.scale == pytest.approx(1.15, rel=0.05)
@@ -43,8 +44,8 @@ def test_angles_run_counter_clockwise_from_east_as_on_screen():
 
 
 def test_leaves_are_matched_through_a_turn_and_a_vanished_leaf_is_not_replaced():
-    _, labels = growing_series(13, dates=1, n_leaves=8)[0]
-    later = moved(labels, 1.1, 12.0, (4.0, 3.0), order=0)
+    _, labels = make_rosette(np.random.default_rng(13), (180, 190), n_leaves=8)
+    later = moved(labels, 1.1, 12.0, (4.0, 3.0))
     later[later == 2] = 0
     matches = match_dates(_frame(labels), _frame(later, 2))  # its big leaf gone, the area ratio misleads
     present = set(np.unique(later[later > 0]).tolist())
