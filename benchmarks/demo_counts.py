@@ -26,7 +26,8 @@ from leafcount.analysis.metrics import count_leaves
 from leafcount.model.checkpoint import find_default_model, load_checkpoint
 from leafcount.io.overlay import overlay_labels, write_rgb_png
 from leafcount.analysis.plant_boxes import plant_leaf_counts
-from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, segment_image
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig
 from leafcount.inference.tray import detect_plants, segment_tray
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"

@@ -26,7 +26,8 @@ from leafcount.data.folder import read_image  # noqa: E402
 from leafcount.analysis.metrics import count_leaves  # noqa: E402
 from leafcount.model.checkpoint import load_checkpoint  # noqa: E402
 from leafcount.io.overlay import overlay_labels  # noqa: E402
-from leafcount.inference.segment import SegmentConfig, segment_image  # noqa: E402
+from leafcount.inference.passes import segment_image  # noqa: E402
+from leafcount.inference.segment import SegmentConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"

@@ -19,7 +19,8 @@ from tuning import objective, parse_args, store, training_images
 from leafcount.inference.crf import CrfConfig, refine_labels
 from leafcount.analysis.metrics import score_image
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.inference.segment import SegmentConfig, segment_image
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import SegmentConfig
 
 GT_PROBS = (0.7, 0.8, 0.9)
 BILATERAL_SXY = (20.0, 40.0)

@@ -35,7 +35,8 @@ from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tenso
 from leafcount.model.loss import labels_to_masks, matching_loss
 from leafcount.model.ris import RIS
 from leafcount.resize import letterbox, resize_array
-from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, segment_image
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from leafcount.errors import ConfigError
 from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import RIS
-from leafcount.inference.segment import SegmentConfig, segment_image
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import SegmentConfig
 from leafcount.train import Trainer, backbone_groups
 
 CROP = 256

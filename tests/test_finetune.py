@@ -31,7 +31,7 @@ from leafcount.analysis.metrics import symmetric_best_dice
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.inference.segment import segment_image
+from leafcount.inference.passes import segment_image
 from leafcount.train import TrainConfig, Trainer, fit_pair, resume_path
 
 SHAPE = (60, 64)

@@ -65,7 +65,8 @@ def _plant(h: int, w: int) -> np.ndarray:
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (3, 200)])
 def test_item1_segment_image_with_mirrored_passes_on_tiny_images(tiny_model, shape):
     # The app's path: segment_image fused over 4 mirrored passes.
-    from leafcount.inference.segment import SegmentConfig, segment_image
+    from leafcount.inference.passes import segment_image
+    from leafcount.inference.segment import SegmentConfig
 
     image = np.random.default_rng(0).random((*shape, 3), dtype=np.float32)
     result = segment_image(tiny_model, image, SegmentConfig(flips=4, max_steps=3))
@@ -92,16 +93,16 @@ def test_item1_tiny_images_are_segmented_with_mirrored_passes(tmp_path, model_pa
 
 def test_item1_an_unexpected_failure_is_one_line_and_counts_csv_keeps_the_rest(tmp_path, model_path, capsys,
                                                                                 monkeypatch):
-    import leafcount.inference.segment
+    import leafcount.inference.passes
 
-    real = leafcount.inference.segment.segment_image
+    real = leafcount.inference.passes.segment_image
 
     def fails_on_narrow_images(model, image, *args, **kwargs):
         if image.shape[1] < 10:
             raise ValueError("At least one stride in the given numpy array is negative")
         return real(model, image, *args, **kwargs)
 
-    monkeypatch.setattr(leafcount.inference.segment, "segment_image", fails_on_narrow_images)
+    monkeypatch.setattr(leafcount.inference.passes, "segment_image", fails_on_narrow_images)
     folder = tmp_path / "in"
     folder.mkdir()
     for name, shape in {"a.png": (30, 40), "column.png": (9, 1), "z.png": (30, 40)}.items():

@@ -12,7 +12,7 @@ from leafcount.analysis.metrics import symmetric_best_dice
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.inference.segment import segment_image
+from leafcount.inference.passes import segment_image
 from leafcount.train import (
     TrainConfig,
     Trainer,

@@ -23,6 +23,7 @@ from leafcount.data.folder import read_image
 from leafcount.errors import Cancelled
 from leafcount.finetune import FineTuneSettings, fine_tune
 from leafcount.inference.flips import with_mirrored_passes
+from leafcount.inference.passes import all_steps
 from leafcount.gui.document import PackedLabels
 from leafcount.gui.export_labels import UnsavedLabels, stage_labels
 from leafcount.model.checkpoint import CheckpointInfo
@@ -32,7 +33,6 @@ from leafcount.analysis.report import write_report
 from leafcount.inference.segment import (
     SegmentConfig,
     Step,
-    all_steps,
     decode_steps,
     segment_steps,
 )

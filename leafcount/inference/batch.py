@@ -137,7 +137,7 @@ def _segment_photo(image_path: Path, out_dir: Path, model: RIS, info: Checkpoint
     from leafcount.data.cvppp import image_stem
     from leafcount.data.folder import read_photo
     from leafcount.io.overlay import overlay_labels, write_rgb_png
-    from leafcount.inference.segment import segment_image
+    from leafcount.inference.passes import segment_image
     from leafcount.inference.tray import detect_plants, looks_like_tray, parse_grid, segment_tray
 
     photo = read_photo(image_path, max_pixels=SEGMENT_MAX_PIXELS)

@@ -98,12 +98,6 @@ class Step:
     boundary: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
-class SegmentResult:
-    labels: np.ndarray
-    steps: list[Step]
-
-
 def image_to_tensor(image: np.ndarray, input_size: tuple[int, int], multiple: int = 1) -> tuple[torch.Tensor, Box]:
     """Letterbox an (H, W, 3) image into the network input (1, 3, h, w), the
     content box on whole pixels of a map at stride ``multiple``."""
@@ -322,28 +316,3 @@ def grow_leaves(steps: Sequence[Step], shape: tuple[int, int], mask_threshold: f
     grown = watershed(edges, seeds, mask=plant).astype(np.int32)
     return grown if work == tuple(shape) else resize_array(grown, shape, nearest=True)
 
-
-def all_steps(
-    model: RIS,
-    image: np.ndarray,
-    config: SegmentConfig = SegmentConfig(),
-    cancel: CancelToken | None = None,
-) -> list[Step]:
-    """Every step of ``model`` on ``image``, with masks fused over the mirrored
-    passes when ``config.flips`` > 1, and dense maps over ``config.dense_flips``
-    (see :mod:`leafcount.inference.flips`)."""
-    from leafcount.inference.flips import with_mirrored_passes  # flips builds on this module
-
-    return with_mirrored_passes(model, image, list(segment_steps(model, image, config, cancel)), config, cancel)
-
-
-def segment_image(
-    model: RIS,
-    image: np.ndarray,
-    config: SegmentConfig = SegmentConfig(),
-    cancel: CancelToken | None = None,
-) -> SegmentResult:
-    """Run all steps and decode them: labels at the image size plus the steps
-    (fused with the mirrored passes when ``config.flips`` > 1)."""
-    steps = all_steps(model, image, config, cancel)
-    return SegmentResult(decode_steps(steps, image.shape[:2], config), steps)

@@ -21,7 +21,8 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError
 from leafcount.model.ris import RIS
 from leafcount.analysis.plant_boxes import PlantBox
-from leafcount.inference.segment import SegmentConfig, Step, segment_image
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import SegmentConfig, Step
 
 
 def parse_grid(text: str) -> tuple[int, int]:

@@ -14,7 +14,8 @@ from leafcount.gui.workers import (
     SegmentWorker,
     ThumbnailWorker,
 )
-from leafcount.inference.segment import SegmentConfig, decode_steps, segment_image, segment_steps
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
 
 TIMEOUT_MS = 30_000
 

@@ -3,13 +3,8 @@ import pytest
 
 from leafcount.errors import ConfigError
 from leafcount.inference.flips import MATCH_IOU, flipped_masks, fuse_steps, with_mirrored_passes
-from leafcount.inference.segment import (
-    SegmentConfig,
-    Step,
-    decode_steps,
-    segment_image,
-    segment_steps,
-)
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
 
 
 def _step(index, mask, score=0.9):

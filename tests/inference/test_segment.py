@@ -3,13 +3,8 @@ import pytest
 
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, ImageReadError
-from leafcount.inference.segment import (
-    SegmentConfig,
-    Step,
-    decode_steps,
-    segment_image,
-    segment_steps,
-)
+from leafcount.inference.passes import segment_image
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
 
 
 def _step(index, mask, score):
