@@ -45,6 +45,16 @@ def resize_array(array: np.ndarray, shape: tuple[int, int], *, nearest: bool = F
     return out.numpy()
 
 
+def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A label image (H, W) at ``shape`` by nearest neighbour, every id kept; the same
+    array when it has that shape already. The result has the smallest unsigned type
+    that holds the ids: a camera photo's labels at full size stay a quarter of int32's."""
+    if labels.shape == tuple(shape):
+        return labels
+    small = labels.astype(np.min_scalar_type(int(labels.max(initial=0))))
+    return resize_array(small, tuple(shape), nearest=True)
+
+
 def _positive_strides(array: np.ndarray) -> np.ndarray:
     """torch refuses negative strides, and numpy calls a mirrored view contiguous
     when its mirrored axes have length 1 (a 1 x N image flipped), so it keeps them."""

@@ -246,9 +246,9 @@ def _segment_big(tmp_path: Path, model: Path, height: int, width: int) -> int:
 
 def test_image_above_the_pixel_limit_gets_labels_of_its_own_size(tmp_path, model_path, capsys, monkeypatch):
     # segment's working size lowered to 0.1 megapixel: a 600 x 800 photo is read at 1/3 size.
-    from leafcount.inference import batch
+    from leafcount.inference import pipeline
 
-    monkeypatch.setattr(batch, "SEGMENT_MAX_PIXELS", 100_000)
+    monkeypatch.setattr(pipeline, "SEGMENT_MAX_PIXELS", 100_000)
     image = tmp_path / "in" / "field.png"
     image.parent.mkdir()
     _write_png_by_rows(image, 600, 800)
@@ -265,7 +265,7 @@ def test_image_above_the_pixel_limit_gets_labels_of_its_own_size(tmp_path, model
 
 
 def test_tray_read_downscaled_gives_plant_boxes_in_the_photo_s_pixels(tmp_path, model_path, capsys, monkeypatch):
-    from leafcount.inference import batch
+    from leafcount.inference import pipeline
 
     demo = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chamber_tray.jpg"  # 400 x 300
 
@@ -277,7 +277,7 @@ def test_tray_read_downscaled_gives_plant_boxes_in_the_photo_s_pixels(tmp_path, 
                     for r in csv.DictReader(f)}
 
     full = plant_boxes(tmp_path / "full")
-    monkeypatch.setattr(batch, "SEGMENT_MAX_PIXELS", 30_000)  # half size
+    monkeypatch.setattr(pipeline, "SEGMENT_MAX_PIXELS", 30_000)  # half size
     half = plant_boxes(tmp_path / "half")
     assert full.keys() == half.keys() and len(full) > 10
     assert max(np.abs(full[key] - half[key]).max() for key in full) <= 3
@@ -285,7 +285,7 @@ def test_tray_read_downscaled_gives_plant_boxes_in_the_photo_s_pixels(tmp_path, 
 
 @pytest.mark.slow
 def test_camera_sized_image_does_not_exhaust_memory(tmp_path, model_path):
-    # 12000 x 9000 PNG (about 30 s): segmented at a third of its size (batch.SEGMENT_MAX_PIXELS),
+    # 12000 x 9000 PNG (about 30 s): segmented at a third of its size (pipeline.SEGMENT_MAX_PIXELS),
     # labels written back at full size as integers. Pillow's decode alone is 324 MB; at full
     # size as float32 the image would be 1.3 GB and its overlay about 4 GB more.
     # benchmarks/memory.py measures the shipped model on a JPEG.

@@ -93,16 +93,16 @@ def test_item1_tiny_images_are_segmented_with_mirrored_passes(tmp_path, model_pa
 
 def test_item1_an_unexpected_failure_is_one_line_and_counts_csv_keeps_the_rest(tmp_path, model_path, capsys,
                                                                                 monkeypatch):
-    import leafcount.inference.passes
+    import leafcount.inference.pipeline
 
-    real = leafcount.inference.passes.segment_image
+    real = leafcount.inference.pipeline.segment_steps
 
     def fails_on_narrow_images(model, image, *args, **kwargs):
         if image.shape[1] < 10:
             raise ValueError("At least one stride in the given numpy array is negative")
         return real(model, image, *args, **kwargs)
 
-    monkeypatch.setattr(leafcount.inference.passes, "segment_image", fails_on_narrow_images)
+    monkeypatch.setattr(leafcount.inference.pipeline, "segment_steps", fails_on_narrow_images)
     folder = tmp_path / "in"
     folder.mkdir()
     for name, shape in {"a.png": (30, 40), "column.png": (9, 1), "z.png": (30, 40)}.items():
@@ -466,10 +466,10 @@ def test_item9_a_big_photo_is_segmented_without_a_float_copy_at_its_full_size(tm
     # with the working size lowered to 0.3 megapixels. numpy reports its arrays to tracemalloc.
     import tracemalloc
 
-    from leafcount.inference import batch
+    from leafcount.inference import batch, pipeline
     from leafcount.inference.segment import SegmentConfig
 
-    monkeypatch.setattr(batch, "SEGMENT_MAX_PIXELS", 300_000, raising=False)
+    monkeypatch.setattr(pipeline, "SEGMENT_MAX_PIXELS", 300_000)
     image = tmp_path / "field.png"
     Image.fromarray(_plant(2400, 3200)).save(image)
     full_float = 2400 * 3200 * 3 * 4  # 92 MB: the photo as float32 RGB

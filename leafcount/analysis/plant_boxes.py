@@ -7,6 +7,7 @@ report or the GUI can read plant boxes without loading the network code.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,18 @@ class PlantBox:
         dy, dx = round(margin * self.height), round(margin * self.width)
         return PlantBox(self.index, self.row, self.col, max(0, self.top - dy), max(0, self.left - dx),
                         min(shape[0], self.bottom + dy), min(shape[1], self.right + dx))
+
+    def rescaled(self, shape: tuple[int, int], new_shape: tuple[int, int]) -> PlantBox:
+        """The box in an image of ``shape`` moved to the same image resized to ``new_shape``.
+
+        >>> PlantBox(0, 0, 0, 10, 20, 30, 40).rescaled((100, 100), (200, 50))
+        PlantBox(index=0, row=0, col=0, top=20, left=10, bottom=60, right=20)
+        """
+        if tuple(shape) == tuple(new_shape):
+            return self
+        fy, fx = new_shape[0] / shape[0], new_shape[1] / shape[1]
+        return dataclasses.replace(self, top=round(self.top * fy), left=round(self.left * fx),
+                                   bottom=round(self.bottom * fy), right=round(self.right * fx))
 
 
 def plant_name(plant: PlantBox) -> str:

@@ -8,7 +8,6 @@ image's label PNG and overlay itself, so only small records travel back.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import multiprocessing
 import os
 import signal
@@ -21,32 +20,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
+from leafcount.analysis.metrics import count_leaves
+from leafcount.analysis.plant_boxes import PlantBox
 from leafcount.atomic import check_writable
 from leafcount.cancel import CancelToken
+from leafcount.data.cvppp import image_stem
+from leafcount.data.folder import read_image_size
 from leafcount.errors import Cancelled, LeafcountError
-from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
-from leafcount.model.ris import RIS
-from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
-from leafcount.resize import resize_array
+from leafcount.inference.crf import CrfConfig
+from leafcount.inference.pipeline import PipelineSettings, read_working_photo, run_pipeline
 from leafcount.inference.segment import SegmentConfig
-
-if TYPE_CHECKING:
-    from leafcount.inference.tray import PlantResult
-
-
-SEGMENT_MAX_PIXELS = 16_000_000
-"""Batch segmentation reads a photo above this size downscaled (JPEG: decoded so): the
-network sees a few hundred pixels a side anyway, and a 12000 x 9000 photo then stays
-under 1 GB (benchmarks/memory.py). Its label PNG is still written at the full size."""
-
-GREY_NOTE = "grey image: the model was trained on colour photos, the count may be wrong"
-NO_PLANT_NOTE = "no plant found"
-TRANSPARENT_NOTE = "transparent pixels taken as background"
+from leafcount.io.corrections import save_corrections
+from leafcount.io.overlay import overlay_labels, write_rgb_png
+from leafcount.model.checkpoint import load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -81,46 +70,27 @@ def segment_file(
 
     ``tray``: None or "off" for one plant per image, "auto" to look for the
     plants of a tray in each image (a single plant stays one plant), or
-    "ROWSxCOLS" for trays of a known layout. Errors about this image
-    (unreadable file, CRF unavailable) come back in the outcome instead of
-    stopping the batch.
+    "ROWSxCOLS" for trays of a known layout. The work is
+    :func:`leafcount.inference.pipeline.segment_photo`'s: labels at the
+    file's own size, plant boxes in its pixels, notes (grey photo, no plant,
+    transparent pixels) in the outcome and the sidecar. The overlay preview
+    keeps the size the photo was segmented at.
 
-    An image above :data:`SEGMENT_MAX_PIXELS` is segmented downscaled; its
-    label PNG is scaled back (nearest neighbour, integers only) to the file's
-    own size so it pairs with the photo, while the overlay preview keeps the
-    reduced size. Tray boxes are in the label PNG's pixels.
-
-    A colour photo without any green plant region gets no leaves (the network
-    would otherwise outline leaves on soil or a colour card), transparent
-    pixels are background, and a grey photo is segmented with a warning; the
-    outcome's ``notes`` say which applied, and so does the sidecar.
-
-    Any other exception is a bug, but one image's bug must not cost the
-    batch its other results: it comes back as an error too, with its
-    traceback in ``details``.
+    Errors about this image (unreadable file, CRF unavailable) come back in
+    the outcome instead of stopping the batch. Any other exception is a bug,
+    but one image's bug must not cost the batch its other results: it comes
+    back as an error too, with its traceback in ``details``.
     """
-    from leafcount.io.corrections import save_corrections
-    from leafcount.data.folder import read_image_size
-    from leafcount.analysis.metrics import count_leaves
-
     image_path = Path(image_path)
     try:
         model, info = _cached_model(str(model_path))
-        labels, results, notes = _segment_photo(image_path, out_dir, model, info, config, crf, tray)
-        full_shape = read_image_size(image_path)
-        plants = tuple((_scale_box(r.plant, labels.shape, full_shape),
-                        len(np.intersect1d(np.unique(labels), r.leaf_ids))) for r in results)
-        leaf_count = count_leaves(labels)  # upscaling by nearest neighbour keeps every leaf
-        if labels.shape != full_shape:
-            labels = resize_array(labels.astype(np.min_scalar_type(labels.max())), full_shape, nearest=True)
-        meta = {"model": info.name, "stop_threshold": config.stop_threshold, "assignment": config.assignment,
-                "flips": config.flips, "crf": crf}
-        if results:
-            meta["plants"] = plants_to_meta([box for box, _ in plants])
-        if notes:
-            meta["notes"] = list(notes)
-        save_corrections(image_path, labels, (), meta, out_dir)  # the sidecar says which model made them
-        return ImageOutcome(image_path, leaf_count, info.name, plants=plants, notes=notes)
+        photo = read_working_photo(image_path)
+        settings = PipelineSettings(config, CrfConfig.for_checkpoint(info.meta) if crf else None, tray or "off")
+        result = run_pipeline(model, info, photo, read_image_size(image_path), settings)
+        write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(photo.pixels, result.labels))
+        save_corrections(image_path, result.full_size_labels(), (), result.sidecar_meta(), out_dir)
+        plants = tuple(zip(result.full_size_plants(), result.plant_leaf_counts()))
+        return ImageOutcome(image_path, count_leaves(result.labels), info.name, plants=plants, notes=result.notes)
     except Cancelled:
         raise
     except LeafcountError as exc:
@@ -129,55 +99,10 @@ def segment_file(
         return _unexpected(image_path, exc)
 
 
-def _segment_photo(image_path: Path, out_dir: Path, model: RIS, info: CheckpointInfo, config: SegmentConfig,
-                   crf: bool, tray: str | None) -> tuple[np.ndarray, list[PlantResult], tuple[str, ...]]:
-    """Labels at the working size, the tray's plant results ([] for one plant) and the
-    notes; writes the overlay preview. The photo itself lives only in here."""
-    from leafcount.inference.crf import CrfConfig, refine_labels
-    from leafcount.data.cvppp import image_stem
-    from leafcount.data.folder import read_photo
-    from leafcount.io.overlay import overlay_labels, write_rgb_png
-    from leafcount.inference.passes import segment_image
-    from leafcount.inference.tray import detect_plants, looks_like_tray, parse_grid, segment_tray
-
-    photo = read_photo(image_path, max_pixels=SEGMENT_MAX_PIXELS)
-    image = photo.pixels
-    notes = list(photo.notes) + ([GREY_NOTE] if photo.grey else [])
-    grid = parse_grid(tray) if tray not in (None, "off", "auto") else None
-    invisible = photo.transparent is not None and bool(photo.transparent.all())
-    found = [] if invisible else detect_plants(image, grid)
-    results: list[PlantResult] = []
-    if invisible or not (found or photo.grey):  # a grey photo has no green to look for
-        notes.append(NO_PLANT_NOTE + (" (the image is fully transparent)" if invisible else ""))
-        labels = np.zeros(image.shape[:2], dtype=np.uint8)
-    else:
-        boxes = found if grid or (tray == "auto" and looks_like_tray(found)) else []
-        if boxes:
-            labels, results = segment_tray(model, image, boxes, config)
-        else:
-            labels = segment_image(model, image, config).labels
-        if crf:
-            labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
-        if photo.transparent is not None:
-            labels[photo.transparent] = 0
-            notes.append(TRANSPARENT_NOTE)
-    write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(image, labels))
-    return labels, results, tuple(notes)
-
-
 def _unexpected(image_path: Path, exc: BaseException) -> ImageOutcome:
     message = f"unexpected failure, please report it ({type(exc).__name__}: {exc})"
     details = "".join(traceback.format_exception(exc))
     return ImageOutcome(image_path, error=str(LeafcountError(message, image_path)), details=details)
-
-
-def _scale_box(box: PlantBox, shape: tuple[int, int], full_shape: tuple[int, int]) -> PlantBox:
-    """``box`` in an image of ``shape`` moved to the same image at ``full_shape``."""
-    if shape == full_shape:
-        return box
-    fy, fx = full_shape[0] / shape[0], full_shape[1] / shape[1]
-    return dataclasses.replace(box, top=round(box.top * fy), left=round(box.left * fx),
-                               bottom=round(box.bottom * fy), right=round(box.right * fx))
 
 
 def _outcome_of(future, image_path: Path) -> ImageOutcome:

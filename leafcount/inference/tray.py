@@ -10,7 +10,7 @@ case regions falling in the same grid cell are one plant.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,17 +162,17 @@ def crop_margin(plant: PlantBox, input_size: tuple[int, int]) -> float:
     return float(np.clip((1 / relative - 1) / 2, CVPPP_MARGIN, MAX_MARGIN))
 
 
-def segment_tray(
+def segment_tray_plants(
     model: RIS,
     image: np.ndarray,
-    plants: list[PlantBox],
+    plants: Sequence[PlantBox],
     config: SegmentConfig = SegmentConfig(),
     *,
     margin: float | None = None,
     cancel: CancelToken | None = None,
-    on_plant: Callable[[PlantResult], None] | None = None,
-) -> tuple[np.ndarray, list[PlantResult]]:
-    """Segment every plant of a tray leaf by leaf; one label image for the tray.
+) -> Generator[PlantResult, None, tuple[np.ndarray, list[PlantResult]]]:
+    """Segment every plant of a tray leaf by leaf, yielding each plant's result as it
+    is done; returns one label image for the tray and the results.
 
     Each plant is cropped with ``margin`` x its size on each side (None: the
     :func:`crop_margin` for the model's input size), segmented at the model's
@@ -202,7 +202,26 @@ def segment_tray(
                 next_id += 1
         result = PlantResult(plant, crop, steps, ids)
         results.append(result)
-        if on_plant is not None:
-            on_plant(result)
+        yield result
     return labels, results
 
+
+def segment_tray(
+    model: RIS,
+    image: np.ndarray,
+    plants: Sequence[PlantBox],
+    config: SegmentConfig = SegmentConfig(),
+    *,
+    margin: float | None = None,
+    cancel: CancelToken | None = None,
+    on_plant: Callable[[PlantResult], None] | None = None,
+) -> tuple[np.ndarray, list[PlantResult]]:
+    """:func:`segment_tray_plants` run to its end; ``on_plant`` gets each plant's result."""
+    plant_results = segment_tray_plants(model, image, plants, config, margin=margin, cancel=cancel)
+    while True:
+        try:
+            result = next(plant_results)
+        except StopIteration as end:
+            return end.value
+        if on_plant is not None:
+            on_plant(result)

@@ -44,8 +44,9 @@ from leafcount.napari.image_input import rgb_float
 from leafcount.napari.layers import leaves_name, show_kappa, show_labels, show_plants
 from leafcount.napari.leaf_table import export_csv, leaf_features
 from leafcount.napari.metadata import MANUAL_LEAVES, RUN, layer_metadata
-from leafcount.napari.run import LiveStep, Run, RunSettings, decode, segment_live
+from leafcount.napari.run import LiveStep, Run, RunSettings, segment_live
 from leafcount.analysis.plant_boxes import plants_from_meta
+from leafcount.inference.pipeline import redecode
 from leafcount.inference.segment import SegmentConfig, accepted_steps
 
 if TYPE_CHECKING:
@@ -70,9 +71,9 @@ def _run_or_failed(image: np.ndarray, settings: RunSettings, cancel: CancelToken
 
 
 def _decode_or_failed(*args: object) -> np.ndarray | _Failed:
-    """:func:`decode`, with its exception returned as :class:`_Failed`."""
+    """The labels of :func:`redecode`, with its exception returned as :class:`_Failed`."""
     try:
-        return decode(*args)
+        return redecode(*args)[0]
     except Exception as exc:  # noqa: BLE001
         return _Failed(exc)
 

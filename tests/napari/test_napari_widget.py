@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from napari.layers import Image, Labels, Shapes
 
-import leafcount.napari.run as run_module
+import leafcount.inference.pipeline as pipeline_module
 from leafcount.inference.batch import segment_file
 from leafcount.data.cvppp import read_labels
 from leafcount.data.synth import make_rosette
@@ -33,8 +33,8 @@ def network_runs(monkeypatch):
         threads.append(threading.current_thread())
         yield from original(*args, **kwargs)
 
-    original = run_module.segment_steps
-    monkeypatch.setattr(run_module, "segment_steps", recorded)
+    original = pipeline_module.segment_steps
+    monkeypatch.setattr(pipeline_module, "segment_steps", recorded)
     return threads
 
 
@@ -165,8 +165,8 @@ def test_stop_ends_the_run_between_steps(qtbot, widget, viewer, rosette_path, mo
             while not cancel.is_set() and time.monotonic() < deadline:
                 time.sleep(0.01)
 
-    original = run_module.segment_steps
-    monkeypatch.setattr(run_module, "segment_steps", slow_steps)
+    original = pipeline_module.segment_steps
+    monkeypatch.setattr(pipeline_module, "segment_steps", slow_steps)
     viewer.open(str(rosette_path), plugin="leafcount")
     on_step = widget._on_yielded
     monkeypatch.setattr(widget, "_on_yielded", lambda update: (on_step(update), widget.stop()))
