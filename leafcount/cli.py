@@ -417,9 +417,13 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from leafcount.data.synth import write_synth_folder
+    from leafcount.data.synth import write_series_folder, write_synth_folder
 
     h, w = (int(v) for v in args.size.lower().split("x"))
+    if args.dates:
+        paths = write_series_folder(Path(args.out), args.n, args.dates, seed=args.seed, shape=(h, w))
+        print(f"wrote {args.n} growing rosette(s) on {args.dates} date(s) ({len(paths)} photos) to {args.out}")
+        return 0
     paths = write_synth_folder(Path(args.out), args.n, seed=args.seed, shape=(h, w))
     print(f"wrote {len(paths)} synthetic rosette(s) to {args.out}")
     return 0
@@ -561,6 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("-n", type=int, default=20)
     sy.add_argument("--seed", type=int, default=0)
     sy.add_argument("--size", default="250x265", help="HxW")
+    sy.add_argument("--dates", type=int, default=0,
+                    help="a time series instead: N plants growing over this many dates, as track reads them")
     sy.set_defaults(func=cmd_synth)
     return parser
 

@@ -169,3 +169,9 @@ def test_a_bad_tray_layout_fails_before_any_work(tmp_path, tiny_model, capsys):
     assert main(["segment", str(tmp_path), "--model", str(model), "--out", str(tmp_path / "o"), "--tray", "5by3"]) == 2
     assert "5by3" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_synth_with_dates_writes_a_series(tmp_path, capsys):
+    assert main(["synth", "--out", str(tmp_path / "s"), "-n", "1", "--dates", "2", "--size", "48x48"]) == 0
+    assert "wrote 1 growing rosette(s) on 2 date(s) (2 photos)" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == ["plant01_2026-03-01.png", "plant01_2026-03-03.png"]

@@ -15,6 +15,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -327,11 +328,7 @@ def write_synth_folder(
     """
     if n < 1:
         raise ConfigError(f"n must be at least 1, got {n}")
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LeafcountError(f"cannot create the folder ({exc.strerror or exc})", out) from exc
+    out = _created(Path(out))
     rng = np.random.default_rng(seed)
     digits = max(3, len(str(n)))
     names, image_paths, rows = [], [], []
@@ -339,9 +336,7 @@ def write_synth_folder(
         name = f"plant{i:0{digits}d}"
         image, labels = make_rosette(rng, shape)
         image_path = out / f"{name}_rgb.png"
-        buffer = io.BytesIO()
-        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(buffer, format="PNG")
-        write_atomic(image_path, buffer.getvalue())
+        _write_photo(image_path, image)
         write_labels(out / f"{name}_label.png", labels)
         names.append(name)
         image_paths.append(image_path)
@@ -356,6 +351,86 @@ def write_synth_folder(
     split = {"train": sorted(shuffled[n_val:]), "val": sorted(shuffled[:n_val])}
     write_text_atomic(out / "split.json", json.dumps(split, indent=1) + "\n")
     return image_paths
+
+
+def write_series_folder(
+    out: str | Path,
+    n_plants: int,
+    n_dates: int,
+    *,
+    seed: int = 0,
+    shape: tuple[int, int] = DEFAULT_SHAPE,
+    first_date: date = date(2026, 3, 1),
+    days_between: int = 2,
+) -> list[Path]:
+    """Write ``n_plants`` growing rosettes photographed on ``n_dates`` dates, as ``leafcount track`` reads them.
+
+    Photos are ``plantNN_<YYYY-MM-DD>.png`` (8-bit RGB) in ``out``; their
+    truth labels (:func:`make_growing_rosette`: a leaf has the same id on
+    every date) go to ``out/truth/plantNN_<YYYY-MM-DD>_label.png``, a
+    sub-folder that ``track`` neither reads as a date nor takes for saved
+    corrections, so the model segments the photos.
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder; created if missing. Existing files of the same names are replaced.
+    n_plants, n_dates : int
+        Each >= 1.
+    seed : int
+        Seed of the generator: the same seed writes the same files.
+    shape : (int, int)
+        ``(H, W)`` of every photo.
+    first_date : datetime.date
+        The first photo's date.
+    days_between : int
+        Days from one date to the next, >= 1.
+
+    Returns
+    -------
+    list of Path
+        The photos, plant by plant, in time order.
+
+    Raises
+    ------
+    ConfigError
+        When a count or ``shape`` is out of range.
+    LeafcountError
+        When the folder cannot be created or written.
+    """
+    if n_plants < 1:
+        raise ConfigError(f"n_plants must be at least 1, got {n_plants}")
+    if days_between < 1:
+        raise ConfigError(f"days_between must be at least 1, got {days_between}")
+    out = _created(Path(out))
+    truth_dir = _created(out / "truth")
+    rng = np.random.default_rng(seed)
+    digits = max(2, len(str(n_plants)))
+    paths = []
+    for plant in range(1, n_plants + 1):
+        n_leaves = int(rng.integers(9, 15))
+        series = make_growing_rosette(rng, n_dates, shape, n_leaves=n_leaves)
+        for day, (image, labels) in enumerate(series):
+            name = f"plant{plant:0{digits}d}_{first_date + timedelta(days=day * days_between):%Y-%m-%d}"
+            paths.append(out / f"{name}.png")
+            _write_photo(paths[-1], image)
+            write_labels(truth_dir / f"{name}_label.png", labels)
+    return paths
+
+
+def _created(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LeafcountError(f"cannot create the folder ({exc.strerror or exc})", folder) from exc
+    return folder
+
+
+def _write_photo(path: Path, image: np.ndarray) -> None:
+    """An 8-bit RGB PNG of a float image, written atomically."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(buffer, format="PNG")
+    write_atomic(path, buffer.getvalue())
 
 
 def _fractal_noise(

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from leafcount.data.cvppp import list_samples, load_pair, load_split
-from leafcount.data.synth import make_growing_rosette, make_rosette, write_synth_folder
+from leafcount.data.synth import make_growing_rosette, make_rosette, write_series_folder, write_synth_folder
 from leafcount.errors import ConfigError, LeafcountError
 
 
@@ -201,3 +201,24 @@ def test_write_synth_folder_into_a_file(tmp_path):
     (tmp_path / "taken").write_text("a file")
     with pytest.raises(LeafcountError, match="taken: cannot create the folder"):
         write_synth_folder(tmp_path / "taken", 1)
+
+
+def test_write_series_folder_is_a_series_with_its_truth_aside(tmp_path):
+    from leafcount.data.cvppp import read_labels
+    from leafcount.series.naming import read_series
+
+    paths = write_series_folder(tmp_path / "series", 2, 3, seed=1, shape=(64, 64), days_between=3)
+    assert [p.name for p in paths[:3]] == ["plant01_2026-03-01.png", "plant01_2026-03-04.png", "plant01_2026-03-07.png"]
+    listing = read_series([tmp_path / "series"])
+    assert [(i.plant, i.time.day) for i in listing.images] == [("plant01", d) for d in (1, 4, 7)] + [
+        ("plant02", d) for d in (1, 4, 7)]
+    assert listing.left_out == ()  # the truth/ folder is neither a date nor photos of the series
+    first, last = (read_labels(tmp_path / "series" / "truth" / f"plant02_2026-03-0{d}_label.png") for d in (1, 7))
+    assert set(np.unique(first)) <= set(np.unique(last)) and last.max() > first.max()
+
+
+def test_write_series_folder_rejects_bad_counts(tmp_path):
+    with pytest.raises(ConfigError, match="n_plants must be at least 1, got 0"):
+        write_series_folder(tmp_path, 0, 3)
+    with pytest.raises(ConfigError, match="days_between must be at least 1, got 0"):
+        write_series_folder(tmp_path, 1, 3, days_between=0)
