@@ -35,6 +35,7 @@ from leafcount.gui.image_list import ImageListView
 from leafcount.gui.model_runs import ModelRuns
 from leafcount.gui.models_view import ModelsView
 from leafcount.gui.navigator import Navigator
+from leafcount.gui.timeline import install_timeline
 from leafcount.gui.scale_tool import ScaleTool
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
@@ -72,6 +73,8 @@ class MainWindow(QMainWindow):
         self.models_view = ModelsView()
         self.fine_tuner = FineTuner(self.session, self.segmenter, self.fine_tune_panel, self.models_view, self)
         self.exporter = Exporter(self.session, self)
+        self.timeline = install_timeline(self, self.session)
+        self.exporter.finished.connect(self.timeline.export_series)
         self.scale_tool = ScaleTool(self.canvas, self.session, self.actions, self)
         self.tray_panel = TrayPanel()
         self.trays = TrayController(
@@ -290,6 +293,7 @@ class MainWindow(QMainWindow):
         self.segmenter.shutdown()
         self.fine_tuner.shutdown()
         self.exporter.shutdown()
+        self.timeline.shutdown()
         self.trays.shutdown()
         self.navigator.shutdown()
         self.session.close_current()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from leafcount.data.synth import make_growing_rosette
+from leafcount.series.export import export_series
 from leafcount.series.identity import identity_score
 from leafcount.series.timeline import THUMBNAIL_SIDE, plant_timeline, series_plants
 
@@ -31,3 +32,12 @@ def test_a_folder_without_dates_is_no_series(tmp_path, write_series):
     assert series_plants(tmp_path) == {}
     (tmp_path / "plant_rgb.png").write_bytes(b"")
     assert series_plants(tmp_path) == {}
+
+
+def test_the_export_tracks_the_saved_dates_only(tmp_path, write_series):
+    series = make_growing_rosette(np.random.default_rng(6), 3, (80, 80), n_leaves=6)
+    write_series(tmp_path / "photos", "plantA", series)
+    (tmp_path / "photos" / "plantA_2026-03-02_label.png").unlink()
+    summary = export_series(tmp_path / "photos", tmp_path / "report")
+    assert summary.n_images == 2 and (tmp_path / "report" / "time-series" / "growth.csv").is_file()
+    assert export_series(tmp_path / "report", tmp_path / "again") is None  # no photos of a series there
