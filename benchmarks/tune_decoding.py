@@ -1,5 +1,5 @@
 """Choose a checkpoint's decoding (mirrored passes, stop threshold, pixel assignment,
-mirrored copies of the dense maps for "grow") on
+mirrored copies of the dense maps and the core threshold for "grow") on
 TRAINING images, and optionally store it in the checkpoint's metadata.
 
 The network runs once per image and mirrored copy (leafcount.flips);
@@ -23,6 +23,7 @@ from leafcount.model.checkpoint import load_checkpoint
 from leafcount.inference.segment import ASSIGNMENTS, FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
 
 STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+CORE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
 
 
 def main() -> None:
@@ -38,23 +39,26 @@ def main() -> None:
         }
         runs.append((name, image.shape[:2], by_flips, truth))
     print(f"{info.name}: {len(runs)} training images\n")
-    print(f"{'flips':>5s} {'dense':>5s} {'stop':>5s} {'assignment':>10s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
+    print(f"{'flips':>5s} {'dense':>5s} {'stop':>5s} {'assignment':>10s} {'core':>5s} "
+          f"{'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
     results = []
-    for flips, dense, stop, rule in itertools.product(FLIP_COUNTS, FLIP_COUNTS, STOP_THRESHOLDS, ASSIGNMENTS):
-        if dense > 1 and rule != "grow":
+    grid = itertools.product(FLIP_COUNTS, FLIP_COUNTS, STOP_THRESHOLDS, ASSIGNMENTS, CORE_THRESHOLDS)
+    for flips, dense, stop, rule, core in grid:
+        if rule != "grow" and (dense > 1 or core != SegmentConfig.core_threshold):
             continue  # only "grow" reads the dense maps
-        config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips, dense_flips=dense)
+        config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips, dense_flips=dense, core_threshold=core)
         scores = [score_image(decode_steps(steps[flips, dense], shape, config), truth, n)
                   for n, shape, steps, truth in runs]
         value, sbd, abs_dic, dic = objective(scores)
-        results.append((value, -flips, -dense, stop, rule, sbd, abs_dic))  # on a tie, fewer passes win
-        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}")
-    _, flips, dense, stop, rule, sbd, abs_dic = max(results)
+        results.append((value, -flips, -dense, stop, rule, core, sbd, abs_dic))  # on a tie, fewer passes win
+        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {core:5.2f} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}")
+    _, flips, dense, stop, rule, core, sbd, abs_dic = max(results)
     flips, dense = -flips, -dense
-    print(f"\nbest: {flips} pass(es), dense maps over {dense}, stop threshold {stop}, assignment {rule} "
-          f"(SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
+    print(f"\nbest: {flips} pass(es), dense maps over {dense}, stop threshold {stop}, assignment {rule}, "
+          f"core threshold {core} (SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
-        chosen = {"stop_threshold": stop, "assignment": rule, "flips": flips, "dense_flips": dense}
+        chosen = {"stop_threshold": stop, "assignment": rule, "flips": flips, "dense_flips": dense,
+                  "core_threshold": core}
         store(args.model, model, info, "segment", chosen, len(runs))
 
 

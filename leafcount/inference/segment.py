@@ -44,9 +44,10 @@ class SegmentConfig:
     assignment: str = "first"
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.inference.flips)
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
+    core_threshold: float = 0.5  # "grow": a seed pixel is leaf interior where the boundary map is below it
 
     def __post_init__(self) -> None:
-        for name in ("mask_threshold", "stop_threshold", "stop_floor"):
+        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {value}")
@@ -249,7 +250,7 @@ def decode_steps(
             )
     kept = accepted_steps(steps, config.stop_threshold)
     if config.assignment == "grow" and kept and kept[0].foreground is not None:
-        return grow_leaves(kept, shape, config.mask_threshold)
+        return grow_leaves(kept, shape, config.mask_threshold, config.core_threshold)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)
     for step in kept:
@@ -264,7 +265,9 @@ def decode_steps(
     return labels
 
 
-def grow_leaves(steps: Sequence[Step], shape: tuple[int, int], mask_threshold: float = 0.5) -> np.ndarray:
+def grow_leaves(
+    steps: Sequence[Step], shape: tuple[int, int], mask_threshold: float = 0.5, core_threshold: float = 0.5
+) -> np.ndarray:
     """Labels where RIS decides the leaves and the dense maps decide the pixels.
 
     Each kept step's argmax region, cut to the pixels the foreground map
@@ -284,6 +287,11 @@ def grow_leaves(steps: Sequence[Step], shape: tuple[int, int], mask_threshold: f
         The image size; work is done at most :data:`GROW_WORKING_SIDE` long.
     mask_threshold : float
         A pixel can seed a step's leaf where y_t exceeds it.
+    core_threshold : float
+        ... and where the boundary map is below this. Full-resolution
+        boundary maps mark the faint edge between two touching leaves with
+        probabilities well below 0.5; a low value keeps a seed from
+        crossing it.
     """
     scale = min(1.0, GROW_WORKING_SIDE / max(shape))
     work = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
@@ -297,7 +305,7 @@ def grow_leaves(steps: Sequence[Step], shape: tuple[int, int], mask_threshold: f
         best[claims] = prob[claims]
         seeds[claims] = step.index + 1
     seeds[~plant] = 0
-    interior = np.where(edges < 0.5, seeds, 0)
+    interior = np.where(edges < core_threshold, seeds, 0)
     # A thin leaf can lie wholly on the boundary map: it keeps its plant pixels as its seed.
     thin = np.setdiff1d(np.unique(seeds), np.unique(interior))
     seeds = np.where(np.isin(seeds, thin), seeds, interior)

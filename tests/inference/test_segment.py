@@ -122,6 +122,22 @@ def test_grow_moves_a_spill_across_a_leaf_edge_to_the_leaf_behind_it():
     assert not grown[foreground == 0].any()  # nothing outside the plant
 
 
+def test_a_low_core_threshold_keeps_a_seed_from_crossing_a_faint_edge():
+    foreground, boundary = _two_leaf_scene()
+    boundary *= 0.3  # full-resolution heads draw the edge between touching leaves faintly
+    left = np.zeros_like(foreground)
+    left[1:11, 2:20] = 0.9  # over both leaves: its argmax seed crosses the edge
+    right = np.zeros_like(foreground)
+    right[3:9, 19:21] = 0.95
+    steps = [_dense_step(0, left, 0.9, foreground, boundary), _dense_step(1, right, 0.8, foreground, boundary)]
+    lenient = decode_steps(steps, (12, 24), SegmentConfig(assignment="grow"))
+    strict = decode_steps(steps, (12, 24), SegmentConfig(assignment="grow", core_threshold=0.2))
+    assert (lenient[1:11, 14:19] == 1).all()  # the faint edge did not stop the first step
+    assert (strict[1:11, 13:22] == 2).all() and (strict[1:11, 2:11] == 1).all()
+    with pytest.raises(ConfigError):
+        SegmentConfig(core_threshold=1.5)
+
+
 def test_grow_drops_a_step_that_lies_off_the_plant():
     foreground, boundary = _two_leaf_scene()
     leaf = np.zeros_like(foreground)
