@@ -17,7 +17,7 @@ from leafcount.data.cvppp import write_labels
 Series = list[tuple[np.ndarray, np.ndarray]]  # (photo float RGB, truth labels) per date
 
 
-def moved(labels: np.ndarray, scale: float, turn_deg: float, shift: tuple[float, float]) -> np.ndarray:
+def _moved(labels: np.ndarray, scale: float, turn_deg: float, shift: tuple[float, float]) -> np.ndarray:
     """``labels`` grown by ``scale`` and turned counter-clockwise about the centre, then shifted (rows, cols)."""
     centre = np.array(labels.shape) / 2
     turn = math.radians(turn_deg)
@@ -27,9 +27,20 @@ def moved(labels: np.ndarray, scale: float, turn_deg: float, shift: tuple[float,
     return ndimage.affine_transform(labels, inverse, offset, order=0)
 
 
-def write_photo(path: Path, photo: np.ndarray) -> Path:
+def _write_photo(path: Path, photo: np.ndarray) -> Path:
     Image.fromarray(np.round(np.clip(photo, 0, 1) * 255).astype(np.uint8)).save(path)
     return path
+
+
+# Fixtures, not imports: `from conftest import ...` finds tests/gui/conftest.py when both folders run together.
+@pytest.fixture
+def moved() -> Callable[..., np.ndarray]:
+    return _moved
+
+
+@pytest.fixture
+def write_photo() -> Callable[[Path, np.ndarray], Path]:
+    return _write_photo
 
 
 @pytest.fixture
@@ -41,7 +52,7 @@ def write_series() -> Callable[..., list[Path]]:
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for day, (photo, truth) in enumerate(series, start=1):
-            path = write_photo(folder / f"{plant}_2026-03-{day:02d}.png", photo)
+            path = _write_photo(folder / f"{plant}_2026-03-{day:02d}.png", photo)
             if labels:
                 write_labels(folder / f"{plant}_2026-03-{day:02d}_label.png", truth)
             paths.append(path)

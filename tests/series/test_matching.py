@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import moved
 
 from leafcount.data.synth import make_rosette
 from leafcount.series.align import Alignment, align_frames, angle_around, fit_alignment
@@ -21,7 +20,7 @@ def _frame(labels: np.ndarray, day: int = 1):
     return plant_frames(image, labels, [])[0]
 
 
-def test_the_turn_and_growth_of_a_rosette_are_found():
+def test_the_turn_and_growth_of_a_rosette_are_found(moved):
     _, labels = make_rosette(np.random.default_rng(12), (180, 190), n_leaves=9)
     later = moved(labels, 1.15, 17.0, (5.0, -7.0))
     alignment = align_frames(_frame(labels), _frame(later, 2))
@@ -43,7 +42,7 @@ def test_angles_run_counter_clockwise_from_east_as_on_screen():
     assert angle_around(points, centre).tolist() == [0.0, 90.0, 180.0, 270.0]
 
 
-def test_leaves_are_matched_through_a_turn_and_a_vanished_leaf_is_not_replaced():
+def test_leaves_are_matched_through_a_turn_and_a_vanished_leaf_is_not_replaced(moved):
     _, labels = make_rosette(np.random.default_rng(13), (180, 190), n_leaves=8)
     later = moved(labels, 1.1, 12.0, (4.0, 3.0))
     later[later == 2] = 0

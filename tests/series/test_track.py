@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_photo
 
 from leafcount.cli import main
 from leafcount.io.corrections import read_sidecar, save_corrections
@@ -150,7 +149,7 @@ def test_a_saved_correction_wins_over_the_model_and_keeps_its_hand_edits(tmp_pat
     assert again.corrected == ("plantA_2026-03-02.png",)  # still the user's, the model's are redone
 
 
-def test_date_folders_of_same_named_photos_get_a_label_file_each(tmp_path, tiny_model_path, one_torch_thread):
+def test_date_folders_of_same_named_photos_get_a_label_file_each(write_photo, tmp_path, tiny_model_path, one_torch_thread):
     for day, (photo, _) in enumerate(_rosette_series(14, dates=2, shape=(64, 64), n_leaves=4), start=1):
         (tmp_path / "photos" / f"2026-03-0{day}").mkdir(parents=True)
         size = 64 - 4 * day  # sizes differ: labels meant for the other date would not fit
@@ -181,7 +180,7 @@ def test_track_output_edited_afterwards_counts_as_a_correction(tmp_path, write_s
     assert saved_correction(image, out).corrected
 
 
-def test_each_tray_position_is_its_own_plant(tmp_path):
+def test_each_tray_position_is_its_own_plant(write_photo, tmp_path):
     left, right = _rosette_series(7, dates=3, shape=(120, 120)), _rosette_series(8, dates=3, shape=(120, 120))
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -218,7 +217,7 @@ def test_metadata_is_joined_and_mismatches_are_named(tmp_path, write_series):
         track_series([tmp_path / "photos"], tmp_path / "out", metadata_path=table, group_by="treatment")
 
 
-def test_the_command_names_each_bad_name_once_and_writes_the_report(tmp_path, write_series, capsys):
+def test_the_command_names_each_bad_name_once_and_writes_the_report(write_photo, tmp_path, write_series, capsys):
     write_series(tmp_path / "photos", "plantA", _rosette_series(11, dates=2))
     write_photo(tmp_path / "photos" / "IMG_0001.png", np.zeros((20, 20, 3)))
     code = main(["-q", "track", str(tmp_path / "photos"), "--out", str(tmp_path / "out")])
