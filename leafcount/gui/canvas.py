@@ -21,6 +21,7 @@ from leafcount.editing.edits import (
     paint_edit,
     split_edit,
 )
+from leafcount.editing.targets import leaf_at, paint_target, split_target
 from leafcount.gui.label_layer import LabelLayer, boundary_mask, overlay_lut
 from leafcount.inference.segment import Step
 
@@ -260,13 +261,8 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.set_tool(Tool.PAINT)
 
     def leaf_at(self, row: float, col: float) -> int:
-        """Leaf id under a pixel position, -1 outside the image."""
-        if self.labels is None:
-            return -1
-        r, c = int(round(row)), int(round(col))
-        if 0 <= r < self.labels.shape[0] and 0 <= c < self.labels.shape[1]:
-            return int(self.labels[r, c])
-        return -1
+        """Leaf id under a pixel position, -1 outside the image (or without labels)."""
+        return leaf_at(self.labels, row, col) if self.labels is not None else -1
 
     # -- mouse ----------------------------------------------------------------
 
@@ -333,20 +329,10 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.edit_made.emit(edit)
 
     def _paint_leaf(self, start: tuple[float, float]) -> int:
-        """The selected leaf, else the leaf where the stroke starts, else a new one."""
-        if self.selected_leaf:
-            return self.selected_leaf
-        under = self.leaf_at(*start)
-        return under if under > 0 else next_free_label(self.labels)
+        return paint_target(self.labels, self.selected_leaf, start)
 
     def _split_leaf(self, points: list[tuple[float, float]]) -> int:
-        """The selected leaf if the line crosses it, else the leaf the line crosses most."""
-        crossed = [leaf for leaf in (self.leaf_at(r, c) for r, c in _densified(points)) if leaf > 0]
-        if not crossed:
-            return 0
-        if self.selected_leaf in crossed:
-            return self.selected_leaf
-        return int(np.bincount(crossed).argmax())
+        return split_target(self.labels, self.selected_leaf, points)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self._shape is None:
@@ -389,11 +375,3 @@ def _highlight_lut() -> np.ndarray:
     lut[:, 3] = np.linspace(0, 150, 256).astype(np.uint8)
     return lut
 
-
-def _densified(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points every pixel or so along a polyline."""
-    out = [points[0]]
-    for (r0, c0), (r1, c1) in zip(points, points[1:]):
-        n = int(max(abs(r1 - r0), abs(c1 - c0))) + 1
-        out.extend((r0 + (r1 - r0) * t, c0 + (c1 - c0) * t) for t in np.linspace(0, 1, n + 1)[1:])
-    return out

@@ -1,20 +1,20 @@
-"""Connects the editing actions and the canvas to the current image's undo stack."""
+"""Connects the editing actions and the canvas to the current image's history."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
+from leafcount.editing.changes import HandEdit
 from leafcount.editing.edits import LabelEdit, delete_edit, fill_holes_edit
 from leafcount.gui.actions import WindowActions
 from leafcount.gui.canvas import Canvas, Tool
-from leafcount.gui.commands import HandEditCommand
 from leafcount.gui.document import ImageDoc
 
 BRUSH_RADII = (1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48, 64, 85, 113, 150)
 
 
 class Editor(QObject):
-    """Turns editing intents into HandEditCommands on the current document."""
+    """Turns editing intents into hand edits of the current document."""
 
     def __init__(self, canvas: Canvas, actions: WindowActions, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,7 +35,7 @@ class Editor(QObject):
 
     def push(self, edit: LabelEdit) -> None:
         if self.doc is not None:
-            self.doc.undo_stack.push(HandEditCommand(self.doc, edit))
+            self.doc.push(HandEdit(edit))
 
     def push_built(self, build) -> None:
         """An edit of the selected leaf (delete, fill holes)."""

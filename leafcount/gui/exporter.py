@@ -33,11 +33,12 @@ from PySide6.QtWidgets import (
 import leafcount
 from leafcount.errors import ConfigError
 from leafcount.gui.app import DEMO_DIR
-from leafcount.gui.document import ImageDoc, ImageStatus
+from leafcount.editing.document import ImageStatus
+from leafcount.gui.document import ImageDoc
 from leafcount.gui.errors import show_error
-from leafcount.gui.export_labels import UnsavedLabels
+from leafcount.gui.export_labels import UnsavedLabels, write_report_with_unsaved
 from leafcount.gui.session import FolderSession
-from leafcount.gui.workers import JobRunner, ReportWorker
+from leafcount.gui.workers import JobRunner, Worker
 from leafcount.analysis.report import ReportSummary
 from leafcount.analysis.scale import read_folder_scale
 
@@ -232,11 +233,17 @@ class Exporter(QObject):
         if self.is_busy:
             return
         unsaved = [
-            UnsavedLabels(doc.path, doc.packed_labels(), doc.sidecar_meta())
+            UnsavedLabels(doc.path, doc.packed_labels(), doc.file_shape, doc.sidecar_meta())
             for doc in self.session.docs if request.include_unsaved and doc.status is ImageStatus.MODEL
         ]
-        worker = ReportWorker(request.labels_dir, request.out_dir, request.images_dir,
-                              request.truth_dir, request.px_per_mm, unsaved)
+
+        def job(cancel, emit):
+            return write_report_with_unsaved(
+                request.labels_dir, request.out_dir, unsaved, images_dir=request.images_dir,
+                truth_dir=request.truth_dir, px_per_mm=request.px_per_mm,
+                on_progress=lambda done, total: emit((done, total)), cancel=cancel)
+
+        worker = Worker(job, "report")
         self.progress = QProgressDialog("Measuring the leaves of every image…", "Cancel", 0, 0, self._window)
         self.progress.setWindowTitle("Export report")
         self.progress.setWindowModality(Qt.WindowModality.WindowModal)
@@ -244,8 +251,8 @@ class Exporter(QObject):
         self.progress.setAutoClose(False)
         self.progress.setAutoReset(False)
         self.progress.canceled.connect(self.runner.cancel)  # the worker's own thread is busy: set its token from here
-        worker.progress_changed.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_finished)
         worker.cancelled.connect(self._on_cancelled)
         worker.failed.connect(self._on_failed)
         self.runner.start(worker)
@@ -261,8 +268,9 @@ class Exporter(QObject):
         self.progress = None
         self.busy_changed.emit(False)
 
-    @Slot(int, int)
-    def _on_progress(self, done: int, total: int) -> None:
+    @Slot(object)
+    def _on_progress(self, progress: tuple[int, int]) -> None:
+        done, total = progress
         if self.progress is not None:
             self.progress.setMaximum(total)
             self.progress.setValue(done)

@@ -9,6 +9,9 @@ picks it.
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -18,27 +21,72 @@ from leafcount.errors import CheckpointError
 from leafcount.finetune import (
     FineTuneResult,
     checkpoints_dir,
+    fine_tune,
     list_checkpoints,
     new_checkpoint_path,
 )
-from leafcount.gui.document import ImageStatus
+from leafcount.editing.document import ImageStatus
 from leafcount.gui.errors import show_error
 from leafcount.gui.fine_tune_panel import FineTunePanel
 from leafcount.gui.models_view import ModelsView
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
-from leafcount.gui.workers import FineTuneWorker, JobRunner
+from leafcount.gui.workers import JobRunner, Worker
 from leafcount.model.checkpoint import (
     CheckpointInfo,
     find_default_model,
     read_checkpoint_info,
 )
+from leafcount.train import TrainEvent
 
 
 def metric_change(before: dict[str, float], after: dict[str, float]) -> str:
     """``held-out SBD 7.1 → 49.0 %, |DiC| 2.00 → 1.00``."""
     return (f"held-out SBD {100 * before['sbd']:.1f} → {100 * after['sbd']:.1f} %, "
             f"|DiC| {before['abs_dic']:.2f} → {after['abs_dic']:.2f}")
+
+
+@dataclass(frozen=True)
+class LossPoints:
+    """Training losses since the last batch: [(iteration, loss), ...] and the time trained."""
+
+    points: list[tuple[int, float]]
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class HeldOutScores:
+    iteration: int
+    metrics: dict[str, float]
+
+
+class LossBatches:
+    """``fine_tune``'s events as progress items: losses in batches at most every
+    ``EVERY_S`` (a tiny model trains hundreds of iterations a second), held-out scores at once."""
+
+    EVERY_S = 0.1
+
+    def __init__(self, emit: Callable[[object], None]) -> None:
+        self._emit = emit
+        self._points: list[tuple[int, float]] = []
+        self._elapsed = 0.0
+        self._sent_at = 0.0
+
+    def __call__(self, event: TrainEvent) -> None:
+        if event.kind == "iteration":
+            self._points.append((event.iteration, event.loss))
+            self._elapsed = event.elapsed_s
+            if time.monotonic() - self._sent_at >= self.EVERY_S:
+                self.flush()
+        elif event.kind == "validation":
+            self.flush()
+            self._emit(HeldOutScores(event.iteration, dict(event.metrics)))
+
+    def flush(self) -> None:
+        if self._points:
+            self._emit(LossPoints(self._points, self._elapsed))
+            self._points = []
+        self._sent_at = time.monotonic()
 
 
 class FineTuner(QObject):
@@ -62,7 +110,8 @@ class FineTuner(QObject):
         self.session, self.segmenter, self.panel, self.models_view = session, segmenter, panel, models_view
         self.runner = JobRunner(self)
         self.shipped = find_default_model()
-        self._worker: FineTuneWorker | None = None
+        self._worker: Worker | None = None
+        self._out: Path | None = None  # the checkpoint the running fine-tune writes
         self._used: list[Path] = []  # every checkpoint loaded this session, to roll back to
         self._parent_name = ""
         session.folder_opened.connect(lambda _paths: self.refresh())
@@ -126,16 +175,23 @@ class FineTuner(QObject):
         held = [by_name[name] for name in self.panel.held_out()]
         train = [by_name[name] for name in self.panel.train_names()]
         out = new_checkpoint_path(self.checkpoints_dir)
-        worker = FineTuneWorker(
-            copy.deepcopy(model), info, out, train, held, self.session.out_dir,
-            self.panel.base_folder(), self.panel.settings(),
-        )
-        worker.progressed.connect(self.panel.add_losses)
-        worker.validated.connect(self.panel.add_held_out)
-        worker.finished.connect(self._on_finished)
+        trained = copy.deepcopy(model)  # this job's alone: the copy never comes back to the GUI thread
+        out_dir, base_folder, settings = self.session.out_dir, self.panel.base_folder(), self.panel.settings()
+
+        def job(cancel, emit):
+            batches = LossBatches(emit)
+            try:
+                return fine_tune(trained, info, out, train, held, out_dir=out_dir, base_folder=base_folder,
+                                 settings=settings, on_event=batches, cancel=cancel)
+            finally:
+                batches.flush()
+
+        worker = Worker(job, "fine-tune")
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_finished)
         worker.cancelled.connect(self._on_cancelled)
         worker.failed.connect(self._on_failed)
-        self._worker, self._parent_name = worker, info.name
+        self._worker, self._out, self._parent_name = worker, out, info.name
         self.panel.begin_run(info.name)
         self.runner.start(worker)
         self.busy_changed.emit(True)
@@ -169,12 +225,19 @@ class FineTuner(QObject):
         return f"{how}: now using {path.stem} ({change}). Roll back in the Models list."
 
     @Slot(object)
+    def _on_progress(self, item: LossPoints | HeldOutScores) -> None:
+        if isinstance(item, LossPoints):
+            self.panel.add_losses(item.points, item.elapsed_s)
+        else:
+            self.panel.add_held_out(item.iteration, item.metrics)
+
+    @Slot(object)
     def _on_finished(self, result: FineTuneResult) -> None:
         self._end(self._kept(result.path, result.baseline, result.metrics, "Done"))
 
     @Slot()
     def _on_cancelled(self) -> None:
-        out = self._worker.out
+        out = self._out
         try:
             meta = read_checkpoint_info(out).meta
         except CheckpointError:  # stopped while the images were being read: nothing written

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle
 
-from leafcount.gui.document import ImageStatus
+from leafcount.editing.document import ImageStatus
 
 THUMBNAIL_SIZE = 72
 BADGE_SIZE = 26

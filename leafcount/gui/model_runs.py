@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from leafcount.gui.actions import WindowActions
-from leafcount.gui.document import failure_text
+from leafcount.editing.document import failure_text
 from leafcount.gui.errors import show_error
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
@@ -57,6 +57,7 @@ class ModelRuns(QObject):
 
         session.current_changed.connect(self._forget_pending)
         trays.detection_ended.connect(self._on_detection_ended)
+        trays.panel.segment_clicked.connect(self.segment)
         segmenter.failed.connect(self._on_job_failed)
         segmenter.run_finished.connect(
             lambda doc: status.showMessage(f"{doc.name}: {doc.leaf_count} leaves found.", 5_000)
@@ -77,7 +78,7 @@ class ModelRuns(QObject):
             self.status.showMessage(f"Looking for the plants of {doc.name}…")
             return
         if self.trays.is_active:
-            self.trays.segment()
+            self.trays.segment(self.actions.crf.isChecked())
             return
         self.steps.begin_run()
         self.segmenter.segment(doc, self.steps.config, self.actions.crf.isChecked())

@@ -7,12 +7,14 @@ read, the next readable one opens instead, so Segment has an image to work on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from leafcount.data.folder import read_image
 from leafcount.errors import ImageReadError
 from leafcount.gui import prompts
 from leafcount.gui.document import ImageDoc
@@ -20,7 +22,19 @@ from leafcount.gui.errors import show_error
 from leafcount.gui.image_list import THUMBNAIL_SIZE, ImageListView
 from leafcount.gui.session import FolderSession
 from leafcount.gui.status_bar import StatusBar
-from leafcount.gui.workers import JobRunner, ThumbnailWorker
+from leafcount.gui.workers import JobRunner, Worker
+
+
+def thumbnails(paths: Sequence[Path], size: int) -> Iterator[tuple[Path, np.ndarray]]:
+    """Small previews (h, w, 3) uint8 of the images, at most about ``size`` a side;
+    an unreadable image just has none."""
+    for path in paths:
+        try:
+            image = read_image(path, max_pixels=16 * size * size)
+        except Exception:  # noqa: BLE001 - the image list names unreadable images itself
+            continue
+        step = max(1, max(image.shape[:2]) // size)
+        yield path, (image[::step, ::step] * 255 + 0.5).astype(np.uint8)
 
 
 class Navigator(QObject):
@@ -145,8 +159,9 @@ class Navigator(QObject):
         self.image_list.set_images(paths)
         for row in range(len(paths)):
             self.show_status(row)
-        self.thumbnails.start(worker := ThumbnailWorker(paths, THUMBNAIL_SIZE))
-        worker.thumbnail_ready.connect(self.image_list.set_thumbnail)
+        worker = Worker(lambda _cancel, _emit: thumbnails(paths, THUMBNAIL_SIZE), "thumbnails")
+        worker.yielded.connect(self._on_thumbnail_yielded)
+        self.thumbnails.start(worker)
         bad = [doc.saved.problem for doc in self.session.docs if doc.saved is not None and doc.saved.problem]
         if len(bad) == 1:
             self.status.showMessage(f"{bad[0]}: its labels are used without it (marked in the list).", 20_000)
@@ -154,6 +169,10 @@ class Navigator(QObject):
             self.status.showMessage(f"{len(bad)} corrections sidecars could not be read: their labels are used "
                                     "without them (marked in the list).", 20_000)
         self.folder_shown.emit()
+
+    @Slot(object)
+    def _on_thumbnail_yielded(self, preview: tuple[Path, np.ndarray]) -> None:
+        self.image_list.set_thumbnail(*preview)
 
     def _offer_recovery(self, doc: ImageDoc) -> None:
         if self.look_only:  # the autosave stays for the next real session

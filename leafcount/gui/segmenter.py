@@ -1,38 +1,65 @@
-"""Runs the model for the window: one image step by step, a new threshold, or the whole folder.
+"""Runs the model for the window: one image, a new threshold, or the whole folder.
 
-Each job is a worker on its own thread; results come back here on the GUI
-thread and go into the documents, through the undo stack whenever they would
-replace hand edits or saved labels.
+Every job is the core's :func:`leafcount.inference.pipeline.segment_photo`
+(or its ``redecode``) on a :class:`~leafcount.gui.workers.Worker`; results
+come back here on the GUI thread and go into the documents, through the
+history whenever they would replace hand edits or saved labels.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from leafcount.inference.crf import CrfConfig
+from leafcount.analysis.plant_boxes import PlantBox
+from leafcount.cancel import CancelToken
+from leafcount.data.folder import read_image_size
+from leafcount.editing.changes import ModelRelabel
+from leafcount.editing.document import TO_SEGMENT, PackedLabels
 from leafcount.editing.edits import replace_edit
-from leafcount.gui.commands import ModelRunCommand
-from leafcount.gui.document import TO_SEGMENT, ImageDoc, ModelRun, PackedLabels
-from leafcount.gui.workers import (
-    DecodeWorker,
-    JobRunner,
-    SegmentAllWorker,
-    SegmentWorker,
-    TrayWorker,
-    Worker,
+from leafcount.errors import Cancelled
+from leafcount.gui.document import ImageDoc
+from leafcount.gui.workers import JobRunner, Worker
+from leafcount.inference.crf import CrfConfig
+from leafcount.inference.pipeline import (
+    PipelineResult,
+    PipelineSettings,
+    read_working_photo,
+    redecode,
+    run_pipeline,
+    segment_photo,
 )
-from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
-from leafcount.model.ris import RIS
-from leafcount.analysis.plant_boxes import PlantBox, plants_to_meta
+from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig, Step
 from leafcount.inference.tray import PlantResult
+from leafcount.model.checkpoint import CheckpointInfo, load_checkpoint
+from leafcount.model.ris import RIS
 
-MODEL_JOBS = (SegmentWorker, SegmentAllWorker, TrayWorker)  # one of these at a time
+MODEL_JOB, DECODE_JOB, BATCH_JOB = "segment", "decode", "segment all"
+MODEL_JOBS = (MODEL_JOB, BATCH_JOB)  # one of these at a time
+
+
+@dataclass(frozen=True)
+class PackedResult:
+    """A pipeline result for an image that is not open: its labels packed (keep them small)."""
+
+    labels: PackedLabels
+    full_shape: tuple[int, int]
+    run: ModelRun
+    steps: list[Step]
+    plants: list[PlantResult]
+    notes: tuple[str, ...]
+    areas: np.ndarray
+
+    @classmethod
+    def pack(cls, result: PipelineResult) -> PackedResult:
+        return cls(PackedLabels.pack(result.labels), result.full_shape, result.run, result.steps, result.plants,
+                   result.notes, result.areas)
 
 
 def apply_model_labels(
@@ -43,14 +70,48 @@ def apply_model_labels(
     text: str,
     areas: np.ndarray | None = None,
 ) -> None:
-    """Give ``doc`` new model labels; undoable when they replace work."""
+    """New model labels decoded from ``doc``'s own steps; undoable when they replace work."""
     if not doc.has_labels or not doc.holds_work:
         doc.set_model_result(labels, steps, run, areas)
         return
     if isinstance(labels, PackedLabels):
         labels = labels.unpack()
-    edit = replace_edit(doc.labels, labels, text)
-    doc.undo_stack.push(ModelRunCommand(doc, edit, steps, run, text))
+    doc.push(ModelRelabel(replace_edit(doc.labels, labels, text), steps, run, text))
+
+
+def apply_model_result(doc: ImageDoc, result: PipelineResult | PackedResult, text: str) -> None:
+    """A pipeline run's labels, steps, notes and plants into ``doc``; undoable when they replace work."""
+    doc.file_shape = result.full_shape
+    plants = list(result.plants) if result.plants else None
+    if not doc.has_labels or not doc.holds_work:
+        doc.set_model_result(result.labels, result.steps, result.run, result.areas, notes=result.notes,
+                             plants=plants)
+        return
+    labels = result.labels.unpack() if isinstance(result.labels, PackedLabels) else result.labels
+    doc.push(ModelRelabel(replace_edit(doc.labels, labels, text), result.steps, result.run, text, result.notes,
+                          plants))
+
+
+def segment_each(
+    model: RIS,
+    info: CheckpointInfo,
+    paths: Sequence[Path],
+    settings: Mapping[Path, PipelineSettings],
+    cancel: CancelToken,
+) -> Iterator[tuple[Path, PackedResult | Exception, int]]:
+    """Segment all's job: each image through the pipeline, one after another; yields
+    (path, result, images done), the result's labels packed (these images are not
+    open: keep them small), or the exception when the image failed."""
+    for done, path in enumerate(paths, start=1):
+        cancel.raise_if_cancelled()
+        try:
+            result = run_pipeline(model, info, read_working_photo(path), read_image_size(path), settings[path], cancel)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported per image, the batch goes on
+            yield path, exc, done
+        else:
+            yield path, PackedResult.pack(result), done
 
 
 class Segmenter(QObject):
@@ -76,19 +137,17 @@ class Segmenter(QObject):
         self.model: RIS | None = None
         self.info: CheckpointInfo | None = None
         self._context: dict[Worker, tuple] = {}
-        self._latest_decode: dict[ImageDoc, DecodeWorker] = {}
+        self._latest_decode: dict[ImageDoc, Worker] = {}
 
-    def _run(self, config: SegmentConfig, crf: bool) -> ModelRun:
-        created = str(self.info.meta.get("created", ""))
-        return ModelRun(self.info.name, config, crf, created)
-
-    def _crf(self, crf: bool) -> CrfConfig | None:
-        """The loaded checkpoint's CRF settings when the CRF step is on."""
-        return CrfConfig.for_checkpoint(self.info.meta) if crf else None
+    def settings(self, config: SegmentConfig, crf: bool, plants: Sequence[PlantBox] | None = None,
+                 tray: str = "off") -> PipelineSettings:
+        """The pipeline's settings: the loaded checkpoint's CRF settings when the CRF step is on."""
+        crf_config = CrfConfig.for_checkpoint(self.info.meta) if crf else None
+        return PipelineSettings(config, crf_config, tray, tuple(plants) if plants else None)
 
     @property
     def is_busy(self) -> bool:
-        return any(isinstance(w, MODEL_JOBS) for w in self._context)
+        return any(worker.kind in MODEL_JOBS for worker in self._context)
 
     def load_model(self, path: Path) -> None:
         """Load a checkpoint; raises CheckpointError and keeps the old model then."""
@@ -96,19 +155,14 @@ class Segmenter(QObject):
         self.model, self.info = model, info
         self.model_changed.emit(info)
 
-    def segment(self, doc: ImageDoc, config: SegmentConfig, crf: bool) -> None:
-        worker = SegmentWorker(self.model, doc.image, config, self._crf(crf))
-        self._context[worker] = (doc, self._run(config, crf))
-        worker.step_ready.connect(self._on_step_ready)
-        worker.finished.connect(self._on_segment_finished)
-        self._start(worker)
-
-    def segment_tray(self, doc: ImageDoc, plants: list[PlantBox], config: SegmentConfig) -> None:
-        """Every plant of a tray photo, leaf by leaf, into one label image."""
-        worker = TrayWorker(self.model, doc.image, plants, config)
-        self._context[worker] = (doc, self._run(config, False))
-        worker.plant_done.connect(self._on_tray_plant_done)
-        worker.finished.connect(self._on_tray_finished)
+    def segment(self, doc: ImageDoc, config: SegmentConfig, crf: bool, plants: Sequence[PlantBox] = ()) -> None:
+        """The open image: one plant step by step, or the tray ``plants`` plant by plant."""
+        model, info, photo, shape = self.model, self.info, doc.photo, doc.file_shape
+        settings = self.settings(config, crf, plants)
+        worker = Worker(lambda cancel, _emit: segment_photo(model, info, photo, shape, settings, cancel), MODEL_JOB)
+        self._context[worker] = (doc,)
+        worker.yielded.connect(self._on_segment_yielded)
+        worker.returned.connect(self._on_segment_returned)
         self._start(worker)
 
     def redecode(self, doc: ImageDoc, config: SegmentConfig, crf: bool) -> None:
@@ -116,12 +170,13 @@ class Segmenter(QObject):
         previous = self._latest_decode.get(doc)
         if previous is not None:
             previous.cancel()
-        worker = DecodeWorker(doc.steps, doc.image, config, self._crf(crf))
+        steps, image, crf_config = list(doc.steps), doc.image, self.settings(config, crf).crf
+        worker = Worker(lambda _cancel, _emit: redecode(steps, image, config, crf_config), DECODE_JOB)
         run = dataclasses.replace(doc.run, config=config, crf=crf)
         old = doc.run.config.stop_threshold
         self._context[worker] = (doc, run, f"stop threshold {old:.2f} → {config.stop_threshold:.2f}")
         self._latest_decode[doc] = worker
-        worker.finished.connect(self._on_decode_finished)
+        worker.returned.connect(self._on_decode_returned)
         self._start(worker)
 
     def segment_all(
@@ -132,17 +187,20 @@ class Segmenter(QObject):
         trays: Mapping[Path, Sequence[PlantBox]] | None = None,
     ) -> int:
         """Segment every image not segmented yet, again those that failed before
-        (``trays``: the plant boxes of tray images, by path); returns how many will run."""
+        (``trays``: the plant boxes of tray images, by path; the others are checked
+        for a tray, as ``leafcount segment`` does); returns how many will run."""
         todo = {doc.path: doc for doc in docs if doc.status in TO_SEGMENT}
         if not todo:
             return 0
-        worker = SegmentAllWorker(self.model, list(todo), config, self._crf(crf), trays)
-        self._context[worker] = (todo, self._run(config, crf))
-        worker.progress_changed.connect(self.batch_progress)
-        worker.image_done.connect(self._on_batch_image_done)
-        worker.image_failed.connect(self._on_batch_image_failed)
-        worker.finished.connect(self._on_batch_finished)
+        trays = dict(trays or {})
+        settings = {path: self.settings(config, crf, trays.get(path), "auto") for path in todo}
+        model, info, paths = self.model, self.info, list(todo)
+        worker = Worker(lambda cancel, _emit: segment_each(model, info, paths, settings, cancel), BATCH_JOB)
+        self._context[worker] = (todo,)
+        worker.yielded.connect(self._on_batch_yielded)
+        worker.returned.connect(self._on_batch_returned)
         self._start(worker)
+        self.batch_progress.emit(0, len(todo))
         return len(todo)
 
     def cancel(self) -> None:
@@ -156,70 +214,61 @@ class Segmenter(QObject):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
         self.runner.start(worker)
-        if isinstance(worker, MODEL_JOBS):
+        if worker.kind in MODEL_JOBS:
             self.busy_changed.emit(True)
 
     def _end(self, worker: Worker) -> tuple:
         """Forget a worker that reported its outcome; the model is free again after this."""
         context = self._context.pop(worker)
-        if isinstance(worker, DecodeWorker) and self._latest_decode.get(context[0]) is worker:
+        if worker.kind == DECODE_JOB and self._latest_decode.get(context[0]) is worker:
             del self._latest_decode[context[0]]
-        if isinstance(worker, MODEL_JOBS) and not self.is_busy:
+        if worker.kind in MODEL_JOBS and not self.is_busy:
             self.busy_changed.emit(False)
         return context
 
     @Slot(object)
-    def _on_step_ready(self, step: Step) -> None:
-        doc, _ = self._context[self.sender()]
-        self.step_ready.emit(doc, step)
+    def _on_segment_yielded(self, event: object) -> None:
+        (doc,) = self._context[self.sender()]
+        if isinstance(event, Step):
+            self.step_ready.emit(doc, event)
+        elif isinstance(event, PlantResult):
+            self.tray_plant_done.emit(doc, event)
 
-    @Slot(object, object, object)
-    def _on_segment_finished(self, labels: np.ndarray, steps: list[Step], areas: np.ndarray) -> None:
-        doc, run = self._end(self.sender())
-        apply_model_labels(doc, labels, steps, run, f"segment with {run.model_name}", areas)
+    @Slot(object)
+    def _on_segment_returned(self, result: PipelineResult) -> None:
+        (doc,) = self._end(self.sender())
+        kind = "segment tray" if result.plants else "segment"
+        apply_model_result(doc, result, f"{kind} with {result.run.model_name}")
+        if result.plants:
+            self.tray_finished.emit(doc, result.plants)
         self.run_finished.emit(doc)
 
     @Slot(object)
-    def _on_tray_plant_done(self, result: PlantResult) -> None:
-        doc, _ = self._context[self.sender()]
-        self.tray_plant_done.emit(doc, result)
-
-    @Slot(object, object, object)
-    def _on_tray_finished(self, labels: np.ndarray, results: list[PlantResult], areas: np.ndarray) -> None:
-        doc, run = self._end(self.sender())
-        apply_model_labels(doc, labels, [], run, f"segment tray with {run.model_name}", areas)
-        self.tray_finished.emit(doc, results)
-        self.run_finished.emit(doc)
-
-    @Slot(object, object)
-    def _on_decode_finished(self, labels: np.ndarray, areas: np.ndarray) -> None:
+    def _on_decode_returned(self, decoded: tuple[np.ndarray, np.ndarray]) -> None:
         worker = self.sender()
         is_latest = self._latest_decode.get(self._context[worker][0]) is worker
         doc, run, text = self._end(worker)
         if is_latest:  # else a newer threshold is being decoded
+            labels, areas = decoded
             apply_model_labels(doc, labels, doc.steps, run, text, areas)
             self.decoded.emit(doc)
 
-    @Slot(object, object, object, object, object)
-    def _on_batch_image_done(
-        self, path: Path, labels: PackedLabels, steps: list[Step], areas: np.ndarray, plants: list[PlantBox]
-    ) -> None:
-        todo, run = self._context[self.sender()]
+    @Slot(object)
+    def _on_batch_yielded(self, item: tuple) -> None:
+        (todo,) = self._context[self.sender()]
+        path, outcome, done = item
         doc = todo[path]
-        if doc.status in TO_SEGMENT:  # not drawn on by hand meanwhile
-            if plants:  # saved with the labels; tray mode shows them when the image is opened
-                doc.extra_meta["plants"] = plants_to_meta(plants)
-            apply_model_labels(doc, labels, steps, run, f"segment with {run.model_name}", areas)
-        self.batch_image_done.emit(path)
+        if isinstance(outcome, Exception):
+            doc.mark_failed(outcome)
+            self.batch_image_failed.emit(path, outcome)
+        else:
+            if doc.status in TO_SEGMENT:  # not drawn on by hand meanwhile
+                apply_model_result(doc, outcome, f"segment with {outcome.run.model_name}")
+            self.batch_image_done.emit(path)
+        self.batch_progress.emit(done, len(todo))
 
-    @Slot(object, object)
-    def _on_batch_image_failed(self, path: Path, exc: BaseException) -> None:
-        todo, _ = self._context[self.sender()]
-        todo[path].mark_failed(exc)
-        self.batch_image_failed.emit(path, exc)
-
-    @Slot()
-    def _on_batch_finished(self) -> None:
+    @Slot(object)
+    def _on_batch_returned(self, _nothing: object) -> None:
         self._end(self.sender())
         self.batch_ended.emit(True)
 
@@ -227,7 +276,7 @@ class Segmenter(QObject):
     def _on_failed(self, exc: BaseException) -> None:
         worker = self.sender()
         self._end(worker)
-        if isinstance(worker, SegmentAllWorker):
+        if worker.kind == BATCH_JOB:
             self.batch_ended.emit(False)
         self.failed.emit(exc)
 
@@ -235,7 +284,7 @@ class Segmenter(QObject):
     def _on_cancelled(self) -> None:
         worker = self.sender()
         context = self._end(worker)
-        if isinstance(worker, (SegmentWorker, TrayWorker)):
+        if worker.kind == MODEL_JOB:
             self.run_cancelled.emit(context[0])
-        elif isinstance(worker, SegmentAllWorker):
+        elif worker.kind == BATCH_JOB:
             self.batch_ended.emit(False)

@@ -10,7 +10,7 @@ from PySide6.QtGui import QUndoGroup
 from leafcount.io.corrections import clear_recovery, read_recovery, write_recovery
 from leafcount.data.folder import list_images
 from leafcount.editing.edits import replace_edit
-from leafcount.gui.commands import RestoreCommand
+from leafcount.editing.changes import Restore
 from leafcount.gui.document import ImageDoc
 
 AUTOSAVE_INTERVAL_MS = 5_000
@@ -120,7 +120,7 @@ class FolderSession(QObject):
         if doc.labels is None:
             doc.start_empty()
         edit = replace_edit(doc.labels, labels, "restore autosaved edits")
-        doc.undo_stack.push(RestoreCommand(doc, edit, sidecar.manual_ids))
+        doc.push(Restore(edit, sidecar.manual_ids))
 
     def forget_recovery(self, doc: ImageDoc) -> None:
         clear_recovery(doc.path, doc.out_dir)

@@ -1,11 +1,13 @@
 """Tray mode: the plants of a tray photo, each segmented leaf by leaf into one label image.
 
 The tray's labels are the document's labels, so every edit, undo and save
-works on the whole tray as on any image; the plant boxes travel in the
-sidecar (``"plants"``) when the labels are saved, and come back with them.
-Each plant keeps the steps of its last segmentation for the step view.
-An image opened for the first time is checked in the background and enters
-tray mode by itself when it holds several plants (``looks_like_tray``).
+works on the whole tray as on any image; the plant boxes and each plant's
+last segmentation (its steps, for the step view) live in the document too,
+travel in the sidecar (``"plants"``) when the labels are saved, and come back
+with them. Moving, adding or removing a box is an undoable change that makes
+the document dirty. An image opened for the first time is checked in the
+background and enters tray mode by itself when it holds several plants
+(``looks_like_tray``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from leafcount.analysis.plant_boxes import PlantBox, plant_leaf_counts, plant_name
+from leafcount.editing.changes import PlantBoxesChange
+from leafcount.editing.plant_layout import new_plant_at, reindexed
 from leafcount.errors import ConfigError
 from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
@@ -28,47 +32,18 @@ from leafcount.gui.session import FolderSession
 from leafcount.gui.step_controller import StepController
 from leafcount.gui.tray_overlay import TrayOverlay
 from leafcount.gui.tray_panel import TrayPanel
-from leafcount.gui.workers import DetectPlantsWorker, JobRunner
-from leafcount.analysis.plant_boxes import (
-    PlantBox,
-    plant_leaf_counts,
-    plant_name,
-    plants_from_meta,
-    plants_to_meta,
-)
-from leafcount.inference.tray import PlantResult, looks_like_tray, parse_grid
+from leafcount.gui.workers import JobRunner, Worker
+from leafcount.inference.tray import PlantResult, detect_plants, looks_like_tray, parse_grid
 
 COUNT_DELAY_MS = 150  # recount after a burst of edits, not after each
 
 
-def reindexed(plants: list[PlantBox]) -> list[PlantBox]:
-    """Row by row, left to right, numbered in that order."""
-    ordered = sorted(plants, key=lambda p: (p.row, p.col, p.left))
-    return [dataclasses.replace(p, index=i) for i, p in enumerate(ordered)]
-
-
-def new_plant_at(plants: list[PlantBox], row: float, col: float, shape: tuple[int, int]) -> PlantBox:
-    """A box centred on a click, as big as a typical plant, in the nearest row and column."""
-    if plants:
-        height = int(np.median([p.height for p in plants]))
-        width = int(np.median([p.width for p in plants]))
-        nearest_row = min(plants, key=lambda p: abs((p.top + p.bottom) / 2 - row))
-        nearest_col = min(plants, key=lambda p: abs((p.left + p.right) / 2 - col))
-        grid_row = nearest_row.row if abs((nearest_row.top + nearest_row.bottom) / 2 - row) < height / 2 else (
-            max(p.row for p in plants) + 1)
-        grid_col = nearest_col.col if abs((nearest_col.left + nearest_col.right) / 2 - col) < width / 2 else (
-            max(p.col for p in plants) + 1)
-    else:
-        height = width = max(2, min(shape) // 5)
-        grid_row = grid_col = 0
-    top, left = int(np.clip(row - height / 2, 0, shape[0] - 2)), int(np.clip(col - width / 2, 0, shape[1] - 2))
-    return PlantBox(len(plants), grid_row, grid_col, top, left, min(shape[0], top + height), min(shape[1], left + width))
-
-
-@dataclass
+@dataclass(frozen=True)
 class Plant:
+    """One plant of the open tray as the document has it: its box and last segmentation."""
+
     box: PlantBox
-    result: PlantResult | None = None  # its last segmentation (steps for the step view)
+    result: PlantResult | None = None
 
 
 class TrayController(QObject):
@@ -96,8 +71,7 @@ class TrayController(QObject):
         self.overlay = TrayOverlay(canvas.view, self)
         self.doc: ImageDoc | None = None
         self.chosen: int | None = None
-        self._trays: dict[ImageDoc, list[Plant]] = {}
-        self._detecting: dict[DetectPlantsWorker, tuple[ImageDoc, bool]] = {}  # doc, found by itself
+        self._detecting: dict[Worker, tuple[ImageDoc, bool]] = {}  # doc, found by itself
         self._checked: set[Path] = set()  # images already looked at for a tray
         self._count_timer = QTimer(self)
         self._count_timer.setSingleShot(True)
@@ -108,7 +82,6 @@ class TrayController(QObject):
         session.current_changed.connect(self._on_current_changed)
         action.toggled.connect(self._on_action_toggled)
         panel.detect_clicked.connect(lambda: self.detect())
-        panel.segment_clicked.connect(self.segment)
         panel.remove_clicked.connect(self.remove_chosen)
         panel.plant_chosen.connect(lambda position: self.choose(position, zoom=True))
         self.overlay.box_edited.connect(self._on_box_edited)
@@ -120,11 +93,12 @@ class TrayController(QObject):
 
     @property
     def plants(self) -> list[Plant]:
-        return self._trays.get(self.doc, []) if self.doc is not None else []
+        doc = self.doc
+        return [Plant(box, doc.plant_result(box)) for box in doc.plants] if self.is_active else []
 
     def boxes_by_path(self) -> dict[Path, list[PlantBox]]:
         """The plant boxes of every image known to be a tray, for Segment all."""
-        return {doc.path: [plant.box for plant in plants] for doc, plants in self._trays.items() if plants}
+        return {doc.path: list(doc.plants) for doc in self.session.docs if doc.is_tray}
 
     @property
     def is_detecting(self) -> bool:
@@ -133,7 +107,7 @@ class TrayController(QObject):
 
     @property
     def is_active(self) -> bool:
-        return self.doc is not None and self.doc in self._trays
+        return self.doc is not None and self.doc.is_tray
 
     # -- entering and leaving ---------------------------------------------------
 
@@ -160,9 +134,10 @@ class TrayController(QObject):
             show_error(self._window, exc)
             self._sync_action()
             return False
-        worker = DetectPlantsWorker(doc.image, grid)
+        image = doc.image
+        worker = Worker(lambda _cancel, _emit: detect_plants(image, grid), "detect plants")
         self._detecting[worker] = (doc, automatic)
-        worker.finished.connect(self._on_detected)
+        worker.returned.connect(self._on_detected)
         worker.failed.connect(self._on_detect_failed)
         worker.cancelled.connect(self._on_detect_cancelled)
         self.runner.start(worker)
@@ -175,24 +150,23 @@ class TrayController(QObject):
         """Back to one plant per image; the labels stay as they are."""
         if not self.is_active:
             return
-        del self._trays[self.doc]
-        self.doc.extra_meta["plants"] = None  # a later save says it is no tray any more
         self.chosen = None
+        self.doc.set_plants(())  # a later save says it is no tray any more
         self.steps.show_doc_steps()
-        self._show()
 
     def shutdown(self) -> bool:
         return self.runner.shutdown()
 
     # -- segmentation -----------------------------------------------------------
 
-    def segment(self) -> None:
+    def segment(self, crf: bool) -> None:
+        """Every plant of the open tray, leaf by leaf (with the CRF when ``crf``, as ``leafcount segment``)."""
         doc = self.doc
         if not self.is_active or self.segmenter.model is None or self.segmenter.is_busy:
             return
         self.chosen = None
         self.steps.show_doc_steps()
-        self.segmenter.segment_tray(doc, [plant.box for plant in self.plants], self.steps.config)
+        self.segmenter.segment(doc, self.steps.config, crf, plants=doc.plants)
         self.overlay.set_texts([f"{plant_name(p.box)} · …" for p in self.plants])
         self.overlay.set_chosen(None)
         self.panel.set_chosen(None)
@@ -234,42 +208,41 @@ class TrayController(QObject):
 
     def add_plant(self, row: float, col: float) -> None:
         shape = self.doc.image.shape[:2]
-        new = new_plant_at([p.box for p in self.plants], row, col, shape)
-        self._set_plants(self.plants + [Plant(new)])
-        self.chosen = next(i for i, p in enumerate(self.plants) if p.box.top == new.top and p.box.left == new.left)
-        self._show()
+        new = new_plant_at(self.doc.plants, row, col, shape)
+        boxes = reindexed([*self.doc.plants, new])
+        self.chosen = next(i for i, box in enumerate(boxes) if box.top == new.top and box.left == new.left)
+        self.doc.push(PlantBoxesChange(tuple(boxes), f"add plant {plant_name(new)}"))
 
     def remove_chosen(self) -> None:
         if self.chosen is None or not self.is_active:
             return
-        kept = [p for i, p in enumerate(self.plants) if i != self.chosen]
+        gone = self.doc.plants[self.chosen]
+        kept = [box for i, box in enumerate(self.doc.plants) if i != self.chosen]
         self.chosen = None
-        self._set_plants(kept)
+        self.doc.push(PlantBoxesChange(tuple(reindexed(kept)), f"remove plant {plant_name(gone)}"))
         self.steps.show_doc_steps()
-        self._show()
 
     # -- slots --------------------------------------------------------------------
 
     def _on_current_changed(self, doc: ImageDoc | None) -> None:
         if self.doc is not None:
             self.doc.labels_changed.disconnect(self._schedule_counts)
+            self.doc.plants_changed.disconnect(self._on_plants_changed)
         self.doc, self.chosen = doc, None
         if doc is not None:
             doc.labels_changed.connect(self._schedule_counts)
-            # This session's word (Segment all's boxes, or None after leaving tray mode), else the sidecar's.
-            if "plants" in doc.extra_meta:
-                known = doc.extra_meta["plants"]
-            else:
-                known = doc.saved.meta.get("plants") if doc.saved is not None else None
-            saved = plants_from_meta(known)
-            if doc not in self._trays and saved:
-                self._trays[doc] = [Plant(box) for box in saved]
-            elif doc.saved is None and doc.path not in self._checked and self.detect(automatic=True):
+            doc.plants_changed.connect(self._on_plants_changed)
+            unknown = doc.plants is None and doc.saved is None  # neither this session nor a sidecar said
+            if unknown and doc.path not in self._checked and self.detect(automatic=True):
                 self._checked.add(doc.path)  # once: leaving tray mode is not undone by coming back
         self._show()
 
+    def _on_plants_changed(self) -> None:
+        if self.chosen is not None and self.chosen >= len(self.doc.plants or ()):
+            self.chosen = None
+        self._show()
+
     def _on_folder_opened(self, _paths) -> None:
-        self._trays.clear()
         self._checked.clear()
 
     def _on_action_toggled(self, on: bool) -> None:
@@ -294,12 +267,12 @@ class TrayController(QObject):
             self.message.emit(f"No plants found in {doc.name} (plants are found by their green colour).")
             self._sync_action()
             return
-        self._trays[doc] = [Plant(box) for box in plants]
-        doc.extra_meta["plants"] = plants_to_meta(plants)
+        doc.plant_results = []
         if doc is self.doc:
             self.chosen = None
+        doc.set_plants(tuple(plants))
+        if doc is self.doc:
             self.steps.show_doc_steps()
-            self._show()
         if automatic:
             self.message.emit(f"{doc.name} looks like a tray: {len(plants)} plants found "
                               "(Tools > Tray mode off to treat it as one plant).")
@@ -321,20 +294,18 @@ class TrayController(QObject):
             show_error(self._window, exc)
 
     def _on_plant_done(self, doc: ImageDoc, result: PlantResult) -> None:
-        plants = self._trays.get(doc, [])
-        for position, plant in enumerate(plants):
-            if plant.box == result.plant:
-                plant.result = result
-                if doc is self.doc and position < len(self.overlay.items):
-                    self.overlay.items[position].set_text(self._text(plant.box, len(result.leaf_ids)))
+        if doc is not self.doc or not self.is_active:
+            return
+        for position, box in enumerate(doc.plants):
+            if box == result.plant and position < len(self.overlay.items):
+                self.overlay.items[position].set_text(self._text(box, len(result.leaf_ids)))
 
     def _on_box_edited(self, position: int, box: tuple[int, int, int, int]) -> None:
-        plants = self.plants
-        if position < len(plants):
+        boxes = list(self.doc.plants or ())
+        if position < len(boxes):
             top, left, bottom, right = box
-            plants[position].box = dataclasses.replace(plants[position].box, top=top, left=left, bottom=bottom, right=right)
-            self.doc.extra_meta["plants"] = plants_to_meta([p.box for p in plants])
-            self.update_counts()
+            boxes[position] = dataclasses.replace(boxes[position], top=top, left=left, bottom=bottom, right=right)
+            self.doc.push(PlantBoxesChange(tuple(boxes), f"move plant {plant_name(boxes[position])}"))
 
     def _on_canvas_clicked(self, row: float, col: float) -> None:
         if not self.is_active or self.doc.image is None:
@@ -353,14 +324,6 @@ class TrayController(QObject):
             self._count_timer.start()
 
     # -- private ----------------------------------------------------------------
-
-    def _set_plants(self, plants: list[Plant]) -> None:
-        boxes = reindexed([p.box for p in plants])
-        by_place = {(p.box.row, p.box.col, p.box.left, p.box.top): p for p in plants}
-        self._trays[self.doc] = [
-            Plant(box, by_place[(box.row, box.col, box.left, box.top)].result) for box in boxes
-        ]
-        self.doc.extra_meta["plants"] = plants_to_meta(boxes)
 
     def _show(self) -> None:
         self._sync_action()

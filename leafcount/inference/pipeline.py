@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from leafcount.analysis.plant_boxes import PlantBox
+from leafcount.arrays import check_image
 from leafcount.cancel import CancelToken
 from leafcount.data.folder import Photo, read_photo
 from leafcount.errors import ConfigError
@@ -165,13 +166,18 @@ def segment_photo(
     cancel : CancelToken, optional
         Checked between steps and plants; raises ``Cancelled``.
 
+    Raises
+    ------
+    ImageReadError
+        When the pixels are not an (H, W, 3) float array.
+
     Yields
     ------
     Step, PlantsFound or PlantResult
         A single plant's steps of the first pass as they are found; or a
         tray's plants, then each plant once it is segmented.
     """
-    image = photo.pixels
+    image = check_image(photo.pixels)  # a bad array fails here, before any plant is looked for
     notes = list(photo.notes) + ([GREY_NOTE] if photo.grey else [])
     boxes = _plants_to_segment(photo, settings)
     steps: list[Step] = []

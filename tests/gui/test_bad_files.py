@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QStyle
 
 from leafcount.data.synth import write_synth_folder
-from leafcount.gui.document import ImageStatus
+from leafcount.editing.document import ImageStatus
 from leafcount.gui.image_list import BADGE_SIZE
 
 TIMEOUT_MS = 30_000

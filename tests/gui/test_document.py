@@ -5,14 +5,10 @@ from PySide6.QtGui import QUndoGroup
 from leafcount.io.corrections import load_corrections
 from leafcount.data.cvppp import write_labels
 from leafcount.editing.edits import paint_edit
-from leafcount.gui.commands import HandEditCommand
-from leafcount.gui.document import (
-    UNDO_LIMIT,
-    ImageDoc,
-    ImageStatus,
-    ModelRun,
-    PackedLabels,
-)
+from leafcount.editing.changes import HandEdit
+from leafcount.editing.document import UNDO_LIMIT, ImageStatus, PackedLabels
+from leafcount.gui.document import ImageDoc
+from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig
 
 RUN = ModelRun("tiny", SegmentConfig())
@@ -33,7 +29,7 @@ def model_labels(doc) -> np.ndarray:
 
 
 def paint(doc, points, leaf, radius=3):
-    doc.undo_stack.push(HandEditCommand(doc, paint_edit(doc.labels, points, radius, leaf)))
+    doc.push(HandEdit(paint_edit(doc.labels, points, radius, leaf)))
 
 
 def test_status_follows_the_work(doc):
@@ -65,7 +61,7 @@ def test_leaf_count_and_areas_follow_edits_and_undo(doc):
         points = [tuple(rng.uniform(0, 120, 2)) for _ in range(3)]
         edit = paint_edit(doc.labels, points, rng.uniform(1, 8), int(rng.integers(1, 6)))
         if edit is not None:
-            doc.undo_stack.push(HandEditCommand(doc, edit))
+            doc.push(HandEdit(edit))
         expected = np.bincount(doc.labels.ravel())
         assert doc.leaf_count == np.count_nonzero(expected[1:])
         assert all(doc.leaf_area(i) == expected[i] for i in range(len(expected)))

@@ -12,7 +12,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton
 
 from leafcount.data.synth import write_synth_folder
-from leafcount.gui import exporter, workers
+from leafcount.gui import export_labels, exporter
 from leafcount.gui.app import DEMO_DIR
 from leafcount.gui.exporter import ExportDialog, export_notes
 from leafcount.analysis.metrics import summarize
@@ -92,7 +92,7 @@ def test_without_ground_truth_the_folder_is_offered(window, labelled_folder, tmp
 
 
 def test_cancelling_an_export_writes_nothing(window, labelled_folder, tmp_path, qtbot, dialogs, monkeypatch):
-    real = workers.write_report
+    real = export_labels.write_report
 
     def slow(*args, on_progress, **kwargs):
         def tick(done, total):
@@ -101,7 +101,7 @@ def test_cancelling_an_export_writes_nothing(window, labelled_folder, tmp_path, 
 
         return real(*args, on_progress=tick, **kwargs)
 
-    monkeypatch.setattr(workers, "write_report", slow)
+    monkeypatch.setattr(export_labels, "write_report", slow)
     out = tmp_path / "report"
     accept_export_dialog(monkeypatch, out_edit=out)
     window.open_folder(labelled_folder)

@@ -8,7 +8,7 @@ from test_responsiveness import Heartbeat
 
 from leafcount.data.synth import write_synth_folder
 from leafcount.finetune import CHECKPOINTS_DIR_NAME, FineTuneResult
-from leafcount.gui import workers
+from leafcount.gui import fine_tuner
 from leafcount.gui.fine_tune_panel import clock, remaining_seconds
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.train import resume_path
@@ -127,7 +127,7 @@ def test_a_checkpoint_that_beats_its_parent_is_used_at_once(window, labelled_fol
         save_checkpoint(out, model, {"parent": parent.name, "metrics": after, "baseline_metrics": before})
         return FineTuneResult(out, before, after)
 
-    monkeypatch.setattr(workers, "fine_tune", better)
+    monkeypatch.setattr(fine_tuner, "fine_tune", better)
     window.open_folder(labelled_folder)
     outcome = run_fine_tune(window, qtbot)
     tuned = only_checkpoint(labelled_folder)

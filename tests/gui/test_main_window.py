@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from leafcount.io.corrections import RECOVERY_DIR_NAME, load_corrections
 from leafcount.data.synth import write_synth_folder
-from leafcount.gui import workers
+from leafcount.inference import pipeline
 from leafcount.gui.canvas import Tool
-from leafcount.gui.document import ImageStatus
+from leafcount.editing.document import ImageStatus
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
 
@@ -314,15 +314,15 @@ def test_a_bad_checkpoint_gets_a_dialog_and_keeps_the_model(window, tmp_path, di
 
 
 def slow_segment_steps(monkeypatch, delay=0.2):
-    """Make every step take ``delay`` seconds (and stay cancellable) in the workers."""
-    real = workers.segment_steps
+    """Make every step take ``delay`` seconds (and stay cancellable) in the pipeline."""
+    real = pipeline.segment_steps
 
     def slow(model, image, config, cancel=None):
         for step in real(model, image, config, cancel):
             time.sleep(delay)
             yield step
 
-    monkeypatch.setattr(workers, "segment_steps", slow)
+    monkeypatch.setattr(pipeline, "segment_steps", slow)
 
 
 def test_cancel_stops_a_run_and_keeps_the_labels(window, plant_folder, qtbot, monkeypatch):

@@ -4,7 +4,7 @@ import pytest
 from leafcount.io.corrections import RECOVERY_DIR_NAME
 from leafcount.editing.edits import paint_edit
 from leafcount.errors import EmptyFolderError
-from leafcount.gui.commands import HandEditCommand
+from leafcount.editing.changes import HandEdit
 from leafcount.gui.session import FolderSession
 
 
@@ -19,7 +19,7 @@ def session(qtbot, plant_folder):
 
 def paint(session, point, leaf=1):
     doc = session.current
-    doc.undo_stack.push(HandEditCommand(doc, paint_edit(doc.labels, [point], 3, leaf)))
+    doc.push(HandEdit(paint_edit(doc.labels, [point], 3, leaf)))
 
 
 def recovery_file(folder):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leafcount.gui.document import ModelRun
+from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 
 TIMEOUT_MS = 30_000

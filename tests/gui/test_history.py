@@ -3,8 +3,9 @@ import pytest
 from PySide6.QtGui import QUndoGroup
 
 from leafcount.editing.edits import erase_edit, merge_edit, paint_edit, replace_edit
-from leafcount.gui.commands import HandEditCommand, ModelRunCommand, RestoreCommand
-from leafcount.gui.document import ImageDoc, ModelRun
+from leafcount.editing.changes import HandEdit, ModelRelabel, Restore
+from leafcount.gui.document import ImageDoc
+from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig, Step
 
 RUN = ModelRun("tiny", SegmentConfig())
@@ -24,7 +25,7 @@ def doc(qtbot, plant_folder):
 def test_push_applies_once_and_undo_redo_are_exact(doc):
     before = doc.labels.copy()
     edit = paint_edit(doc.labels, [(20, 20), (60, 50)], 4, 1)
-    doc.undo_stack.push(HandEditCommand(doc, edit))
+    doc.push(HandEdit(edit))
     after = doc.labels.copy()
     expected = before.copy()
     edit.apply(expected)
@@ -37,9 +38,9 @@ def test_push_applies_once_and_undo_redo_are_exact(doc):
 
 
 def test_hand_edits_tag_touched_leaves_and_forget_removed_ones(doc):
-    doc.undo_stack.push(HandEditCommand(doc, erase_edit(doc.labels, [(20, 20)], 3)))
+    doc.push(HandEdit(erase_edit(doc.labels, [(20, 20)], 3)))
     assert doc.manual_ids == {1}
-    doc.undo_stack.push(HandEditCommand(doc, merge_edit(doc.labels, 2, 1)))
+    doc.push(HandEdit(merge_edit(doc.labels, 2, 1)))
     assert doc.manual_ids == {2}  # leaf 1 is gone
     doc.undo_stack.undo()
     assert doc.manual_ids == {1}
@@ -48,14 +49,14 @@ def test_hand_edits_tag_touched_leaves_and_forget_removed_ones(doc):
 
 
 def test_a_model_run_over_hand_edits_undoes_back_to_them(doc):
-    doc.undo_stack.push(HandEditCommand(doc, paint_edit(doc.labels, [(100, 100)], 5, 3)))
+    doc.push(HandEdit(paint_edit(doc.labels, [(100, 100)], 5, 3)))
     edited, manual = doc.labels.copy(), doc.manual_ids
     step = Step(0, np.zeros((4, 4), np.float32), 0.9, np.zeros((2, 2), np.float32))
     model = np.zeros_like(edited)
     model[0:5, 0:5] = 1
     run = ModelRun("other", SegmentConfig(stop_threshold=0.3))
     edit = replace_edit(doc.labels, model, "segment with other")
-    doc.undo_stack.push(ModelRunCommand(doc, edit, [step], run, "segment with other"))
+    doc.push(ModelRelabel(edit, [step], run, "segment with other"))
     np.testing.assert_array_equal(doc.labels, model)
     assert doc.manual_ids == frozenset() and doc.steps == [step] and doc.run is run
     doc.undo_stack.undo()
@@ -67,7 +68,7 @@ def test_restore_brings_back_labels_and_manual_tags(doc):
     before = doc.labels.copy()
     recovered = before.copy()
     recovered[100:110, 100:110] = 9
-    doc.undo_stack.push(RestoreCommand(doc, replace_edit(doc.labels, recovered, "restore"), frozenset({9})))
+    doc.push(Restore(replace_edit(doc.labels, recovered, "restore"), frozenset({9})))
     np.testing.assert_array_equal(doc.labels, recovered)
     assert doc.manual_ids == {9} and doc.is_dirty
     doc.undo_stack.undo()
@@ -78,5 +79,5 @@ def test_restore_brings_back_labels_and_manual_tags(doc):
 def test_every_change_tells_the_views_where(doc, qtbot):
     edit = paint_edit(doc.labels, [(5, 5)], 2, 1)
     with qtbot.waitSignal(doc.labels_changed) as changed:
-        doc.undo_stack.push(HandEditCommand(doc, edit))
+        doc.push(HandEdit(edit))
     assert changed.args == [edit.box]
