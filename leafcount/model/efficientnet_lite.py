@@ -52,13 +52,28 @@ class SameConv2d(nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
         super().__init__(in_channels, out_channels, kernel, stride=stride, groups=groups, bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+        """``weight`` and ``bias`` replace the layer's own (a BatchNorm folded in)."""
+        weight = self.weight if weight is None else weight
         k, s = self.kernel_size[0], self.stride[0]
         top, bottom = same_padding(x.shape[-2], k, s)
         left, right = same_padding(x.shape[-1], k, s)
-        if top or bottom or left or right:
-            x = F.pad(x, (left, right, top, bottom))
-        return F.conv2d(x, self.weight, None, self.stride, 0, 1, self.groups)
+        if top == bottom and left == right:  # stride 1: the convolution pads by itself, without a copy
+            return F.conv2d(x, weight, bias, self.stride, (top, left), 1, self.groups)
+        x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, weight, bias, self.stride, 0, 1, self.groups)
+
+
+def conv_bn(x: Tensor, conv: SameConv2d, bn: nn.BatchNorm2d) -> Tensor:
+    """``bn(conv(x))``; with ``bn`` in eval mode (always, in leafcount: the
+    statistics stay ImageNet's) as one convolution with the BatchNorm folded
+    into its weights and bias, which skips a pass over the activations and
+    keeps the gradients of every parameter."""
+    if bn.training:
+        return bn(conv(x))
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    weight = conv.weight * scale.view(-1, 1, 1, 1)
+    return conv(x, weight, bn.bias - bn.running_mean * scale)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -82,9 +97,9 @@ class MBConv(nn.Module):
         self.residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.relu6(self._bn0(self._expand_conv(x))) if self.expands else x
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
-        y = self._bn2(self._project_conv(y))
+        y = F.relu6(conv_bn(x, self._expand_conv, self._bn0)) if self.expands else x
+        y = F.relu6(conv_bn(y, self._depthwise_conv, self._bn1))
+        y = conv_bn(y, self._project_conv, self._bn2)
         return x + y if self.residual else y
 
 
@@ -120,7 +135,7 @@ class EfficientNetLite0(nn.Module):
     def features(self, x: Tensor) -> list[Tensor]:
         """Maps at strides 2, 4, 8, 16, 32 (:data:`FEATURE_CHANNELS`) of an
         RGB batch ``x`` in [-1, 1]."""
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+        x = F.relu6(conv_bn(x, self._conv_stem, self._bn0))
         taps = []
         for index, block in enumerate(self._blocks):
             x = block(x)
@@ -133,7 +148,7 @@ class EfficientNetLite0(nn.Module):
         if not self.classifier:
             raise RuntimeError("built without the classifier head")
         x = self.features(x)[-1]
-        x = F.relu6(self._bn1(self._conv_head(x)))
+        x = F.relu6(conv_bn(x, self._conv_head, self._bn1))
         return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 

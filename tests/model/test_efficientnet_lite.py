@@ -124,3 +124,25 @@ def test_the_recurrent_part_sees_normalised_features_whatever_the_pyramid_scale(
     assert float(encoded.features.std()) == pytest.approx(1.0, abs=0.1)
     gates = encoded.lstm_input[0]
     assert float((gates.abs() > 3).float().mean()) < 0.2
+
+
+@pytest.mark.parametrize("kernel, stride, groups", [(3, 1, 1), (5, 1, 8), (3, 2, 8), (1, 1, 1)])
+def test_a_folded_batchnorm_computes_what_conv_then_batchnorm_does(kernel, stride, groups):
+    from leafcount.model.efficientnet_lite import SameConv2d, conv_bn, same_padding
+
+    torch.manual_seed(0)
+    conv = SameConv2d(8, 8, kernel, stride, groups)
+    bn = torch.nn.BatchNorm2d(8, eps=1e-3)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+    bn.eval()
+    x = torch.randn(2, 8, 17, 20)
+    pads = [*same_padding(20, kernel, stride), *same_padding(17, kernel, stride)]
+    expected = bn(torch.nn.functional.conv2d(torch.nn.functional.pad(x, pads), conv.weight, None, stride, 0, 1, groups))
+    torch.testing.assert_close(conv_bn(x, conv, bn), expected, atol=1e-5, rtol=1e-5)
+    x.requires_grad_(True)
+    conv_bn(x, conv, bn).sum().backward()  # every parameter still learns
+    assert conv.weight.grad is not None and bn.weight.grad is not None and bn.bias.grad is not None
