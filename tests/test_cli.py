@@ -1,6 +1,4 @@
 import csv
-import subprocess
-import sys
 
 import pytest
 
@@ -15,12 +13,6 @@ def synth_folder(tmp_path):
     folder = tmp_path / "plants"
     assert main(["-q", "synth", "--out", str(folder), "-n", "5", "--size", "60x64"]) == 0
     return folder
-
-
-def test_core_imports_no_qt():
-    code = ("import sys, leafcount.cli, leafcount.train, leafcount.inference.segment, leafcount.inference.crf, leafcount.analysis.metrics; "
-            "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_train_segment_evaluate_end_to_end(tmp_path, synth_folder, capsys):

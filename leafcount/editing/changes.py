@@ -11,23 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from leafcount.analysis.plant_boxes import PlantBox
-from leafcount.editing.document import LabelDocument
+from leafcount.editing.document import Change, LabelDocument
 from leafcount.editing.edits import LabelEdit
 from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import Step
 from leafcount.inference.tray import PlantResult
-
-
-class Change:
-    """Base: a description for the history and a reversible effect on a document."""
-
-    description = ""
-
-    def apply(self, doc: LabelDocument) -> None:
-        raise NotImplementedError
-
-    def revert(self, doc: LabelDocument) -> None:
-        raise NotImplementedError
 
 
 @dataclass

@@ -19,7 +19,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,9 +33,6 @@ from leafcount.inference.segment import Step
 from leafcount.inference.tray import PlantResult
 from leafcount.io.corrections import Sidecar, load_corrections, read_sidecar, save_corrections
 from leafcount.resize import resize_labels
-
-if TYPE_CHECKING:
-    from leafcount.editing.changes import Change
 
 UNDO_LIMIT = 100
 
@@ -80,6 +77,19 @@ class PackedLabels:
     def unpack(self) -> np.ndarray:
         flat = np.frombuffer(zlib.decompress(self.data), dtype=np.dtype(self.dtype))
         return flat.reshape(self.shape).astype(np.int32)
+
+
+class Change:
+    """One undoable change (kinds: :mod:`leafcount.editing.changes`): a description for
+    the history and a reversible effect on a document."""
+
+    description = ""
+
+    def apply(self, doc: LabelDocument) -> None:
+        raise NotImplementedError
+
+    def revert(self, doc: LabelDocument) -> None:
+        raise NotImplementedError
 
 
 class Callbacks(list):

@@ -14,12 +14,12 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from leafcount import __version__
+from leafcount.data.demo import DEMO_DIR
 from leafcount.gui.platform_check import window_problem
 
 log = logging.getLogger("leafcount.gui")
 
 SCREENSHOT_SETTLE_MS = 300
-DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
 DEMO_FIRST_IMAGE = "pi_rosette_2019-10-31.png"  # one plant: the steps are easy to follow
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
-from leafcount.editing.changes import Change
-from leafcount.editing.document import UNDO_LIMIT, LabelDocument
+from leafcount.editing.document import UNDO_LIMIT, Change, LabelDocument
 
 
 class ImageDoc(QObject, LabelDocument):

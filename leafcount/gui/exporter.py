@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 import leafcount
 from leafcount.errors import ConfigError
-from leafcount.gui.app import DEMO_DIR
+from leafcount.data.demo import DEMO_DIR
 from leafcount.editing.document import ImageStatus
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.errors import show_error

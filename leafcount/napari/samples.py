@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from leafcount.data.demo import DEMO_DIR
 from leafcount.napari.reader import LayerData, read_image_file
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
 NOTICE = DEMO_DIR / "NOTICE.md"
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from PIL import Image
 
 from leafcount.data.folder import list_images
-from leafcount.gui.app import DEMO_DIR, DEMO_FIRST_IMAGE, open_start_folder, parse_args
+from leafcount.data.demo import DEMO_DIR
+from leafcount.gui.app import DEMO_FIRST_IMAGE, open_start_folder, parse_args
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from leafcount.gui.app import DEMO_DIR
+from leafcount.data.demo import DEMO_DIR
 from leafcount.gui.canvas import Canvas
 from leafcount.analysis.plant_boxes import plant_name
 

@@ -22,7 +22,7 @@ from leafcount import cli
 from leafcount.data.cvppp import read_labels
 from leafcount.data.folder import read_image_size
 from leafcount.data.synth import write_synth_folder
-from leafcount.gui.app import DEMO_DIR
+from leafcount.data.demo import DEMO_DIR
 from leafcount.inference import crf, pipeline
 from leafcount.inference.segment import SegmentConfig
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from leafcount.analysis import plant_boxes
 from leafcount.io.corrections import load_corrections
 from leafcount.gui import tray_controller
-from leafcount.gui.app import DEMO_DIR
+from leafcount.data.demo import DEMO_DIR
 from leafcount.gui.canvas import Tool
 from leafcount.gui.tray_controller import new_plant_at
 from leafcount.model.checkpoint import load_checkpoint

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -180,11 +178,3 @@ def test_recovery_lives_in_the_output_folder_when_given(tmp_path, labels):
     write_recovery(tmp_path / "a.png", labels, [], {}, out_dir=out)
     assert (out / RECOVERY_DIR_NAME / "a_label.png").is_file()
     np.testing.assert_array_equal(read_labels(out / RECOVERY_DIR_NAME / "a_label.png"), labels)
-
-
-def test_edits_and_corrections_import_no_qt():
-    code = (
-        "import sys, leafcount.editing.edits, leafcount.io.corrections; "
-        "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
