@@ -26,6 +26,7 @@ from leafcount.errors import Cancelled, ConfigError, LeafcountError
 from leafcount.inference.segment import ASSIGNMENTS
 
 if TYPE_CHECKING:
+    from leafcount.experiment import MetadataJoin
     from leafcount.inference.batch import ImageOutcome
 
 log = logging.getLogger("leafcount")
@@ -78,6 +79,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         from leafcount.inference.tray import parse_grid
 
         parse_grid(args.tray)  # a bad layout is one clear error before any work starts
+    join = _metadata_join(args.metadata)
     images = _collect_images(args.inputs)
     out = Path(args.out)
     bar = tqdm(total=len(images), desc="segment", unit="image", disable=args.quiet)
@@ -101,12 +103,12 @@ def cmd_segment(args: argparse.Namespace) -> int:
     except (Cancelled, KeyboardInterrupt):
         if finished:
             order = {path: i for i, path in enumerate(images)}
-            _write_counts(out, sorted(finished, key=lambda o: order[o.image]))
+            _write_counts(out, sorted(finished, key=lambda o: order[o.image]), join)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
         bar.close()
-    done, failures, kept = _write_counts(out, outcomes)
+    done, failures, kept = _write_counts(out, outcomes, join)
     print(f"{len(done)} image(s) segmented into {out}" + (f", {failures} failed" if failures else "")
           + (f"; counts.csv still lists the {kept} image(s) of an earlier run whose labels are there" if kept else ""))
     return 1 if failures else 0
@@ -116,35 +118,43 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise Cancelled("stopped by SIGTERM")
 
 
-COUNT_COLUMNS = ("image", "leaf_count", "model", "note")
-TRAY_COLUMNS = ("image", "plant", "row", "col", "top", "left", "bottom", "right", "leaf_count", "model", "note")
+def _metadata_join(path: str | None) -> MetadataJoin | None:
+    """``--metadata``: the experiment's table, read before any work starts (a bad one is one clear error)."""
+    if not path:
+        return None
+    from leafcount.experiment import MetadataJoin
+
+    return MetadataJoin.read(path)
 
 
-def _write_counts(out: Path, outcomes: Sequence[ImageOutcome]) -> tuple[list[ImageOutcome], int, int]:
-    """Write ``out/counts.csv``: rows for the images that succeeded now, plus the rows of an
-    earlier run for images not redone whose label PNG is still in ``out``, so the file
-    describes every label set there (a rerun that fails, on a full disk say, must not
-    erase good results). Returns the images done, the number that failed and the number
-    of earlier images kept."""
-    from leafcount.analysis.plant_boxes import plant_name
+def _warn_mismatches(join: MetadataJoin | None, table) -> None:
+    if join is not None:
+        for message in join.mismatches(join.keys(table)):
+            print(f"warning: {message}", file=sys.stderr)
+
+
+def _write_counts(
+    out: Path, outcomes: Sequence[ImageOutcome], join: MetadataJoin | None = None
+) -> tuple[list[ImageOutcome], int, int]:
+    """Write ``out/counts.csv`` (:mod:`leafcount.analysis.counts`, the report's schema, with
+    the metadata's columns when ``join`` is given): rows for the images that succeeded now,
+    plus the rows of an earlier run for images not redone whose label PNG is still in
+    ``out``, so the file describes every label set there (a rerun that fails, on a full
+    disk say, must not erase good results). Returns the images done, the number that
+    failed and the number of earlier images kept."""
+    from leafcount.analysis.counts import count_row, counts_table, write_table
 
     done = [o for o in outcomes if o.error is None]
     by_image = _earlier_counts(out)
     earlier = set(by_image)
     for o in done:  # a row per plant; a single-plant image keeps one row, plant fields empty
-        note = "; ".join(o.notes)
-        by_image[o.image.name] = [
-            {"image": o.image.name, "plant": plant_name(p), "row": p.row + 1, "col": p.col + 1, "top": p.top,
-             "left": p.left, "bottom": p.bottom, "right": p.right, "leaf_count": n, "model": o.model, "note": note}
-            for p, n in o.plants] or [{"image": o.image.name, "leaf_count": o.leaf_count, "model": o.model,
-                                       "note": note}]
-    rows = [row for image_rows in by_image.values() for row in image_rows]
-    header = TRAY_COLUMNS if any(row.get("plant") for row in rows) else COUNT_COLUMNS
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, header, restval="", extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(out / "counts.csv", buffer.getvalue())
+        by_image[o.image.name] = [count_row(o.image.name, n, "model", o.meta, box) for box, n in o.plants] or [
+            count_row(o.image.name, o.leaf_count, "model", o.meta)]
+    table = counts_table([row for image_rows in by_image.values() for row in image_rows])
+    if join is not None:
+        _warn_mismatches(join, table)
+        table = join(table)
+    write_table(out / "counts.csv", table)
     return done, len(outcomes) - len(done), len(earlier - {o.image.name for o in done})
 
 
@@ -364,11 +374,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         bar.total = total
         bar.update(done - bar.n)
 
+    join = _metadata_join(args.metadata)
     try:
         summary = write_report(args.labels, args.out, images_dir=args.images, truth_dir=args.truth,
-                               px_per_mm=scale, on_progress=on_progress)
+                               px_per_mm=scale, on_progress=on_progress, join=join)
     finally:
         bar.close()
+    if join is not None:
+        import pandas as pd
+
+        _warn_mismatches(join, pd.read_csv(summary.out_dir / "counts.csv", dtype=str, keep_default_na=False))
     for name in summary.missing_truth:
         print(f"warning: {name}: no ground truth, left out of the scores", file=sys.stderr)
     for name in summary.missing_images:
@@ -435,6 +450,10 @@ def _report(exc: BaseException, args: argparse.Namespace) -> None:
         log.exception("details", exc_info=exc)
 
 
+METADATA_HELP = ("CSV keyed by plant (plant040, or tray1_B3 for a tray's plant), position (B3) or image, with "
+                 "genotype, treatment ...: its columns are joined into ")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leafcount", description="Count and outline rosette leaves with Recurrent Instance Segmentation.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
@@ -473,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): segment on that cluster")
     g = seg.add_argument_group("output")
     g.add_argument("--out", required=True, help="folder for label PNGs, overlays and counts.csv")
+    g.add_argument("--metadata", help=METADATA_HELP + "counts.csv")
     seg.set_defaults(func=cmd_segment)
 
     ev = sub.add_parser("evaluate", parents=[common], help="score predicted label PNGs against ground truth (CVPPP metrics)")
@@ -537,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--scale", type=float,
                     help="pixels per mm, for areas in mm^2 (default: the scale stored with the photos' folder)")
     rp.add_argument("--out", required=True, help="report folder")
+    rp.add_argument("--metadata", help=METADATA_HELP + "counts.csv, plants.csv and leaves.csv")
     rp.set_defaults(func=cmd_report)
 
     tk = sub.add_parser("track", parents=[common],

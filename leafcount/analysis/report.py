@@ -66,20 +66,20 @@ from leafcount.analysis.metrics import (
     summarize,
 )
 from leafcount.io.overlay import overlay_labels
+from leafcount.analysis.counts import count_row, counts_table, whole_boxes, write_table
 from leafcount.analysis.plant_boxes import leaf_owners, plant_name, plants_from_meta
 from leafcount.analysis.traits import leaf_traits, plant_traits
 
-__all__ = ["COUNT_COLUMNS", "METRIC_COLUMNS", "PLANT_COLUMNS", "ReportSummary", "leaf_source", "write_report"]
+__all__ = ["METRIC_COLUMNS", "ReportSummary", "TableJoin", "leaf_source", "write_report"]
 
 LABEL_SUFFIX = "_label.png"
-COUNT_COLUMNS = ("image", "leaf_count", "source", "model", "stop_threshold", "crf")
-PLANT_COLUMNS = ("plant", "row", "col", "top", "left", "bottom", "right")  # trays only
 METRIC_COLUMNS = ("image", "count_pred", "count_true", "dic", "abs_dic", "sbd", "fbd")
 THUMBNAIL_WIDTH = 240
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+TableJoin = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,7 @@ def write_report(
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     labels_source: str | None = None,
+    join: TableJoin | None = None,
 ) -> ReportSummary:
     """Write the count, trait and (with ground truth) score report of a folder.
 
@@ -193,6 +194,10 @@ def write_report(
         How ``report.html`` names where the labels came from (default: the
         path of ``labels_dir``), e.g. when they were gathered in a
         temporary folder.
+    join : callable, optional
+        Applied to ``counts.csv``, ``plants.csv`` and ``leaves.csv`` before
+        they are written: the experiment's metadata columns
+        (:class:`leafcount.experiment.MetadataJoin`).
 
     Returns
     -------
@@ -251,7 +256,6 @@ def write_report(
             )
 
     counts, leaves, plants, scores, bad_sidecars = [], [], [], [], []
-    trays = False  # any image with plant boxes: the tables get a row per plant
     for done, (name, label_path) in enumerate(zip(names, label_paths), start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -262,10 +266,8 @@ def write_report(
             bad_sidecars.append(sidecar.problem)
         manual_ids = sidecar.manual_ids if sidecar is not None else frozenset()
         meta = sidecar.meta if sidecar is not None else {}
-        record = {"model": meta.get("model"), "stop_threshold": meta.get("stop_threshold"), "crf": meta.get("crf")}
         known_source = sidecar is None or not sidecar.problem  # else which leaves were hand-edited is unknown
         boxes = plants_from_meta(meta.get("plants"))
-        trays |= bool(boxes)
         photo = _read_photo(photos[name], labels, label_path) if name in photos else None
         table = leaf_traits(labels, photo, px_per_mm=px_per_mm, manual_ids=manual_ids)
         table.insert(0, "image", name)
@@ -274,16 +276,13 @@ def write_report(
             table.insert(1, "plant", [plant_name(boxes[owners[i]]) if i in owners else None for i in table["leaf_id"]])
             for position, box in enumerate(boxes):
                 ids = [leaf for leaf, owner in owners.items() if owner == position]
-                where = {"plant": plant_name(box), "row": box.row + 1, "col": box.col + 1, "top": box.top,
-                         "left": box.left, "bottom": box.bottom, "right": box.right}
-                counts.append({"image": name, **where, "leaf_count": len(ids),
-                               "source": leaf_source(ids, manual_ids), **record})
-                plants.append({"image": name, "plant": where["plant"],
+                counts.append(count_row(name, len(ids), leaf_source(ids, manual_ids), meta, box))
+                plants.append({"image": name, "plant": plant_name(box),
                                **plant_traits(_only_leaves(labels, ids), px_per_mm=px_per_mm)})
         else:
             leaf_ids = np.flatnonzero(np.bincount(labels.ravel()))
             source = leaf_source(leaf_ids[leaf_ids > 0], manual_ids) if known_source else None
-            counts.append({"image": name, "leaf_count": count_leaves(labels), "source": source, **record})
+            counts.append(count_row(name, count_leaves(labels), source, meta))
             plants.append({"image": name, **plant_traits(labels, px_per_mm=px_per_mm)})
         leaves.append(table)
         if name in truth_paths:
@@ -298,15 +297,16 @@ def write_report(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LeafcountError(f"cannot create the report folder ({exc.strerror or exc})", out_dir) from exc
+    join = join or (lambda table: table)
     files = [
-        _write_csv(out_dir / "counts.csv", _whole_boxes(pd.DataFrame(counts, columns=_count_columns(trays)))),
-        _write_csv(out_dir / "leaves.csv", _concat_leaf_tables(leaves)),
-        _write_csv(out_dir / "plants.csv", _whole_boxes(pd.DataFrame(plants))),
+        write_table(out_dir / "counts.csv", join(counts_table(counts))),
+        write_table(out_dir / "leaves.csv", join(_concat_leaf_tables(leaves))),
+        write_table(out_dir / "plants.csv", join(whole_boxes(pd.DataFrame(plants)))),
     ]
     summary = None
     if scores:
         summary = summarize(scores)
-        files.append(_write_csv(out_dir / "metrics.csv", _metrics_table(scores)))
+        files.append(write_table(out_dir / "metrics.csv", _metrics_table(scores)))
         files.append(_write_metrics_json(out_dir / "metrics.json", scores, summary, truth_dir))
         page = _html_report(
             scores,
@@ -328,19 +328,6 @@ def write_report(
         missing_images=tuple(name for name in names if images_dir is not None and name not in photos),
         unreadable_sidecars=tuple(bad_sidecars),
     )
-
-
-def _count_columns(trays: bool) -> list[str]:
-    return [COUNT_COLUMNS[0], *(PLANT_COLUMNS if trays else ()), *COUNT_COLUMNS[1:]]
-
-
-def _whole_boxes(table: pd.DataFrame) -> pd.DataFrame:
-    """Grid positions and boxes as integers, left empty for single-plant images
-    (pandas would write them as floats, 3.0, beside the empty cells)."""
-    for column in PLANT_COLUMNS[1:]:
-        if column in table:
-            table[column] = table[column].astype("Int64")
-    return table
 
 
 def _only_leaves(labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:
@@ -396,13 +383,6 @@ def _concat_leaf_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
 def _metrics_table(scores: Sequence[ImageScores]) -> pd.DataFrame:
     rows = [{"image": s.name, **{column: getattr(s, column) for column in METRIC_COLUMNS[1:]}} for s in scores]
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-
-
-def _write_csv(path: Path, table: pd.DataFrame) -> Path:
-    buffer = io.StringIO(newline="")
-    table.to_csv(buffer, index=False, na_rep="", lineterminator="\n")
-    write_text_atomic(path, buffer.getvalue())
-    return path
 
 
 def _write_metrics_json(

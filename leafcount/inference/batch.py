@@ -16,7 +16,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -47,6 +47,7 @@ class ImageOutcome:
     model: str = ""
     error: str | None = None
     plants: tuple[tuple[PlantBox, int], ...] = ()  # trays: each plant and its leaf count
+    meta: dict = field(default_factory=dict)  # the sidecar's record of the run (leafcount.inference.run_meta)
     details: str = ""  # the traceback of an unexpected failure, for --verbose
     notes: tuple[str, ...] = ()  # what the user should know about this result (grey image, no plant, ...)
 
@@ -88,9 +89,11 @@ def segment_file(
         settings = PipelineSettings(config, CrfConfig.for_checkpoint(info.meta) if crf else None, tray or "off")
         result = run_pipeline(model, info, photo, read_image_size(image_path), settings)
         write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(photo.pixels, result.labels))
-        save_corrections(image_path, result.full_size_labels(), (), result.sidecar_meta(), out_dir)
+        meta = result.sidecar_meta()
+        save_corrections(image_path, result.full_size_labels(), (), meta, out_dir)
         plants = tuple(zip(result.full_size_plants(), result.plant_leaf_counts()))
-        return ImageOutcome(image_path, count_leaves(result.labels), info.name, plants=plants, notes=result.notes)
+        return ImageOutcome(image_path, count_leaves(result.labels), info.name, plants=plants, notes=result.notes,
+                            meta=meta)
     except Cancelled:
         raise
     except LeafcountError as exc:

@@ -29,7 +29,8 @@ from leafcount.errors import (
     LeafcountError,
 )
 from leafcount.analysis.metrics import score_image, summarize
-from leafcount.analysis.report import COUNT_COLUMNS, METRIC_COLUMNS, leaf_source, write_report
+from leafcount.analysis.counts import COUNT_COLUMNS, PLANT_COLUMNS
+from leafcount.analysis.report import METRIC_COLUMNS, leaf_source, write_report
 from leafcount.analysis.traits import LEAF_TRAIT_COLUMNS
 
 SHAPE = (64, 72)
@@ -405,7 +406,7 @@ def test_a_tray_gives_one_row_per_plant(tmp_path):
     write_report(tmp_path, tmp_path / "out", px_per_mm=2.0)
 
     counts = pd.read_csv(tmp_path / "out" / "counts.csv")
-    assert list(counts.columns) == [COUNT_COLUMNS[0], *report.PLANT_COLUMNS, *COUNT_COLUMNS[1:]]
+    assert list(counts.columns) == [COUNT_COLUMNS[0], *PLANT_COLUMNS, *COUNT_COLUMNS[1:]]
     assert counts["image"].tolist() == ["single", "tray", "tray"]
     tray = counts[counts["image"] == "tray"]
     assert tray["plant"].tolist() == ["A1", "A2"]
