@@ -20,9 +20,10 @@ from skimage.segmentation import watershed
 from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
+from leafcount.inference.basins import basin_leaves
 from leafcount.resize import Box, letterbox, resize_array
 
-ASSIGNMENTS = ("first", "argmax", "grow")
+ASSIGNMENTS = ("first", "argmax", "grow", "basins")
 GROW_WORKING_SIDE = 2048
 """"grow" decodes at most this many pixels along the longer side, then scales the labels up."""
 FLIP_COUNTS = (1, 2, 4)
@@ -44,7 +45,7 @@ class SegmentConfig:
     assignment: str = "first"
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.inference.flips)
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
-    core_threshold: float = 0.5  # "grow": a seed pixel is leaf interior where the boundary map is below it
+    core_threshold: float = 0.5  # "grow", "basins": leaf interior is where the boundary map is below it
 
     def __post_init__(self) -> None:
         for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold"):
@@ -225,12 +226,16 @@ def decode_steps(
         claims it (paper); "argmax" gives it to the kept step with the
         highest y_t; "grow" lets RIS say which leaves exist and where their
         cores lie, and the dense maps say which pixel belongs to which
-        (:func:`grow_leaves`; steps without dense maps fall back to "argmax").
+        (:func:`grow_leaves`); "basins" takes the leaves from the boundary
+        map's watershed basins and lets the steps split and merge them to
+        their own count (:func:`~leafcount.inference.basins.basin_leaves`).
+        Steps without dense maps fall back to "argmax" for both.
 
     Returns
     -------
     ndarray, shape (H, W), int32
-        Leaf id = step index + 1; 0 = background.
+        Leaf id = step index + 1 ("basins": a leaf no step matches takes an id
+        after the last step's); 0 = background.
 
     Raises
     ------
@@ -251,6 +256,12 @@ def decode_steps(
     kept = accepted_steps(steps, config.stop_threshold)
     if config.assignment == "grow" and kept and kept[0].foreground is not None:
         return grow_leaves(kept, shape, config.mask_threshold, config.core_threshold)
+    if config.assignment == "basins" and kept and kept[0].foreground is not None:
+        work = kept[0].foreground.shape
+        probs = [resize_array(step.mask, work) for step in kept]
+        labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
+                              config.mask_threshold, config.core_threshold)
+        return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)
     for step in kept:

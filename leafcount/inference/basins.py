@@ -1,0 +1,180 @@
+"""Leaves as basins of the boundary map, counted and placed by the recurrent steps.
+
+Full-resolution heads find the edges between leaves well: a watershed of
+their boundary map, seeded from the pixels far from any edge, outlines
+leaves better than any RIS mask (SBD 81.6 against 71.8 for "grow" on the
+validation images, model card v2). What it does badly is count: two
+touching leaves whose shared edge is too faint become one basin, and a
+leaf crossed by a shadow can become two. RIS counts well (its steps stop
+at the right number) and knows roughly where each leaf lies, so here the
+steps correct the basins:
+
+- when the steps are more than the basins, the basins that two steps each
+  sit in (each step mostly inside the basin, the second holding a good
+  share of it) are split between those steps, the clearest cases first,
+  until the counts agree;
+- when the basins are more than the steps, adjacent basins that one step
+  covers both of are merged, the clearest cases first, until they agree.
+
+Nothing else moves: every pixel keeps the basin the boundary map gave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from skimage.measure import label as connected_pieces
+from skimage.segmentation import watershed
+
+MIN_CORE_PIXELS = 30
+"""Cores (pixels far from any edge) smaller than this, at the maps' resolution, seed no basin of their own."""
+OWN_FRACTION = 0.7
+"""A step sits in a basin when this much of its mask lies inside it."""
+SPLIT_SHARE = 0.3
+"""... and a basin is split between two such steps when the second covers this much of it."""
+MERGE_COVER = 0.6
+"""Two adjacent basins are merged when one step covers this much of each."""
+
+
+def boundary_basins(plant: np.ndarray, boundary: np.ndarray, core_threshold: float) -> np.ndarray:
+    """Watershed of ``boundary`` over ``plant``, one basin per connected core
+    (plant pixels where the boundary is below ``core_threshold``)."""
+    cores = connected_pieces(plant & (boundary < core_threshold), connectivity=1)
+    sizes = np.bincount(cores.ravel())
+    small = sizes < MIN_CORE_PIXELS
+    small[0] = False
+    cores[small[cores]] = 0
+    return watershed(boundary, cores, mask=plant).astype(np.int32)
+
+
+def _split_shared_basins(
+    basins: np.ndarray, masks: Sequence[np.ndarray], probs: Sequence[np.ndarray], boundary: np.ndarray, budget: int
+) -> np.ndarray:
+    n = int(basins.max())
+    sizes = np.bincount(basins.ravel(), minlength=n + 1)
+    inside = [np.bincount(basins[m], minlength=n + 1) for m in masks]
+    mask_sizes = [int(m.sum()) for m in masks]
+    candidates = []
+    for basin in range(1, n + 1):
+        owners = [k for k in range(len(masks)) if inside[k][basin] >= OWN_FRACTION * mask_sizes[k]]
+        if len(owners) < 2:
+            continue
+        shares = sorted(((inside[k][basin] / sizes[basin], k) for k in owners), reverse=True)
+        if shares[1][0] >= SPLIT_SHARE:
+            candidates.append((shares[1][0], basin, (shares[0][1], shares[1][1])))
+    out = basins.copy()
+    next_id = n + 1
+    for _, basin, pair in sorted(candidates, reverse=True)[:budget]:
+        region = basins == basin
+        markers = np.zeros(basins.shape, np.int32)
+        best = np.zeros(basins.shape, np.float32)
+        for marker, k in enumerate(pair, start=1):
+            claims = region & masks[k] & (probs[k] > best)
+            best[claims] = probs[k][claims]
+            markers[claims] = marker
+        halves = watershed(boundary, markers, mask=region)
+        out[halves == 2] = next_id
+        next_id += 1
+    return out
+
+
+def _adjacent_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    for a, b in ((labels[:-1], labels[1:]), (labels[:, :-1], labels[:, 1:])):
+        touching = (a != b) & (a > 0) & (b > 0)
+        low, high = np.minimum(a[touching], b[touching]), np.maximum(a[touching], b[touching])
+        pairs.update(zip(low.tolist(), high.tolist()))
+    return pairs
+
+
+def _merge_covered_basins(basins: np.ndarray, masks: Sequence[np.ndarray], budget: int) -> np.ndarray:
+    n = int(basins.max())
+    sizes = np.bincount(basins.ravel(), minlength=n + 1).astype(np.float64)
+    pairs = _adjacent_pairs(basins)
+    candidates = []
+    for mask in masks:
+        cover = np.bincount(basins[mask], minlength=n + 1) / np.maximum(sizes, 1)
+        candidates += [(min(cover[a], cover[b]), a, b) for a, b in pairs if min(cover[a], cover[b]) >= MERGE_COVER]
+    parent = np.arange(n + 1)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    merged = 0
+    for _, a, b in sorted(candidates, reverse=True):
+        if merged >= budget:
+            break
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            merged += 1
+    return np.array([root(i) for i in range(n + 1)], dtype=np.int32)[basins]
+
+
+def _ids_in_step_order(
+    labels: np.ndarray, masks: Sequence[np.ndarray], step_ids: Sequence[int], first_free: int
+) -> np.ndarray:
+    """Each leaf takes the id of the step it matches best (one-to-one, by
+    Dice), so leaf k is still "the leaf step k found"; the rest get ids from
+    ``first_free`` on."""
+    leaves = np.unique(labels)
+    leaves = leaves[leaves > 0]
+    if not len(leaves):
+        return labels
+    index = np.zeros(int(labels.max()) + 1, dtype=np.int64)
+    index[leaves] = np.arange(len(leaves))
+    sizes = np.bincount(index[labels[labels > 0]], minlength=len(leaves))
+    ids = np.zeros(int(labels.max()) + 1, dtype=np.int32)
+    if masks:
+        overlap = np.stack([np.bincount(index[labels[m & (labels > 0)]], minlength=len(leaves)) for m in masks])
+        dice = 2 * overlap / (np.array([m.sum() for m in masks])[:, None] + sizes[None, :] + 1e-9)
+        for k, leaf in zip(*linear_sum_assignment(-dice)):
+            if dice[k, leaf] > 0:
+                ids[leaves[leaf]] = step_ids[k]
+    next_id = first_free
+    for leaf in leaves:
+        if ids[leaf] == 0:
+            ids[leaf] = next_id
+            next_id += 1
+    return ids[labels]
+
+
+def basin_leaves(
+    probs: Sequence[np.ndarray],
+    step_ids: Sequence[int],
+    foreground: np.ndarray,
+    boundary: np.ndarray,
+    mask_threshold: float = 0.5,
+    core_threshold: float = 0.1,
+) -> np.ndarray:
+    """Labels at the maps' resolution: the boundary map's basins, split and
+    merged until their number is the kept steps' number where the steps say
+    where (see the module notes).
+
+    Parameters
+    ----------
+    probs : sequence of (H, W) float arrays
+        The kept steps' masks y_t, resized to the maps' size.
+    step_ids : sequence of int
+        The leaf id of each step (step index + 1).
+    foreground, boundary : (H, W) float arrays
+        The dense maps; plant is foreground > 0.5.
+    """
+    plant = foreground > 0.5
+    basins = boundary_basins(plant, boundary, core_threshold)
+    first_free = max(step_ids, default=0) + 1
+    probs = [p * plant for p in probs]
+    masks = [p > mask_threshold for p in probs]
+    found = [k for k, m in enumerate(masks) if m.any()]
+    probs, masks, step_ids = [probs[k] for k in found], [masks[k] for k in found], [step_ids[k] for k in found]
+    shortfall = len(masks) - int(basins.max())
+    if shortfall > 0:
+        basins = _split_shared_basins(basins, masks, probs, boundary, shortfall)
+    excess = len(np.unique(basins[basins > 0])) - len(masks)
+    if excess > 0 and masks:
+        basins = _merge_covered_basins(basins, masks, excess)
+    return _ids_in_step_order(basins, masks, step_ids, first_free)

@@ -1,0 +1,71 @@
+"""The "basins" decoding: the boundary map's basins, split and merged by the steps' count and places."""
+
+import numpy as np
+
+from leafcount.inference.basins import basin_leaves, boundary_basins
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps
+
+
+def _plant(edge_strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 20x40 plant of two 20x19 leaves meeting at columns 19-20, their edge drawn at ``edge_strength``."""
+    foreground = np.zeros((24, 44), np.float32)
+    foreground[2:22, 2:42] = 1.0
+    boundary = np.zeros_like(foreground)
+    boundary[2:22, 21:23] = edge_strength
+    return foreground, boundary
+
+
+def _mask(rows: slice, cols: slice, shape=(24, 44), value=0.9) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    mask[rows, cols] = value
+    return mask
+
+
+def test_a_clear_edge_gives_two_basins_and_a_faint_one_gives_one():
+    foreground, clear = _plant(0.9)
+    assert boundary_basins(foreground > 0.5, clear, 0.1).max() == 2
+    _, faint = _plant(0.05)
+    assert boundary_basins(foreground > 0.5, faint, 0.1).max() == 1
+
+
+def test_two_steps_in_one_basin_split_it_at_the_faint_edge():
+    foreground, faint = _plant(0.05)
+    steps = [_mask(slice(3, 21), slice(3, 20)), _mask(slice(3, 21), slice(24, 41))]
+    labels = basin_leaves(steps, [1, 2], foreground, faint)
+    assert set(np.unique(labels)) == {0, 1, 2}
+    assert (labels[2:22, 2:21] == 1).all() and (labels[2:22, 23:42] == 2).all()
+    one = basin_leaves(steps[:1], [1], foreground, faint)  # one step, one basin: nothing to split
+    assert set(np.unique(one)) == {0, 1} and (one[foreground > 0] == 1).all()
+
+
+def test_one_step_over_two_basins_merges_them():
+    foreground, clear = _plant(0.9)  # a shadow line, say, cuts one leaf in two
+    step = _mask(slice(2, 22), slice(2, 42))
+    labels = basin_leaves([step], [1], foreground, clear)
+    assert set(np.unique(labels)) == {0, 1}
+    two = basin_leaves([step, _mask(slice(5, 9), slice(30, 34))], [1, 2], foreground, clear)
+    assert set(np.unique(two)) == {0, 1, 2}  # two steps, two basins: nothing merged
+
+
+def test_leaves_take_the_ids_of_the_steps_that_found_them():
+    foreground, clear = _plant(0.9)
+    steps = [_mask(slice(3, 21), slice(25, 40)), _mask(slice(3, 21), slice(3, 19))]
+    labels = basin_leaves(steps, [1, 2], foreground, clear)
+    assert labels[10, 30] == 1 and labels[10, 10] == 2
+    none_found = basin_leaves([_mask(slice(0, 1), slice(0, 44))], [1], foreground, clear)  # a step off the plant
+    assert set(np.unique(none_found)) == {0, 2, 3}  # basins the steps did not find keep ids after theirs
+
+
+def test_decode_steps_runs_basins_at_the_maps_resolution_and_scales_up():
+    foreground, faint = _plant(0.05)
+    small = (12, 22)  # the step masks at half the maps' resolution
+    steps = [Step(k, m[::2, ::2].copy(), 0.9, np.zeros((1, 1), np.float32), foreground, faint)
+             for k, m in enumerate([_mask(slice(3, 21), slice(3, 20)), _mask(slice(3, 21), slice(24, 41))])]
+    assert steps[0].mask.shape == small
+    labels = decode_steps(steps, (48, 88), SegmentConfig(assignment="basins", core_threshold=0.1))
+    assert labels.shape == (48, 88)
+    assert set(np.unique(labels)) == {0, 1, 2}
+    assert labels[20, 20] == 1 and labels[20, 70] == 2
+    plain = [Step(s.index, s.mask, s.score, s.kappa) for s in steps]  # no dense maps: argmax
+    np.testing.assert_array_equal(decode_steps(plain, (48, 88), SegmentConfig(assignment="basins")),
+                                  decode_steps(plain, (48, 88), SegmentConfig(assignment="argmax")))
