@@ -47,7 +47,7 @@ def run_meta(run: ModelRun, plants: Sequence[PlantBox] = (), notes: Sequence[str
     plant); ``notes`` what the user was told about the result.
 
     >>> sorted(run_meta(ModelRun("tiny", SegmentConfig())))[:4]
-    ['assignment', 'crf', 'dense_flips', 'flips']
+    ['assignment', 'core_threshold', 'crf', 'dense_flips']
     """
     config = run.config
     meta: dict[str, Any] = {
