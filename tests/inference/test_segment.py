@@ -4,7 +4,7 @@ import pytest
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, ImageReadError
 from leafcount.inference.passes import segment_image
-from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
+from leafcount.inference.segment import SegmentConfig, Step, accepted_steps, decode_steps, segment_steps
 
 
 def _step(index, mask, score):
@@ -61,8 +61,16 @@ def test_threshold_change_does_not_rerun_network(tiny_model, monkeypatch):
     image = np.random.default_rng(1).random((60, 64, 3), dtype=np.float32)
     result = segment_image(tiny_model, image, SegmentConfig(max_steps=5, stop_floor=0.0))
     monkeypatch.setattr(tiny_model, "step", None)  # any network call would now fail
-    for t in (0.1, 0.5, 0.9):
-        decode_steps(result.steps, image.shape[:2], SegmentConfig(stop_threshold=t))
+    thresholds = sorted({0.0, 1.0, *(s.score for s in result.steps), *(min(1.0, s.score + 1e-6) for s in result.steps)})
+    mask_threshold = float(np.median(result.steps[0].mask))  # the first leaf takes about half: room for others
+    counts = []
+    for t in thresholds:  # the paper's decoding: a later step only claims what no earlier one did
+        labels = decode_steps(result.steps, image.shape[:2], SegmentConfig(stop_threshold=t, mask_threshold=mask_threshold))
+        kept = accepted_steps(result.steps, t)
+        assert set(np.unique(labels)) <= {0} | {s.index + 1 for s in kept}  # only the accepted steps' leaves
+        counts.append(len(np.unique(labels[labels > 0])))
+    assert counts == sorted(counts, reverse=True)  # the leaf count never rises as the threshold rises
+    assert counts[0] >= 1 and counts[-1] == 0  # and the thresholds spanned every step and none
 
 
 def test_cancel_between_steps(tiny_model):
