@@ -8,7 +8,7 @@ is SBD (%) - 2 x |DiC|, so a setting that buys a little SBD with many
 miscounted leaves does not win; on a tie, fewer passes win. Validation
 images are never looked at here.
 
-    python benchmarks/tune_decoding.py --model models/ris-cvppp-a1.safetensors --write
+    python benchmarks/tune_decoding.py --model models/ris-cvppp-a1.safetensors --write [--passes 1]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tuning import objective, parse_args, store, training_images
 from leafcount.inference.flips import flipped_masks, fuse_dense_maps, fuse_steps
 from leafcount.analysis.metrics import score_image
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.inference.segment import ASSIGNMENTS, FLIP_COUNTS, SegmentConfig, decode_steps, segment_steps
+from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, decode_steps, segment_steps
 
 STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 CORE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
@@ -32,17 +32,17 @@ def main() -> None:
     runs = []
     for name, image, truth in training_images(args.data, args.every):
         steps = list(segment_steps(model, image, SegmentConfig(stop_floor=0.05)))
-        mirrored = flipped_masks(model, image, SegmentConfig(flips=max(FLIP_COUNTS)))  # each pass once
+        mirrored = flipped_masks(model, image, SegmentConfig(flips=max(args.passes)))  # each pass once
         by_flips = {
             (flips, dense): fuse_dense_maps(model, image, fuse_steps(steps, mirrored[: flips - 1]), dense)
-            for flips in FLIP_COUNTS for dense in FLIP_COUNTS
+            for flips in args.passes for dense in args.passes
         }
         runs.append((name, image.shape[:2], by_flips, truth))
     print(f"{info.name}: {len(runs)} training images\n")
     print(f"{'flips':>5s} {'dense':>5s} {'stop':>5s} {'assignment':>10s} {'core':>5s} "
           f"{'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
     results = []
-    grid = itertools.product(FLIP_COUNTS, FLIP_COUNTS, STOP_THRESHOLDS, ASSIGNMENTS, CORE_THRESHOLDS)
+    grid = itertools.product(args.passes, args.passes, STOP_THRESHOLDS, ASSIGNMENTS, CORE_THRESHOLDS)
     for flips, dense, stop, rule, core in grid:
         if rule != "grow" and (dense > 1 or core != SegmentConfig.core_threshold):
             continue  # only "grow" reads the dense maps

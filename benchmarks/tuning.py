@@ -24,8 +24,12 @@ def parse_args(description: str, every: int) -> argparse.Namespace:
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
     parser.add_argument("--every", type=int, default=every, help="use every k-th training image")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--passes", default="1,2,4",
+                        help="mirrored pass counts to try, for the masks and the dense maps (1: one pass only, "
+                             "when the speed budget allows no more)")
     parser.add_argument("--write", action="store_true", help="store the best setting in the checkpoint")
     args = parser.parse_args()
+    args.passes = tuple(int(v) for v in args.passes.split(","))
     torch.set_num_threads(args.threads)
     return args
 
