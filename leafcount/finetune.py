@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from leafcount.cancel import CancelToken
+from leafcount.settings import check_number
 from leafcount.io.corrections import load_corrections
 from leafcount.data.cvppp import image_stem, label_path_for
 from leafcount.data.folder import list_images, read_image
@@ -60,8 +61,7 @@ class FineTuneSettings:
 
     def __post_init__(self) -> None:
         for name in ("iterations", "minutes", "val_every", "lr"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+            check_number(name, getattr(self, name), "> 0", lambda v: v > 0)
 
     def train_config(self) -> TrainConfig:
         """Paper defaults otherwise; no curriculum, since the parent is trained already."""

@@ -10,10 +10,8 @@ comes from the optional ``pydensecrf2`` package (imported as ``pydensecrf``);
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Real
 from types import ModuleType
 from typing import Any
 
@@ -21,8 +19,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from leafcount.arrays import check_image
-from leafcount.errors import ConfigError, LabelFormatError, LeafcountError
+from leafcount.errors import LabelFormatError, LeafcountError
 from leafcount.analysis.metrics import relabel_consecutive
+from leafcount.settings import check_integer, check_number, checkpoint_settings, settings_from_dict
 
 __all__ = ["CrfConfig", "is_crf_available", "refine_labels"]
 
@@ -69,13 +68,12 @@ class CrfConfig:
     gt_prob: float = 0.9
 
     def __post_init__(self) -> None:
-        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
-            raise ConfigError(f"iterations: expected an integer >= 1, found {self.iterations!r}")
+        check_integer("iterations", self.iterations, 1)
         for name in ("gaussian_sxy", "bilateral_sxy", "bilateral_srgb"):
-            _check_real(name, getattr(self, name), "a number > 0", lambda v: v > 0)
+            check_number(name, getattr(self, name), "a number > 0", lambda v: v > 0)
         for name in ("gaussian_compat", "bilateral_compat"):
-            _check_real(name, getattr(self, name), "a number >= 0", lambda v: v >= 0)
-        _check_real("gt_prob", self.gt_prob, "a probability in (0, 1)", lambda v: 0 < v < 1)
+            check_number(name, getattr(self, name), "a number >= 0", lambda v: v >= 0)
+        check_number("gt_prob", self.gt_prob, "a probability in (0, 1)", lambda v: 0 < v < 1)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""
@@ -90,11 +88,7 @@ class CrfConfig:
         ConfigError
             When a key is unknown or a value is out of range; names the key.
         """
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown CRF setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**data)
+        return settings_from_dict(cls, data, "CRF")
 
     @classmethod
     def for_checkpoint(cls, meta: Mapping[str, Any]) -> CrfConfig:
@@ -104,15 +98,7 @@ class CrfConfig:
         The best appearance kernel depends on how sharp the model's masks
         already are, so it travels with the weights rather than the code.
         """
-        tuned = meta.get("crf") or {}
-        if not isinstance(tuned, Mapping):
-            raise ConfigError(f"checkpoint meta 'crf' must be a mapping, got {type(tuned).__name__}")
-        return cls.from_dict(tuned)
-
-
-def _check_real(name: str, value: object, wanted: str, is_valid: Callable[[float], bool]) -> None:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not is_valid(value):
-        raise ConfigError(f"{name}: expected {wanted}, found {value!r}")
+        return cls.from_dict(checkpoint_settings(meta, "crf"))
 
 
 def _import_densecrf() -> tuple[ModuleType, ModuleType]:

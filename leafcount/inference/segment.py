@@ -22,6 +22,7 @@ from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
 from leafcount.resize import Box, letterbox, resize_array
+from leafcount.settings import check_choice, check_integer, check_number, checkpoint_settings, settings_from_dict
 
 ASSIGNMENTS = ("first", "argmax", "grow", "basins")
 GROW_WORKING_SIDE = 2048
@@ -49,16 +50,11 @@ class SegmentConfig:
 
     def __post_init__(self) -> None:
         for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {value}")
-        if self.max_steps < 1:
-            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+            check_number(name, getattr(self, name), "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+        check_integer("max_steps", self.max_steps, 1)
         for name in ("flips", "dense_flips"):
-            if getattr(self, name) not in FLIP_COUNTS:
-                raise ConfigError(f"{name} must be one of {FLIP_COUNTS}, got {getattr(self, name)!r}")
-        if self.assignment not in ASSIGNMENTS:
-            raise ConfigError(f"assignment must be one of {ASSIGNMENTS}, got {self.assignment!r}")
+            check_choice(name, getattr(self, name), FLIP_COUNTS)
+        check_choice("assignment", self.assignment, ASSIGNMENTS)
 
     def replace(self, **changes: object) -> "SegmentConfig":
         return dataclasses.replace(self, **changes)
@@ -67,14 +63,7 @@ class SegmentConfig:
     def for_checkpoint(cls, meta: Mapping[str, object]) -> "SegmentConfig":
         """The decoding a checkpoint recommends (``meta["segment"]``, tuned on its
         training images by ``benchmarks/tune_decoding.py``), else the paper's."""
-        tuned = meta.get("segment") or {}
-        if not isinstance(tuned, Mapping):
-            raise ConfigError(f"checkpoint meta 'segment' must be a mapping, got {type(tuned).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(tuned) - known)
-        if unknown:
-            raise ConfigError(f"unknown segment setting(s) in the checkpoint: {', '.join(unknown)}")
-        return cls(**tuned)
+        return settings_from_dict(cls, checkpoint_settings(meta, "segment"), "segment")
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def test_rejects_prob_stack_with_bad_values(
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(field: str, value: object) -> None:
-    with pytest.raises(ConfigError, match=rf"^{field}: expected"):
+    with pytest.raises(ConfigError, match=rf"^{field} must be"):
         CrfConfig(**{field: value})
 
 
@@ -192,7 +192,7 @@ def test_checkpoint_settings_override_the_defaults() -> None:
     ("meta", "message"),
     [({"crf": [0.8]}, "checkpoint meta 'crf' must be a mapping, got list"),
      ({"crf": {"sharpness": 2}}, "unknown CRF setting 'sharpness'"),
-     ({"crf": {"gt_prob": 1.5}}, "gt_prob: expected a probability in")],
+     ({"crf": {"gt_prob": 1.5}}, "gt_prob must be a probability in")],
 )
 def test_bad_checkpoint_settings_are_named(meta: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
