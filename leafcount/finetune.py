@@ -16,19 +16,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from leafcount.cancel import CancelToken
-from leafcount.settings import check_number
-from leafcount.io.corrections import load_corrections
 from leafcount.data.cvppp import image_stem, label_path_for
-from leafcount.data.folder import list_images, read_image
+from leafcount.data.folder import list_images, read_image_size
 from leafcount.errors import (
     CheckpointError,
     ConfigError,
     LabelFormatError,
     LeafcountError,
 )
+from leafcount.inference.pipeline import read_working_photo
+from leafcount.io.corrections import load_corrections
 from leafcount.model.checkpoint import CheckpointInfo, read_checkpoint_info
 from leafcount.model.ris import RIS
+from leafcount.resize import resize_labels
+from leafcount.settings import check_number
 from leafcount.train import (
     TrainConfig,
     Trainer,
@@ -140,11 +144,12 @@ def load_training_pairs(
     for path in image_paths:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        image = read_image(path)  # as the app shows it, so saved labels fit
-        found = load_corrections(path, out_dir, shape=image.shape[:2])
+        image = read_working_photo(path).pixels  # as the app and the pipeline see it
+        found = load_corrections(path, out_dir, shape=read_image_size(path))  # saved at the photo's own size
         if found is None:
             raise LabelFormatError("no saved labels for this image", label_path_for(path, out_dir))
-        pairs.append(fit_pair(image_stem(path), image, found[0], input_size))
+        labels = resize_labels(found[0], image.shape[:2]).astype(np.int32, copy=False)
+        pairs.append(fit_pair(image_stem(path), image, labels, input_size))
     return pairs
 
 

@@ -22,6 +22,7 @@ from leafcount.finetune import (
     choose_held_out,
     fine_tune,
     labelled_images,
+    load_training_pairs,
     list_checkpoints,
     new_checkpoint_path,
 )
@@ -209,3 +210,20 @@ def test_an_unwritable_checkpoints_folder_is_reported(corrected_folder, tiny_mod
 def test_bad_settings_are_refused(field, value):
     with pytest.raises(ConfigError, match=f"{field} must be > 0"):
         FineTuneSettings(**{field: value})
+
+
+def test_labels_saved_at_a_photo_s_own_size_train_at_the_size_the_app_works_at(tmp_path, monkeypatch):
+    # leafcount segment and the app save labels at the photo's size; a photo above the
+    # working size (the limit lowered so a small one is) is read reduced, its labels with it.
+    from leafcount.inference import pipeline
+
+    monkeypatch.setattr(pipeline, "SEGMENT_MAX_PIXELS", 2_000)
+    image, labels = make_rosette(np.random.default_rng(4), (60, 64))
+    path = tmp_path / "plant_rgb.png"
+    Image.fromarray((image * 255).astype(np.uint8)).save(path)
+    save_corrections(path, labels, (), {"model": "green"})
+    [pair] = load_training_pairs([path], (30, 32))
+    assert pair.labels.shape == (30, 32) and set(np.unique(pair.labels)) == set(np.unique(labels))
+    working = pipeline.read_working_photo(path).pixels
+    assert working.shape[:2] == (30, 32)  # read at half size, as the app shows it
+    np.testing.assert_array_equal(pair.image, fit_pair("plant", working, pair.labels, (30, 32)).image)
