@@ -304,8 +304,10 @@ class TrayController(QObject):
         boxes = list(self.doc.plants or ())
         if position < len(boxes):
             top, left, bottom, right = box
-            boxes[position] = dataclasses.replace(boxes[position], top=top, left=left, bottom=bottom, right=right)
-            self.doc.push(PlantBoxesChange(tuple(boxes), f"move plant {plant_name(boxes[position])}"))
+            moved = dataclasses.replace(boxes[position], top=top, left=left, bottom=bottom, right=right)
+            if moved != boxes[position]:  # a handle clicked without moving it changes nothing
+                boxes[position] = moved
+                self.doc.push(PlantBoxesChange(tuple(boxes), f"move plant {plant_name(moved)}"))
 
     def _on_canvas_clicked(self, row: float, col: float) -> None:
         if not self.is_active or self.doc.image is None:

@@ -15,7 +15,7 @@ from leafcount.io.corrections import load_corrections
 from leafcount.gui import tray_controller
 from leafcount.data.demo import DEMO_DIR
 from leafcount.gui.canvas import Tool
-from leafcount.gui.tray_controller import new_plant_at
+from leafcount.editing.plant_layout import new_plant_at
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.analysis.plant_boxes import (
     PlantBox,
@@ -174,6 +174,21 @@ def test_add_move_and_remove_plants(window, tray_folder, qtbot):
     assert (moved.top, moved.left, moved.height, moved.width) == (added.top + 5, added.left + 10, added.height, added.width)
     window.tray_panel.remove_button.click()
     assert len(window.trays.plants) == n and window.trays.chosen is None
+
+
+def test_box_edits_are_in_the_undo_history_and_make_the_image_dirty(window, tray_folder, qtbot):
+    window.open_folder(tray_folder)
+    enter_tray_mode(window, qtbot)
+    doc, before = window.doc, [plant.box for plant in window.trays.plants]
+    assert not doc.is_dirty
+    item = window.trays.overlay.items[0]
+    item.setPos(QPointF(before[0].left + 10, before[0].top + 5))
+    item.sigRegionChangeFinished.emit(item)
+    assert doc.is_dirty and window.isWindowModified()
+    assert window.session.undo_group.undoText() == f"move plant {plant_name(before[0])}"
+    window.session.undo_group.undo()
+    assert [plant.box for plant in window.trays.plants] == before and not doc.is_dirty
+    assert [(i.plant.top, i.plant.left) for i in window.trays.overlay.items][:1] == [(before[0].top, before[0].left)]
 
 
 def test_leaving_tray_mode_keeps_the_labels(window, tray_folder, qtbot):
