@@ -7,7 +7,7 @@ travel in the sidecar (``"plants"``) when the labels are saved, and come back
 with them. Moving, adding or removing a box is an undoable change that makes
 the document dirty. An image opened for the first time is checked in the
 background and enters tray mode by itself when it holds several plants
-(``looks_like_tray``).
+(:func:`leafcount.inference.pipeline.tray_plants`, as ``leafcount segment --tray auto``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from leafcount.gui.step_controller import StepController
 from leafcount.gui.tray_overlay import TrayOverlay
 from leafcount.gui.tray_panel import TrayPanel
 from leafcount.gui.workers import JobRunner, Worker
-from leafcount.inference.tray import PlantResult, detect_plants, looks_like_tray, parse_grid
+from leafcount.inference.pipeline import tray_plants
+from leafcount.inference.tray import PlantResult, detect_plants, parse_grid
 
 COUNT_DELAY_MS = 150  # recount after a burst of edits, not after each
 
@@ -135,7 +136,12 @@ class TrayController(QObject):
             self._sync_action()
             return False
         image = doc.image
-        worker = Worker(lambda _cancel, _emit: detect_plants(image, grid), "detect plants")
+
+        def job(_cancel, _emit) -> list[PlantBox]:
+            found = detect_plants(image, grid)
+            return tray_plants(found, "auto") if automatic else found  # asked for: every plant found
+
+        worker = Worker(job, "detect plants")
         self._detecting[worker] = (doc, automatic)
         worker.returned.connect(self._on_detected)
         worker.failed.connect(self._on_detect_failed)
@@ -261,7 +267,7 @@ class TrayController(QObject):
             self.detection_ended.emit()
 
     def _take_plants(self, doc: ImageDoc, plants: list[PlantBox], automatic: bool) -> None:
-        if automatic and not looks_like_tray(plants):
+        if automatic and not plants:
             return  # one plant: nothing to say
         if not plants:
             self.message.emit(f"No plants found in {doc.name} (plants are found by their green colour).")

@@ -125,6 +125,14 @@ def model_run(info: CheckpointInfo, settings: PipelineSettings) -> ModelRun:
     return ModelRun(info.name, settings.segment, settings.crf is not None, str(info.meta.get("created", "")))
 
 
+def tray_plants(found: Sequence[PlantBox], tray: str) -> list[PlantBox]:
+    """The one answer to "a tray, or one plant?": the plants ``detect_plants`` found
+    when ``tray`` is a layout (ROWSxCOLS), or "auto" and they look like a tray; else []."""
+    if tray == "off" or (tray == "auto" and not looks_like_tray(found)):
+        return []
+    return list(found)
+
+
 def _plants_to_segment(photo: Photo, settings: PipelineSettings) -> list[PlantBox] | None:
     """The tray's plants ([] for one plant), or None when the photo shows no plant.
 
@@ -140,7 +148,7 @@ def _plants_to_segment(photo: Photo, settings: PipelineSettings) -> list[PlantBo
     found = detect_plants(photo.pixels, grid)
     if not (found or photo.grey):
         return None
-    return found if grid or (settings.tray == "auto" and looks_like_tray(found)) else []
+    return tray_plants(found, settings.tray)
 
 
 def segment_photo(
