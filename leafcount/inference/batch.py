@@ -86,7 +86,8 @@ def segment_file(
     try:
         model, info = _cached_model(str(model_path))
         photo = read_working_photo(image_path)
-        settings = PipelineSettings(config, CrfConfig.for_checkpoint(info.meta) if crf else None, tray or "off")
+        crf_config = CrfConfig.for_checkpoint(info.meta) if crf else None
+        settings = PipelineSettings(config, crf_config, tray or "off", every_step=False)  # no slider to serve
         result = run_pipeline(model, info, photo, read_image_size(image_path), settings)
         write_rgb_png(Path(out_dir) / f"{image_stem(image_path)}_overlay.png", overlay_labels(photo.pixels, result.labels))
         meta = result.sidecar_meta()

@@ -59,12 +59,26 @@ class PipelineSettings:
     (a single plant stays one plant), "ROWSxCOLS" for a tray of that layout.
     ``plants``: boxes the user has set (working pixels), trusted as they are
     and segmented as a tray whatever ``tray`` says. ``crf`` None: no CRF.
+    ``every_step``: run the network until its confidence falls below
+    ``segment.stop_floor``, so a stop-threshold slider can re-decode later
+    (the app, napari); False, for a headless run, stops at the first step
+    below ``segment.stop_threshold``, which gives the same labels sooner
+    (with one pass; mirrored passes match leaves over whole sequences).
     """
 
     segment: SegmentConfig = SegmentConfig()
     crf: CrfConfig | None = None
     tray: str = "off"
     plants: tuple[PlantBox, ...] | None = None
+    every_step: bool = True
+
+    @property
+    def network_config(self) -> SegmentConfig:
+        """The settings the network runs with (see ``every_step``)."""
+        config = self.segment
+        if self.every_step or config.flips > 1:
+            return config
+        return config.replace(stop_floor=max(config.stop_floor, config.stop_threshold))
 
     def __post_init__(self) -> None:
         if self.tray not in ("off", "auto"):
@@ -197,9 +211,9 @@ def segment_photo(
     else:
         if boxes:
             yield PlantsFound(tuple(boxes))
-            labels, plants = yield from segment_tray_plants(model, image, boxes, settings.segment, cancel=cancel)
+            labels, plants = yield from segment_tray_plants(model, image, boxes, settings.network_config, cancel=cancel)
         else:
-            for step in segment_steps(model, image, settings.segment, cancel):
+            for step in segment_steps(model, image, settings.network_config, cancel):
                 steps.append(step)
                 yield step
             if cancel is not None:

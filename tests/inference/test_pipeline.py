@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from leafcount.analysis.plant_boxes import PlantBox
@@ -126,3 +127,49 @@ def test_on_event_sees_what_the_generator_yields(tiny_model, info):
 def test_bad_settings_are_named(settings, message):
     with pytest.raises(ConfigError, match=message):
         PipelineSettings(**settings)
+
+
+class ScriptedConfidence(torch.nn.Module):
+    """A confidence head that says the scripted scores, one per step of each
+    sequence (the model's ``encode`` starts one), whatever the state."""
+
+    def __init__(self, model, scores):
+        super().__init__()
+        self.logits = [float(np.log(s / (1 - s))) for s in scores]
+        self.step = self.calls = 0
+        encode = model.encode
+
+        def restart(image):
+            self.step = 0
+            return encode(image)
+
+        model.encode = restart
+
+    def forward(self, h):
+        logit = self.logits[min(self.step, len(self.logits) - 1)]
+        self.step += 1
+        self.calls += 1
+        return torch.full((h.shape[0],), logit)
+
+
+@pytest.mark.parametrize("tray", ["off", "1x2"])
+def test_a_headless_run_stops_at_the_threshold_with_the_same_labels(tiny_model, info, tray):
+    image = np.concatenate([green_disc(), green_disc()], axis=1) if tray != "off" else green_disc()
+    config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=10, stop_floor=0.05, assignment="argmax")
+    scores = [0.9, 0.8, 0.7, 0.3, 0.6, 0.2, 0.04]
+    runs = {}
+    for every_step in (True, False):
+        tiny_model.confidence = ScriptedConfidence(tiny_model, scores)
+        settings = PipelineSettings(config, tray=tray, every_step=every_step)
+        runs[every_step] = (run_pipeline(tiny_model, info, Photo(image), image.shape[:2], settings),
+                            tiny_model.confidence.calls)
+    (slider, slider_calls), (headless, headless_calls) = runs[True], runs[False]
+    np.testing.assert_array_equal(headless.labels, slider.labels)
+    assert headless.sidecar_meta() == slider.sidecar_meta()
+    if tray == "off":
+        assert (slider_calls, headless_calls) == (7, 4)  # the floor 0.05; the first score under 0.5
+        assert [s.score for s in headless.steps] == pytest.approx(scores[:4])
+    else:
+        assert headless_calls < slider_calls
+    mirrored = PipelineSettings(config.replace(flips=2), every_step=False)
+    assert mirrored.network_config == config.replace(flips=2)  # mirrored passes match whole sequences
