@@ -1,153 +1,144 @@
-"""Inference and training speed of RIS on this machine.
+"""Seconds per image of ``leafcount segment`` with the default settings, now and at an earlier revision.
 
-Prints ms per image for full-resolution inference (the paper's plants
-setting: 530x500 input, 106x100 grid, 20 steps) with leafcount's
-implementation and, in the same process, a straightforward one that runs the
-encoder again at every step and computes each gate with its own pair of
-convolutions, on the same weights. Ratios are the numbers to trust: these
-machines are noisy. Also prints the floating-point operations of one pass
-(torch's FLOP counter: the encoder once and every step) and training ms per
-iteration at full and half resolution.
+Runs the command line as a user would (process start, reading, the shipped
+checkpoint's own decoding, label PNGs, overlays, counts.csv) on a folder of
+CVPPP-sized images, alternating this working tree and ``--before REV``
+(checked out into a temporary git worktree) ``--rounds`` times, and prints
+the best time of each, their ratio, and whether the two wrote the same
+labels. Then, in this process: one pass of the default model (its
+encoder, its steps until the stop threshold, its full-resolution heads)
+against its FLOP floor (the pass's floating-point operations at the
+machine's own matrix-multiply rate, measured here), the classical
+watershed, and the peak memory of the command.
 
-    python benchmarks/speed.py --threads 2
+    python benchmarks/speed.py --before 9908b72 --n 100
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-
+from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from leafcount.model.config import ModelConfig
-from leafcount.model.loss import matching_loss
-from leafcount.model.ris import RIS, build_ris, coordinate_channels, standardize
+from leafcount.analysis.baseline import segment_classical
+from leafcount.data.cvppp import list_samples, load_pair
 from leafcount.inference.segment import SegmentConfig, segment_steps
+from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
 
 
-def straightforward_sequence(model: RIS, image: torch.Tensor, steps: int) -> list[float]:
-    """Eq. (1) as written: eight convolutions per ConvLSTM, encoder every step."""
-    cfg = model.config
-    hidden = cfg.lstm_channels
-    gh, gw = cfg.grid_size
-    h = [torch.zeros(1, hidden, gh, gw) for _ in model.cells]
-    c = [torch.zeros(1, hidden, gh, gw) for _ in model.cells]
-    canvas = torch.zeros(1, 1, *cfg.output_size) if cfg.feed_canvas else None
-    scores = []
-    for _ in range(steps):
-        x = standardize(image) if cfg.standardize_input else image
-        features, skip, _ = model.encoder(x)
-        if cfg.coord_channels:
-            features = torch.cat([features, coordinate_channels(1, gh, gw, features)], 1)
-        below = F.adaptive_avg_pool2d(canvas, (gh, gw)) if canvas is not None else None
-        for k, cell in enumerate(model.cells):
-            dyn_in = h[k] if below is None else torch.cat([below, h[k]], 1)
-            gates = []
-            for g in range(4):
-                sl = slice(g * hidden, (g + 1) * hidden)
-                pre = F.conv2d(dyn_in, cell.dynamic_conv.weight[sl], padding=cell.dynamic_conv.padding)
-                pre = pre + cell.bias[sl].view(1, -1, 1, 1)
-                if k == 0 and cell.static_conv is not None:
-                    pre = pre + F.conv2d(features, cell.static_conv.weight[sl], padding=cell.static_conv.padding)
-                gates.append(pre)
-            i, f, o, g_ = gates
-            c[k] = torch.sigmoid(f) * c[k] + torch.sigmoid(i) * torch.tanh(g_)
-            h[k] = torch.sigmoid(o) * torch.tanh(c[k])
-            below = h[k]
-        mask_logits = model.inhibition(h[-1], skip, canvas)
-        mask = torch.sigmoid(F.interpolate(mask_logits[:, None], size=cfg.input_size, mode="bilinear"))
-        if canvas is not None:
-            canvas = torch.maximum(canvas, torch.sigmoid(mask_logits)[:, None])
-        scores.append(float(torch.sigmoid(model.confidence(h[-1]))[0]))
-        _ = mask.numpy(), h[-1].abs().sum(1).numpy()
-    return scores
+def image_folder(data: Path, n: int, folder: Path) -> list[Path]:
+    """``n`` CVPPP images linked into ``folder`` (repeated when the set is smaller)."""
+    sources = [s.image_path for s in list_samples(data)]
+    folder.mkdir(parents=True)
+    links = []
+    for index in range(n):
+        link = folder / f"img{index:04d}_rgb.png"
+        link.symlink_to(sources[index % len(sources)].resolve())
+        links.append(link)
+    return links
 
 
-def pass_gflop(model: RIS, steps: int) -> float:
-    """GFLOP of one pass on one image: the encoder once, then ``steps`` steps
-    (a multiply-add counts as two operations)."""
-    x = torch.rand(1, 3, *model.config.input_size)
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(x, steps)
-    return counter.get_total_flops() / 1e9
+def run_cli(code: Path, images: Path, out: Path, model: Path, threads: int) -> tuple[float, int]:
+    """Wall seconds of one ``leafcount segment`` run from the code in ``code``, and its peak RSS (KB)."""
+    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-c", "import sys; from leafcount.cli import main; sys.exit(main(sys.argv[1:]))",
+               "segment", str(images), "--out", str(out), "--model", str(model), "-q"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    return seconds, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
-def time_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def same_labels(a: Path, b: Path) -> tuple[int, int]:
+    """(images whose label PNGs are identical, images compared)."""
+    names = sorted(p.name for p in a.glob("*_label.png"))
+    same = sum(np.array_equal(np.asarray(Image.open(a / n)), np.asarray(Image.open(b / n))) for n in names)
+    return same, len(names)
+
+
+def matmul_gflops(threads: int) -> float:
+    """The machine's float32 matrix-multiply rate: the floor's yardstick."""
+    torch.set_num_threads(threads)
+    a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(5))
+    return 2 * 1024**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--before", required=True, help="git revision to compare with (e.g. the commit before a change)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--n", type=int, default=100, help="images in the folder")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each version")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (the CLI's default: 1)")
     args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        before = tmp / "before"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.before],
+                       check=True, capture_output=True)
+        try:
+            images = tmp / "images"
+            image_folder(args.data, args.n, images)
+            times: dict[str, list[float]] = {"before": [], "now": []}
+            peak = {}
+            for round_ in range(args.rounds):
+                for name, code in (("before", before), ("now", ROOT)):
+                    seconds, rss = run_cli(code, images, tmp / f"{name}{round_}", args.model, args.threads)
+                    times[name].append(seconds)
+                    peak[name] = rss
+            same, compared = same_labels(tmp / "before0", tmp / "now0")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=True)
+
+    best_before, best_now = min(times["before"]), min(times["now"])
+    print(f"leafcount segment, {args.n} CVPPP images, default settings of {args.model.name}, "
+          f"{os.cpu_count()} core(s), best of {args.rounds}")
+    print(f"{'version':>10s} {'seconds':>8s} {'s/image':>8s} {'peak MB':>8s}")
+    for name, best in (("before", best_before), ("now", best_now)):
+        print(f"{name:>10s} {best:8.1f} {best / args.n:8.3f} {peak[name] / 1024:8.0f}")
+    print(f"speed-up {best_before / best_now:.2f}x; identical label PNGs: {same} of {compared}")
+
+    model, info = load_checkpoint(args.model)
+    model.eval()
+    config = SegmentConfig.for_checkpoint(info.meta)
+    headless = config.replace(stop_floor=max(config.stop_floor, config.stop_threshold))
+    image, _ = load_pair(list_samples(args.data)[0])
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.steps} steps, median of {args.repeats}")
-
-    rows = []
-    for name, config in (("paper 530x500 (grid 106x100)", ModelConfig.paper()),
-                         ("leafcount skip 265x250 (grid 53x50)", ModelConfig()),
-                         ("leafcount lite0 272x256 (grid 34x32)", ModelConfig.lite0())):
-        model = build_ris(config).eval()
-        image = np.random.default_rng(0).random((500, 530, 3), dtype=np.float32)
-        tensor = torch.from_numpy(image).permute(2, 0, 1)[None]
-        if config.input_size != (500, 530):
-            tensor = F.interpolate(tensor, size=config.input_size, mode="area")
-        seg = SegmentConfig(max_steps=args.steps, stop_floor=0.0)
-
-        def ours() -> None:
-            steps = list(segment_steps(model, image, seg))
-            assert len(steps) == args.steps
-
-        def naive() -> None:
-            with torch.inference_mode():
-                straightforward_sequence(model, tensor, args.steps)
-
-        with torch.inference_mode():
-            ref = straightforward_sequence(model, tensor, 3)
-        got = [s.score for s in segment_steps(model, image, SegmentConfig(max_steps=3, stop_floor=0.0))]
-        assert np.allclose(ref, got, atol=1e-4), (ref, got)
-        t_ours, t_naive = time_ms(ours, args.repeats), time_ms(naive, args.repeats)
-        rows.append((name, t_naive, t_ours, pass_gflop(model, args.steps)))
-
-    print(f"\n{'inference, ms per image':40s} {'straightforward':>16s} {'leafcount':>10s} {'speed-up':>9s} "
-          f"{'GFLOP':>7s} {'GFLOP/s':>8s}")
-    for name, t_naive, t_ours, gflop in rows:
-        print(f"{name:40s} {t_naive:16.1f} {t_ours:10.1f} {t_naive / t_ours:8.2f}x {gflop:7.2f} "
-              f"{gflop / (t_ours / 1000):8.1f}")
-
-    print(f"\n{'training, ms per iteration (T steps)':40s} {'T=5':>8s} {'T=20':>8s}")
-    for name, config in (("paper 530x500", ModelConfig.paper()),
-                         ("paper at half resolution 265x250", ModelConfig(**{**ModelConfig.paper().to_dict(),
-                                                                             "input_size": (250, 265)})),
-                         ("leafcount skip 265x250", ModelConfig()),
-                         ("leafcount lite0 272x256", ModelConfig.lite0())):
-        model = build_ris(config).train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        x = torch.rand(1, 3, *config.input_size)
-        truth = (torch.rand(16, *config.output_size) > 0.9).float()
-        cells = []
-        for steps in (5, 20):
-            def iteration() -> None:
-                opt.zero_grad()
-                seq = model(x, steps)
-                matching_loss(seq.mask_logits[0], seq.score_logits[0], truth).total.backward()
-                opt.step()
-            cells.append(time_ms(iteration, max(2, args.repeats // 2)))
-        print(f"{name:40s} {cells[0]:8.0f} {cells[1]:8.0f}")
+    list(segment_steps(model, image, headless))  # warm-up
+    one_pass = min(_timed(lambda: list(segment_steps(model, image, headless))) for _ in range(3))
+    with FlopCounterMode(display=False) as counter:
+        steps = list(segment_steps(model, image, headless))
+    gflop = counter.get_total_flops() / 1e9
+    rate = matmul_gflops(args.threads)
+    print(f"\none pass ({len(steps)} steps, dense heads included): {one_pass * 1000:.0f} ms, {gflop:.2f} GFLOP; "
+          f"floor at {rate:.0f} GFLOP/s (float32 matmul, {args.threads} thread(s)): {gflop / rate * 1000:.0f} ms; "
+          f"{one_pass / (gflop / rate):.1f}x the floor")
+    classical = min(_timed(lambda: segment_classical(image)) for _ in range(3))
+    print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
 
 
 if __name__ == "__main__":
