@@ -22,12 +22,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from leafcount.data.folder import read_image  # noqa: E402
 from leafcount.analysis.metrics import count_leaves  # noqa: E402
-from leafcount.model.checkpoint import load_checkpoint  # noqa: E402
+from leafcount.data.folder import read_image_size  # noqa: E402
+from leafcount.inference.pipeline import PipelineSettings, read_working_photo, run_pipeline  # noqa: E402
+from leafcount.inference.segment import SegmentConfig  # noqa: E402
 from leafcount.io.overlay import overlay_labels  # noqa: E402
-from leafcount.inference.passes import segment_image  # noqa: E402
-from leafcount.inference.segment import SegmentConfig
+from leafcount.model.checkpoint import load_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -76,9 +76,9 @@ def demo_photos(model_path: Path, out: Path) -> None:
     fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 4.4))
     for ax, row in zip(np.atleast_1d(axes), rows):
         name, by_eye = row["image"], row["leaf_count"]
-        image = read_image(DEMO / name)
-        labels = segment_image(model, image, config).labels
-        ax.imshow(overlay_labels(image, labels))
+        photo = read_working_photo(DEMO / name)  # as leafcount segment and the app segment it
+        labels = run_pipeline(model, info, photo, read_image_size(DEMO / name), PipelineSettings(config)).labels
+        ax.imshow(overlay_labels(photo.pixels, labels))
         ax.set_title(f"{name}\n{count_leaves(labels)} leaves found, {by_eye} by eye", fontsize=8)
         ax.axis("off")
     fig.suptitle(f"{info.name} on bundled photos that are not CVPPP", fontsize=10)

@@ -16,11 +16,11 @@ import itertools
 
 from tuning import objective, parse_args, store, training_images
 
-from leafcount.inference.crf import CrfConfig, refine_labels
 from leafcount.analysis.metrics import score_image
-from leafcount.model.checkpoint import load_checkpoint
+from leafcount.inference.crf import CrfConfig, refine_labels
 from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig
+from leafcount.model.checkpoint import load_checkpoint
 
 GT_PROBS = (0.7, 0.8, 0.9)
 BILATERAL_SXY = (20.0, 40.0)

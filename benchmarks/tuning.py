@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.analysis.metrics import ImageScores, summarize
+from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.model.checkpoint import CheckpointInfo, save_checkpoint
 from leafcount.model.ris import RIS
 

@@ -26,11 +26,11 @@ import torch
 from PIL import Image
 
 from leafcount import atomic
+from leafcount.analysis.metrics import count_leaves
 from leafcount.cli import main
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.folder import read_image, read_image_size
 from leafcount.errors import CheckpointError, LabelFormatError
-from leafcount.analysis.metrics import count_leaves
 from leafcount.model.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,

@@ -2,9 +2,9 @@ import csv
 
 import pytest
 
+from leafcount.analysis.metrics import count_leaves
 from leafcount.cli import main
 from leafcount.data.cvppp import read_labels
-from leafcount.analysis.metrics import count_leaves
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 
 

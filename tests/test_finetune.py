@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from leafcount import finetune
+from leafcount.analysis.metrics import symmetric_best_dice
 from leafcount.cancel import CancelToken
-from leafcount.io.corrections import save_corrections
 from leafcount.data.augment import AugmentConfig
 from leafcount.data.synth import make_rosette
 from leafcount.errors import Cancelled, ConfigError, LabelFormatError, LeafcountError
@@ -26,11 +26,11 @@ from leafcount.finetune import (
     list_checkpoints,
     new_checkpoint_path,
 )
-from leafcount.analysis.metrics import symmetric_best_dice
+from leafcount.inference.passes import segment_image
+from leafcount.io.corrections import save_corrections
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.inference.passes import segment_image
 from leafcount.train import TrainConfig, Trainer, fit_pair, resume_path
 
 SHAPE = (60, 64)

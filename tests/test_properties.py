@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from leafcount.analysis.metrics import count_leaves, score_image, symmetric_best_dice
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.folder import read_image, read_image_size
 from leafcount.errors import ConfigError, LabelFormatError, LeafcountError
-from leafcount.analysis.metrics import count_leaves, score_image, symmetric_best_dice
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 
 # Pillow and tifffile warn about odd files; a warning is fine, an exception is not.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from leafcount.analysis.metrics import symmetric_best_dice
 from leafcount.cancel import CancelToken
 from leafcount.data.augment import AugmentConfig
 from leafcount.data.synth import make_rosette
 from leafcount.errors import Cancelled, CheckpointError, ConfigError
-from leafcount.analysis.metrics import symmetric_best_dice
+from leafcount.inference.passes import segment_image
 from leafcount.model.checkpoint import load_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.ris import build_ris
-from leafcount.inference.passes import segment_image
 from leafcount.train import (
     TrainConfig,
     Trainer,

@@ -47,9 +47,18 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from leafcount import __version__
+from leafcount.analysis.counts import count_row, counts_table, whole_boxes, write_table
+from leafcount.analysis.metrics import (
+    ImageScores,
+    count_leaves,
+    format_summary,
+    score_image,
+    summarize,
+)
+from leafcount.analysis.plant_boxes import leaf_owners, plant_name, plants_from_meta
+from leafcount.analysis.traits import leaf_traits, plant_traits
 from leafcount.atomic import write_text_atomic
 from leafcount.cancel import CancelToken
-from leafcount.io.corrections import read_sidecar
 from leafcount.data.cvppp import image_stem, read_labels
 from leafcount.data.folder import list_images, read_image
 from leafcount.errors import (
@@ -58,17 +67,8 @@ from leafcount.errors import (
     LabelFormatError,
     LeafcountError,
 )
-from leafcount.analysis.metrics import (
-    ImageScores,
-    count_leaves,
-    format_summary,
-    score_image,
-    summarize,
-)
+from leafcount.io.corrections import read_sidecar
 from leafcount.io.overlay import overlay_labels
-from leafcount.analysis.counts import count_row, counts_table, whole_boxes, write_table
-from leafcount.analysis.plant_boxes import leaf_owners, plant_name, plants_from_meta
-from leafcount.analysis.traits import leaf_traits, plant_traits
 
 __all__ = ["METRIC_COLUMNS", "ReportSummary", "TableJoin", "leaf_source", "write_report"]
 

@@ -17,9 +17,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from skimage.measure import regionprops, regionprops_table
 
+from leafcount.analysis.metrics import relabel_consecutive
 from leafcount.arrays import check_image
 from leafcount.errors import ConfigError
-from leafcount.analysis.metrics import relabel_consecutive
 
 __all__ = ["LEAF_TRAIT_COLUMNS", "leaf_traits", "plant_traits"]
 

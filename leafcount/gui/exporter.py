@@ -31,16 +31,16 @@ from PySide6.QtWidgets import (
 )
 
 import leafcount
-from leafcount.errors import ConfigError
+from leafcount.analysis.report import ReportSummary
+from leafcount.analysis.scale import read_folder_scale
 from leafcount.data.demo import DEMO_DIR
 from leafcount.editing.document import ImageStatus
+from leafcount.errors import ConfigError
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.errors import show_error
 from leafcount.gui.export_labels import UnsavedLabels, write_report_with_unsaved
 from leafcount.gui.session import FolderSession
 from leafcount.gui.workers import JobRunner, Worker
-from leafcount.analysis.report import ReportSummary
-from leafcount.analysis.scale import read_folder_scale
 
 REPORT_DIR_NAME = "leafcount-report"
 LAST_FOLDER_KEY = "export/last_folder"  # where the last report was written (its parent folder)

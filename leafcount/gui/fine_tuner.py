@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
+from leafcount.editing.document import ImageStatus
 from leafcount.errors import CheckpointError
 from leafcount.finetune import (
     FineTuneResult,
@@ -25,7 +26,6 @@ from leafcount.finetune import (
     list_checkpoints,
     new_checkpoint_path,
 )
-from leafcount.editing.document import ImageStatus
 from leafcount.gui.errors import show_error
 from leafcount.gui.fine_tune_panel import FineTunePanel
 from leafcount.gui.models_view import ModelsView

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from leafcount.inference.crf import is_crf_available
 from leafcount.data.cvppp import label_path_for
 from leafcount.gui import prompts
 from leafcount.gui.actions import WindowActions
@@ -35,15 +34,16 @@ from leafcount.gui.image_list import ImageListView
 from leafcount.gui.model_runs import ModelRuns
 from leafcount.gui.models_view import ModelsView
 from leafcount.gui.navigator import Navigator
-from leafcount.gui.timeline import install_timeline
 from leafcount.gui.scale_tool import ScaleTool
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession
 from leafcount.gui.status_bar import StatusBar
 from leafcount.gui.step_controller import StepController
 from leafcount.gui.step_view import StepView
+from leafcount.gui.timeline import install_timeline
 from leafcount.gui.tray_controller import TrayController
 from leafcount.gui.tray_panel import TrayPanel
+from leafcount.inference.crf import is_crf_available
 
 
 class MainWindow(QMainWindow):

@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from leafcount.gui.actions import WindowActions
 from leafcount.editing.document import failure_text
+from leafcount.gui.actions import WindowActions
 from leafcount.gui.errors import show_error
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.session import FolderSession

@@ -8,12 +8,12 @@ import math
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QWidget
 
+from leafcount.analysis.scale import px_per_mm_from_line, read_folder_scale, write_folder_scale
 from leafcount.errors import ConfigError, LeafcountError
 from leafcount.gui.actions import WindowActions
 from leafcount.gui.canvas import Canvas, Tool
 from leafcount.gui.errors import show_error
 from leafcount.gui.session import FolderSession
-from leafcount.analysis.scale import px_per_mm_from_line, read_folder_scale, write_folder_scale
 
 DEFAULT_LENGTH_MM = 10.0
 

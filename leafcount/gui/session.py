@@ -7,11 +7,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup
 
-from leafcount.io.corrections import clear_recovery, read_recovery, write_recovery
 from leafcount.data.folder import list_images
-from leafcount.editing.edits import replace_edit
 from leafcount.editing.changes import Restore
+from leafcount.editing.edits import replace_edit
 from leafcount.gui.document import ImageDoc
+from leafcount.io.corrections import clear_recovery, read_recovery, write_recovery
 
 AUTOSAVE_INTERVAL_MS = 5_000
 

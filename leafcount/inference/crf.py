@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from leafcount.analysis.metrics import relabel_consecutive
 from leafcount.arrays import check_image
 from leafcount.errors import LabelFormatError, LeafcountError
-from leafcount.analysis.metrics import relabel_consecutive
 from leafcount.settings import check_integer, check_number, checkpoint_settings, settings_from_dict
 
 __all__ = ["CrfConfig", "is_crf_available", "refine_labels"]

@@ -19,8 +19,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from leafcount.cancel import CancelToken
-from leafcount.model.ris import RIS
 from leafcount.inference.segment import SegmentConfig, Step, dense_maps, segment_steps
+from leafcount.model.ris import RIS
 
 __all__ = ["MIRRORS", "flipped_masks", "fuse_dense_maps", "fuse_steps", "with_mirrored_passes"]
 

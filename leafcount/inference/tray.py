@@ -17,12 +17,12 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import filters, measure, morphology
 
+from leafcount.analysis.plant_boxes import PlantBox
 from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError
-from leafcount.model.ris import RIS
-from leafcount.analysis.plant_boxes import PlantBox
 from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig, Step
+from leafcount.model.ris import RIS
 
 
 def parse_grid(text: str) -> tuple[int, int]:

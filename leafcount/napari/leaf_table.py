@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leafcount.atomic import write_text_atomic
 from leafcount.analysis.plant_boxes import PlantBox, leaf_owners, plant_name
 from leafcount.analysis.traits import leaf_traits
+from leafcount.atomic import write_text_atomic
 
 
 def leaf_features(

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from leafcount.io.corrections import Sidecar
 from leafcount.data.cvppp import label_path_for
+from leafcount.io.corrections import Sidecar
 
 IMAGE = "image"  # the photo's file name: the sidecar's "image"
 MANUAL_LEAVES = "manual_leaves"  # ids of the leaves edited by hand

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from leafcount.io.corrections import load_corrections, read_sidecar
 from leafcount.data.cvppp import image_stem
 from leafcount.data.folder import IMAGE_SUFFIXES, read_photo
 from leafcount.errors import LabelFormatError, LeafcountError
+from leafcount.io.corrections import load_corrections, read_sidecar
 from leafcount.napari.metadata import LABEL_ENDING, layer_metadata, pairing_image_path
 
 LayerData = tuple[Any, dict[str, Any], str]

@@ -35,19 +35,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from leafcount.analysis.plant_boxes import plants_from_meta
 from leafcount.cancel import CancelToken
-from leafcount.io.corrections import Sidecar
-from leafcount.inference.crf import is_crf_available
 from leafcount.errors import Cancelled, LeafcountError
+from leafcount.inference.crf import is_crf_available
+from leafcount.inference.pipeline import redecode
+from leafcount.inference.segment import SegmentConfig, accepted_steps
+from leafcount.io.corrections import Sidecar
 from leafcount.model.checkpoint import find_default_model, read_checkpoint_info
 from leafcount.napari.image_input import rgb_float
 from leafcount.napari.layers import leaves_name, show_kappa, show_labels, show_plants
 from leafcount.napari.leaf_table import export_csv, leaf_features
 from leafcount.napari.metadata import MANUAL_LEAVES, RUN, layer_metadata
 from leafcount.napari.run import LiveStep, Run, RunSettings, segment_live
-from leafcount.analysis.plant_boxes import plants_from_meta
-from leafcount.inference.pipeline import redecode
-from leafcount.inference.segment import SegmentConfig, accepted_steps
 
 if TYPE_CHECKING:
     import napari

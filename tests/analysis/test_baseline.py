@@ -9,9 +9,9 @@ import pytest
 
 from leafcount.analysis import baseline
 from leafcount.analysis.baseline import excess_green, plant_mask, segment_classical
+from leafcount.analysis.metrics import count_leaves, score_image
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError, ImageReadError
-from leafcount.analysis.metrics import count_leaves, score_image
 
 
 def _discs(

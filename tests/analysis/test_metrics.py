@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from leafcount.analysis import metrics
-from leafcount.errors import LabelFormatError, LeafcountError
 from leafcount.analysis.metrics import (
     ImageScores,
     abs_difference_in_count,
@@ -27,6 +26,7 @@ from leafcount.analysis.metrics import (
     summarize,
     symmetric_best_dice,
 )
+from leafcount.errors import LabelFormatError, LeafcountError
 
 # Two 2x2 leaves in the corners of a 4x4 image.
 TRUTH = np.array(

@@ -17,8 +17,11 @@ import pytest
 from PIL import Image
 
 from leafcount.analysis import report
+from leafcount.analysis.counts import COUNT_COLUMNS, PLANT_COLUMNS
+from leafcount.analysis.metrics import score_image, summarize
+from leafcount.analysis.report import METRIC_COLUMNS, leaf_source, write_report
+from leafcount.analysis.traits import LEAF_TRAIT_COLUMNS
 from leafcount.cancel import CancelToken
-from leafcount.io.corrections import save_corrections
 from leafcount.data.cvppp import read_labels, write_labels
 from leafcount.data.synth import write_synth_folder
 from leafcount.errors import (
@@ -28,10 +31,7 @@ from leafcount.errors import (
     LabelFormatError,
     LeafcountError,
 )
-from leafcount.analysis.metrics import score_image, summarize
-from leafcount.analysis.counts import COUNT_COLUMNS, PLANT_COLUMNS
-from leafcount.analysis.report import METRIC_COLUMNS, leaf_source, write_report
-from leafcount.analysis.traits import LEAF_TRAIT_COLUMNS
+from leafcount.io.corrections import save_corrections
 
 SHAPE = (64, 72)
 N_PLANTS = 4

@@ -3,13 +3,13 @@ import doctest
 import pytest
 
 import leafcount.analysis.scale
-from leafcount.errors import ConfigError
 from leafcount.analysis.scale import (
     FOLDER_SETTINGS,
     px_per_mm_from_line,
     read_folder_scale,
     write_folder_scale,
 )
+from leafcount.errors import ConfigError
 
 
 def test_doctests():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from leafcount.analysis import traits
-from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.analysis.traits import LEAF_TRAIT_COLUMNS, leaf_traits, plant_traits
+from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 
 SQUARE_ID, DISK_ID = 3, 12
 DISK_RADIUS = 25

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from leafcount.data.folder import list_images
 from leafcount.data.demo import DEMO_DIR
+from leafcount.data.folder import list_images
 from leafcount.gui.app import DEMO_FIRST_IMAGE, open_start_folder, parse_args
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,9 +38,9 @@ def test_main_screenshot_asks_nothing_and_writes_nothing_into_the_folder(tmp_pat
     """Ground-truth labels and an autosave from an earlier session would each
     ask a question; an unattended screenshot must neither hang on them nor
     touch the user's files."""
-    from leafcount.io.corrections import write_recovery
     from leafcount.data.cvppp import label_path_for, read_labels
     from leafcount.data.synth import write_synth_folder
+    from leafcount.io.corrections import write_recovery
 
     folder = tmp_path / "plants"
     first = write_synth_folder(folder, 2, seed=5)[0]  # with *_label.png ground truth

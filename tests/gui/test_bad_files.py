@@ -31,8 +31,8 @@ def marked(window, row: int) -> bool:
 @pytest.fixture
 def labelled(tmp_path):
     """Five saved corrections of synthetic rosettes (label PNG + sidecar each)."""
-    from leafcount.io.corrections import save_corrections
     from leafcount.data.cvppp import read_labels
+    from leafcount.io.corrections import save_corrections
 
     folder = tmp_path / "labelled"
     for photo in write_synth_folder(folder, 5, seed=7):

@@ -13,9 +13,9 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
+from leafcount.analysis.plant_boxes import plant_name
 from leafcount.data.demo import DEMO_DIR
 from leafcount.gui.canvas import Canvas
-from leafcount.analysis.plant_boxes import plant_name
 
 TIMEOUT_MS = 60_000
 

@@ -20,9 +20,9 @@ from scipy import ndimage as ndi
 
 from leafcount import cli
 from leafcount.data.cvppp import read_labels
+from leafcount.data.demo import DEMO_DIR
 from leafcount.data.folder import read_image_size
 from leafcount.data.synth import write_synth_folder
-from leafcount.data.demo import DEMO_DIR
 from leafcount.inference import crf, pipeline
 from leafcount.inference.segment import SegmentConfig
 

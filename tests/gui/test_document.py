@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QUndoGroup
 
-from leafcount.io.corrections import load_corrections
 from leafcount.data.cvppp import write_labels
-from leafcount.editing.edits import paint_edit
 from leafcount.editing.changes import HandEdit
 from leafcount.editing.document import UNDO_LIMIT, ImageStatus, PackedLabels
+from leafcount.editing.edits import paint_edit
 from leafcount.gui.document import ImageDoc
 from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig
+from leafcount.io.corrections import load_corrections
 
 RUN = ModelRun("tiny", SegmentConfig())
 

@@ -11,12 +11,12 @@ import pytest
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton
 
-from leafcount.data.synth import write_synth_folder
-from leafcount.gui import export_labels, exporter
-from leafcount.data.demo import DEMO_DIR
-from leafcount.gui.exporter import ExportDialog, export_notes
 from leafcount.analysis.metrics import summarize
 from leafcount.analysis.scale import write_folder_scale
+from leafcount.data.demo import DEMO_DIR
+from leafcount.data.synth import write_synth_folder
+from leafcount.gui import export_labels, exporter
+from leafcount.gui.exporter import ExportDialog, export_notes
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 30_000

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QUndoGroup
 
-from leafcount.editing.edits import erase_edit, merge_edit, paint_edit, replace_edit
 from leafcount.editing.changes import HandEdit, ModelRelabel, Restore
+from leafcount.editing.edits import erase_edit, merge_edit, paint_edit, replace_edit
 from leafcount.gui.document import ImageDoc
 from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig, Step

@@ -10,13 +10,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from leafcount.io.corrections import RECOVERY_DIR_NAME, load_corrections
 from leafcount.data.synth import write_synth_folder
-from leafcount.inference import pipeline
-from leafcount.gui.canvas import Tool
 from leafcount.editing.document import ImageStatus
-from leafcount.model.checkpoint import load_checkpoint
+from leafcount.gui.canvas import Tool
+from leafcount.inference import pipeline
 from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
+from leafcount.io.corrections import RECOVERY_DIR_NAME, load_corrections
+from leafcount.model.checkpoint import load_checkpoint
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 30_000

@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from leafcount.io.corrections import RECOVERY_DIR_NAME, read_recovery
 from leafcount.data.cvppp import label_path_for
+from leafcount.io.corrections import RECOVERY_DIR_NAME, read_recovery
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 30_000
@@ -162,8 +162,8 @@ DRIVER = textwrap.dedent(
     folder, model, expected = (Path(a) for a in sys.argv[1:4])
     configure_pyqtgraph()
     app = QApplication([])
-    from leafcount.io.corrections import RECOVERY_DIR_NAME
     from leafcount.gui.main_window import MainWindow
+    from leafcount.io.corrections import RECOVERY_DIR_NAME
 
     window = MainWindow()
     assert window.load_model(model)

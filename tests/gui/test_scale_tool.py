@@ -9,8 +9,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QInputDialog
 
-from leafcount.gui.canvas import Tool
 from leafcount.analysis.scale import FOLDER_SETTINGS, read_folder_scale
+from leafcount.gui.canvas import Tool
 
 
 def drag(widget, start: QPoint, end: QPoint, steps: int = 8) -> None:

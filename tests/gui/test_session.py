@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from leafcount.io.corrections import RECOVERY_DIR_NAME
+from leafcount.editing.changes import HandEdit
 from leafcount.editing.edits import paint_edit
 from leafcount.errors import EmptyFolderError
-from leafcount.editing.changes import HandEdit
 from leafcount.gui.session import FolderSession
+from leafcount.io.corrections import RECOVERY_DIR_NAME
 
 
 @pytest.fixture

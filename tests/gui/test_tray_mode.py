@@ -11,12 +11,6 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QMessageBox
 
 from leafcount.analysis import plant_boxes
-from leafcount.io.corrections import load_corrections
-from leafcount.gui import tray_controller
-from leafcount.data.demo import DEMO_DIR
-from leafcount.gui.canvas import Tool
-from leafcount.editing.plant_layout import new_plant_at
-from leafcount.model.checkpoint import load_checkpoint
 from leafcount.analysis.plant_boxes import (
     PlantBox,
     plant_leaf_counts,
@@ -24,8 +18,14 @@ from leafcount.analysis.plant_boxes import (
     plants_from_meta,
     plants_to_meta,
 )
+from leafcount.data.demo import DEMO_DIR
+from leafcount.editing.plant_layout import new_plant_at
+from leafcount.gui import tray_controller
+from leafcount.gui.canvas import Tool
 from leafcount.inference.segment import SegmentConfig
 from leafcount.inference.tray import detect_plants, segment_tray
+from leafcount.io.corrections import load_corrections
+from leafcount.model.checkpoint import load_checkpoint
 
 Button = QMessageBox.StandardButton
 TIMEOUT_MS = 60_000

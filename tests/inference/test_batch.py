@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from leafcount.inference.batch import segment_files
 from leafcount.data.cvppp import read_labels
 from leafcount.data.synth import write_synth_folder
-from leafcount.model.checkpoint import save_checkpoint
+from leafcount.inference.batch import segment_files
 from leafcount.inference.segment import SegmentConfig
+from leafcount.model.checkpoint import save_checkpoint
 
 CONFIG = SegmentConfig(stop_threshold=0.3, max_steps=6)
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from leafcount.inference.crf import CrfConfig, is_crf_available, refine_labels
+from leafcount.analysis.metrics import dice
 from leafcount.errors import (
     ConfigError,
     ImageReadError,
     LabelFormatError,
     LeafcountError,
 )
-from leafcount.analysis.metrics import dice
+from leafcount.inference.crf import CrfConfig, is_crf_available, refine_labels
 
 needs_crf = pytest.mark.skipif(not is_crf_available(), reason="pydensecrf2 does not import on this machine")
 

@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from leafcount.data.cvppp import read_labels, write_labels
+from leafcount.errors import LabelFormatError, LeafcountError
 from leafcount.io.corrections import (
     RECOVERY_DIR_NAME,
     Sidecar,
@@ -14,8 +16,6 @@ from leafcount.io.corrections import (
     sidecar_path_for,
     write_recovery,
 )
-from leafcount.data.cvppp import read_labels, write_labels
-from leafcount.errors import LabelFormatError, LeafcountError
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ import torch
 from leafcount.data.augment import AugmentConfig
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
+from leafcount.inference.passes import all_steps
+from leafcount.inference.segment import SegmentConfig, decode_steps, dense_maps, segment_steps
 from leafcount.model.checkpoint import load_checkpoint, save_checkpoint
 from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
 from leafcount.model.efficientnet_lite import EfficientNetLite0, imagenet_weights_path, load_imagenet_weights
 from leafcount.model.ris import RIS, build_ris
 from leafcount.resize import letterbox
-from leafcount.inference.passes import all_steps
-from leafcount.inference.segment import SegmentConfig, decode_steps, dense_maps, segment_steps
 from leafcount.train import TrainConfig, Trainer, fit_pair
 from leafcount.train_dense import CROP, DenseTrainer, dense_loss, dense_targets, random_crop, with_dense_heads
 

@@ -97,8 +97,8 @@ def test_batchnorm_statistics_stay_frozen_in_training():
 def test_resampling_puts_padding_shifted_pixels_back_where_they_belong():
     """A stride-2 "SAME" conv that picks its centre tap sees input pixel 2i + 1;
     resampled onto the input grid, a ramp must come back exactly."""
-    from leafcount.model.pyramid import resample
     from leafcount.model.efficientnet_lite import SameConv2d
+    from leafcount.model.pyramid import resample
 
     ramp = torch.arange(32, dtype=torch.float32).view(1, 1, 1, 32).expand(1, 1, 32, 32).contiguous()
     conv = SameConv2d(1, 1, 3, 2)

@@ -10,9 +10,9 @@ import pytest
 from napari.layers import Image, Labels
 from PIL import Image as PILImage
 
-from leafcount.io.corrections import save_corrections
 from leafcount.data.cvppp import read_labels
 from leafcount.data.folder import read_image
+from leafcount.io.corrections import save_corrections
 from leafcount.napari.reader import napari_get_reader
 
 META = {"model": "tiny", "stop_threshold": 0.4, "assignment": "first", "flips": 1, "crf": False}

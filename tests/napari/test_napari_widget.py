@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from napari.layers import Image, Labels, Shapes
 
-import leafcount.inference.pipeline as pipeline_module
-from leafcount.inference.batch import segment_file
+from leafcount.analysis.plant_boxes import plant_name
 from leafcount.data.cvppp import read_labels
 from leafcount.data.synth import make_rosette
-from leafcount.model.checkpoint import read_checkpoint_info
-from leafcount.napari.widget import SegmentWidget
-from leafcount.analysis.plant_boxes import plant_name
+from leafcount.inference.batch import segment_file
+import leafcount.inference.pipeline as pipeline_module
 from leafcount.inference.segment import SegmentConfig, decode_steps
 from leafcount.inference.tray import detect_plants, looks_like_tray
+from leafcount.model.checkpoint import read_checkpoint_info
+from leafcount.napari.widget import SegmentWidget
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
