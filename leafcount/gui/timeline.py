@@ -49,6 +49,7 @@ class TimelineView(QWidget):
     """Plant chooser, date thumbnails and the selected leaf's area curve."""
 
     leaf_selected = Signal(int)  # a track id; 0 for none
+    series_found = Signal(bool)  # after a folder is read: whether it holds a series
 
     def __init__(self, session: FolderSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +92,7 @@ class TimelineView(QWidget):
         for plant, images in self.plants.items():
             self.plant_choice.addItem(f"{plant} ({len(images)} dates)", plant)
         self.plant_choice.blockSignals(False)
+        self.series_found.emit(bool(self.plants))
         if not self.plants:
             self._show(None)
             self.caption.setText("This folder holds no time series (no <plant>_<date> photos of a plant on two dates).")
@@ -207,10 +209,14 @@ class TimelineView(QWidget):
 
 
 def install_timeline(window: QMainWindow, session: FolderSession) -> TimelineView:
-    """The panel in a bottom dock of ``window``, following the session's folder."""
+    """The panel in a bottom dock of ``window``, following the session's folder;
+    shown when a folder holds a series (a folder of unrelated photos keeps the
+    canvas tall), and always at hand in the dock's own toggle."""
     view = TimelineView(session, window)
     dock = QDockWidget("Timeline", window)
     dock.setObjectName("timeline_dock")
     dock.setWidget(view)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    dock.hide()
+    view.series_found.connect(dock.setVisible)
     return view

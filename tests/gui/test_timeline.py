@@ -55,8 +55,31 @@ def test_a_series_folder_lists_its_plants_and_follows_a_clicked_leaf(qtbot, view
 
 def test_a_folder_without_a_series_says_so(qtbot, view, tmp_path):
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "plant_rgb.png")
-    view.show_folder(tmp_path)
+    with qtbot.waitSignal(view.series_found) as found:
+        view.show_folder(tmp_path)
+    assert found.args == [False]
     assert view.plant_choice.count() == 0 and "no time series" in view.caption.text()
+
+
+def test_the_dock_shows_only_for_a_series_folder(qtbot, series_folder, tmp_path_factory):
+    from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+    from leafcount.gui.timeline import install_timeline
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    view = install_timeline(window, FolderSession(writes_files=False))
+    dock = window.findChild(QDockWidget, "timeline_dock")
+    assert not dock.isVisible()
+    plain = tmp_path_factory.mktemp("plain")
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(plain / "plant_rgb.png")
+    view.show_folder(plain)
+    assert not dock.isVisible()
+    view.show_folder(series_folder[0])
+    assert dock.isVisible()
+    qtbot.waitUntil(lambda: view.timeline is not None, timeout=10_000)
+    view.shutdown()
 
 
 def test_the_selected_leaf_stands_out_and_the_others_fade():
