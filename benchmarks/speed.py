@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -51,16 +50,22 @@ def image_folder(data: Path, n: int, folder: Path) -> list[Path]:
     return links
 
 
+PEAK_OF_CHILDREN = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+"""Runs a command and prints the largest resident size (KB) of any of its processes."""
+
+
 def run_cli(code: Path, images: Path, out: Path, model: Path, threads: int) -> tuple[float, int]:
     """Wall seconds of one ``leafcount segment`` run from the code in ``code``, and its peak RSS (KB)."""
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, "-c", "import sys; from leafcount.cli import main; sys.exit(main(sys.argv[1:]))",
                "segment", str(images), "--out", str(out), "--model", str(model), "-q"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    return seconds, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILDREN, *command], env=env, check=True,
+                          capture_output=True, text=True)
+    return time.perf_counter() - start, int(done.stdout.split()[-1])
 
 
 def same_labels(a: Path, b: Path) -> tuple[int, int]:
