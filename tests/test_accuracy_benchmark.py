@@ -56,8 +56,8 @@ def test_markdown_table_escapes_the_pipes(accuracy, synth_data, capsys):
     assert accuracy.main(["--data", str(data), "--model", str(model), "--no-crf", "--markdown"]) == 0
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     assert table[0] == r"| method | SBD | \|DiC\| | DiC | FBD | s / image |"
-    # header, alignment, 4 RIS rows (first, argmax, grow, mirrored), classical, 4 published: 6 columns each.
-    assert len(table) == 2 + 4 + 1 + len(accuracy.PUBLISHED)
+    # header, alignment, a RIS row per assignment and one mirrored, classical, the published: 6 columns each.
+    assert len(table) == 2 + len(accuracy.ASSIGNMENTS) + 1 + 1 + len(accuracy.PUBLISHED)
     assert all(line.replace(r"\|", "").count("|") == 7 for line in table)
 
 
