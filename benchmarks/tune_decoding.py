@@ -24,6 +24,7 @@ from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig, decode_steps
 
 STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 CORE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
+DENSE_RULES = ("grow", "basins")
 
 
 def main() -> None:
@@ -44,8 +45,8 @@ def main() -> None:
     results = []
     grid = itertools.product(args.passes, args.passes, STOP_THRESHOLDS, ASSIGNMENTS, CORE_THRESHOLDS)
     for flips, dense, stop, rule, core in grid:
-        if rule != "grow" and (dense > 1 or core != SegmentConfig.core_threshold):
-            continue  # only "grow" reads the dense maps
+        if rule not in DENSE_RULES and (dense > 1 or core != SegmentConfig.core_threshold):
+            continue  # only these read the dense maps
         config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips, dense_flips=dense, core_threshold=core)
         scores = [score_image(decode_steps(steps[flips, dense], shape, config), truth, n)
                   for n, shape, steps, truth in runs]
