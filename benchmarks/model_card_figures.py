@@ -1,7 +1,8 @@
 """Draw the figures of models/README.md: the validation curve of the training
 phases and the shipped model on the bundled demo photos.
 
-    python benchmarks/model_card_figures.py                 # writes models/training-curve.png, models/demo-photos.png
+    python benchmarks/model_card_figures.py --no-curve      # writes models/demo-photos.png (the shipped model)
+    python benchmarks/model_card_figures.py --model models/v1/ris-cvppp-a1.safetensors --out models/v1
 
 The curve reads the ``*.history.json`` files the trainer writes; the
 phases are laid end to end (each phase starts from the previous one's
@@ -34,7 +35,7 @@ MODELS = ROOT / "models"
 DEMO = ROOT / "resources" / "demo"
 PHASES = (
     f"{MODELS / 'phase1' / 'ris-cvppp-a1-it11000.history.json'}:11000:CVPPP, flips + rotations",
-    f"{MODELS / 'ris-cvppp-a1.history.json'}:8500:+ synthetic backgrounds, colour, zoom 0.5-1.2",
+    f"{MODELS / 'v1' / 'ris-cvppp-a1.history.json'}:8500:+ synthetic backgrounds, colour, zoom 0.5-1.2",
 )
 
 
@@ -89,14 +90,18 @@ def demo_photos(model_path: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", action="append", help="FILE:ITERATION:LABEL (default: the shipped model's)")
+    parser.add_argument("--phase", action="append", help="FILE:ITERATION:LABEL (default: model v1's two phases)")
+    parser.add_argument("--no-curve", action="store_true",
+                        help="only the demo photos (a run whose logged validation used another decoding)")
     parser.add_argument("--model", type=Path, default=MODELS / "ris-cvppp-a1.safetensors")
     parser.add_argument("--out", type=Path, default=MODELS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    training_curve(args.phase or list(PHASES), args.out / "training-curve.png")
+    if not args.no_curve:
+        training_curve(args.phase or list(PHASES), args.out / "training-curve.png")
+        print(f"wrote {args.out / 'training-curve.png'}")
     demo_photos(args.model, args.out / "demo-photos.png")
-    print(f"wrote {args.out / 'training-curve.png'} and {args.out / 'demo-photos.png'}")
+    print(f"wrote {args.out / 'demo-photos.png'}")
 
 
 if __name__ == "__main__":
