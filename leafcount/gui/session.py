@@ -23,6 +23,7 @@ class FolderSession(QObject):
     current_changed = Signal(object)  # ImageDoc or None
     doc_status_changed = Signal(int)  # row
     autosave_failed = Signal(object)  # exception
+    labels_saved = Signal(object)  # Path of the image whose labels were just saved
 
     def __init__(self, parent: QObject | None = None, *, writes_files: bool = True) -> None:
         super().__init__(parent)
@@ -82,6 +83,7 @@ class FolderSession(QObject):
         path = doc.save()
         clear_recovery(doc.path, doc.out_dir)
         self._autosaved_at.pop(doc, None)
+        self.labels_saved.emit(doc.path)
         return path
 
     def discard_current(self) -> None:

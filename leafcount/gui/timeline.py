@@ -82,6 +82,7 @@ class TimelineView(QWidget):
         layout.addLayout(top)
         layout.addLayout(body, 1)
         session.folder_opened.connect(self._on_folder_opened)
+        session.labels_saved.connect(self._on_labels_saved)
         self.dates_view.scene().sigMouseClicked.connect(self._on_clicked)
 
     def show_folder(self, folder: Path) -> None:
@@ -125,6 +126,14 @@ class TimelineView(QWidget):
             self.show_folder(self.session.folder)
 
     @Slot(int)
+    @Slot(object)
+    def _on_labels_saved(self, path: Path) -> None:
+        """A saved correction of one of the shown plant's dates re-links its
+        tracks, so a leaf split, merged or deleted there carries into them."""
+        plant = self.plant_choice.currentData()
+        if plant is not None and any(image.path == Path(path) for image in self.plants.get(plant, ())):
+            self._on_plant_chosen(self.plant_choice.currentIndex())
+
     def _on_plant_chosen(self, index: int) -> None:
         plant = self.plant_choice.itemData(index)
         if plant is None:

@@ -39,10 +39,12 @@ def test_autosave_writes_only_new_unsaved_edits(session, plant_folder):
     assert not recovery_file(plant_folder).exists()  # back to the saved state: nothing to recover
 
 
-def test_saving_removes_the_recovery_copy(session, plant_folder):
+def test_saving_removes_the_recovery_copy(session, plant_folder, qtbot):
     paint(session, (10, 10))
     session.autosave()
-    session.save_current()
+    with qtbot.waitSignal(session.labels_saved) as saved:  # the timeline re-links on it
+        session.save_current()
+    assert saved.args == [session.current.path]
     assert not recovery_file(plant_folder).exists()
     assert (plant_folder / "plant001_label.png").is_file()
 

@@ -89,3 +89,22 @@ def test_the_selected_leaf_stands_out_and_the_others_fade():
     assert plain[0, 0].tolist() == [128, 128, 128] and plain[0, 2].tolist() != [128, 128, 128]
     shown = highlighted(photo, labels, selected=1)
     assert shown[0, 0].tolist() == shown[0, 2].tolist() == [64, 64, 64]  # dimmed, the other leaf too
+
+
+def test_a_saved_correction_re_links_the_shown_plant(qtbot, view, series_folder):
+    folder, series = series_folder
+    view.session.folder = folder
+    view.session.folder_opened.emit([])
+    qtbot.waitUntil(lambda: view.timeline is not None, timeout=10_000)
+    before = view.timeline
+    leaves_then = len(np.unique(before.dates[-1].labels)) - 1
+    truth = series[2][1].copy()
+    truth[truth == 1] = 0  # the user deleted the oldest leaf on the last date and saved
+    write_labels(folder / "plantA_2026-03-03_label.png", truth)
+    view.session.labels_saved.emit(folder / "plantA_2026-03-03.png")
+    qtbot.waitUntil(lambda: view.timeline is not before, timeout=10_000)
+    assert len(np.unique(view.timeline.dates[-1].labels)) - 1 == leaves_then - 1
+    relinked = view.timeline
+    view.session.labels_saved.emit(folder / "elsewhere.png")  # not a date of this plant: nothing to do
+    qtbot.wait(200)
+    assert view.timeline is relinked
