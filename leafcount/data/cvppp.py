@@ -66,6 +66,10 @@ def read_labels(path: str | Path) -> np.ndarray:
             pixels = np.asarray(img)
     except FileNotFoundError as exc:
         raise LabelFormatError("label file not found", path) from exc
+    except Image.DecompressionBombError as exc:  # a corrupt header can claim a billion pixels
+        raise LabelFormatError(f"label image too large to read ({exc})", path) from exc
+    except MemoryError as exc:
+        raise LabelFormatError("not enough memory to read the label image", path) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise LabelFormatError(f"cannot read the label image ({exc})", path) from exc
     if mode != "P" and mode not in _GREY_LABEL_MODES:

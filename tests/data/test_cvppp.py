@@ -269,3 +269,30 @@ def test_load_split_errors_name_the_file(tmp_path, content, message):
         (tmp_path / "split.json").write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=f"split.json: {message}"):
         load_split(tmp_path)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` grey pixels (and holds none)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_a_label_file_claiming_a_billion_pixels_is_our_error(tmp_path, monkeypatch):
+    path = tmp_path / "plant_label.png"
+    path.write_bytes(_png_claiming(40_000, 30_000))
+    with pytest.raises(LabelFormatError, match="too large"):
+        read_labels(path)
+    path.write_bytes(_png_claiming(20, 10))
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(Image.Image, "load", out_of_memory)  # a header that decodes into too much memory
+    with pytest.raises(LabelFormatError, match="memory"):
+        read_labels(path)
