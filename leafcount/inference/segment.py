@@ -109,8 +109,7 @@ def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
 def _full_resolution_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Foreground and boundary from the full-resolution heads, run at their own input size."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
-    tensor = tensor.to(next(model.parameters()).device).contiguous(memory_format=torch.channels_last)
-    dense = torch.sigmoid(model.dense(tensor)[0]).cpu().numpy()
+    dense = torch.sigmoid(model.dense(tensor.to(next(model.parameters()).device))[0]).cpu().numpy()
     return box.crop(dense[0]).copy(), box.crop(dense[1]).copy()
 
 

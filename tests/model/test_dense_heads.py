@@ -162,17 +162,3 @@ def test_train_dense_heads_from_the_command_line(tmp_path, model_path, one_torch
     from leafcount.train import resume_path
 
     assert load_tensors(resume_path(out))[1]["iteration"] == 5  # the resumed run went on from 3
-
-
-def test_loaded_heads_run_channels_last_and_give_the_same_maps(tmp_path, rng):
-    torch.manual_seed(0)
-    model = RIS(TINY_DENSE).eval()
-    path = tmp_path / "m.safetensors"
-    save_checkpoint(path, model)
-    loaded, _ = load_checkpoint(path)
-    assert loaded.dense.full[1].weight.is_contiguous(memory_format=torch.channels_last)
-    image, _ = make_rosette(rng, shape=(50, 70), n_leaves=4)
-    np.testing.assert_allclose(dense_maps(loaded, image)[1], dense_maps(model, image)[1], atol=1e-5)
-    save_checkpoint(tmp_path / "again.safetensors", loaded)  # channels-last weights save as they load
-    assert torch.equal(load_checkpoint(tmp_path / "again.safetensors")[0].dense.full[1].weight,
-                       model.dense.full[1].weight)
