@@ -32,7 +32,7 @@ from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.errors import Cancelled, CheckpointError, ConfigError
 from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tensors
-from leafcount.model.loss import labels_to_masks, matching_loss
+from leafcount.model.loss import dense_loss, labels_to_masks, matching_loss
 from leafcount.model.ris import RIS
 from leafcount.resize import letterbox, resize_array
 from leafcount.inference.passes import segment_image
@@ -152,12 +152,7 @@ def _targets(labels: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, t
 def _aux_loss(aux_logits: torch.Tensor | None, aux_target: torch.Tensor) -> torch.Tensor:
     if aux_logits is None:
         return torch.zeros((), device=aux_target.device)
-    fg = F.binary_cross_entropy_with_logits(aux_logits[0, 0], aux_target[0])
-    # Boundaries are ~5% of pixels: weight them up so they are not ignored.
-    edge = F.binary_cross_entropy_with_logits(
-        aux_logits[0, 1], aux_target[1], pos_weight=torch.tensor(5.0, device=aux_target.device)
-    )
-    return fg + edge
+    return dense_loss(aux_logits, aux_target[None])
 
 
 def backbone_groups(module: torch.nn.Module, backbone: torch.nn.Module | None, config: TrainConfig) -> list[dict[str, Any]]:

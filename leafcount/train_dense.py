@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skimage.segmentation import find_boundaries
 
 from leafcount.data.augment import augment
 from leafcount.errors import ConfigError
 from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.config import ModelConfig
+from leafcount.model.loss import dense_loss
 from leafcount.model.ris import RIS
 from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig
@@ -29,7 +29,6 @@ from leafcount.train import Trainer, backbone_groups
 
 CROP = 256
 BATCH = 4
-BOUNDARY_WEIGHT = 5.0  # boundaries are a few percent of the pixels; weighted up so they are not ignored
 
 
 def with_dense_heads(model: RIS, input_size: tuple[int, int], *, pretrained: bool = True) -> RIS:
@@ -49,14 +48,6 @@ def dense_targets(labels: np.ndarray) -> torch.Tensor:
     """(2, H, W): plant foreground and the inner boundary pixels of every leaf."""
     edges = find_boundaries(labels, mode="inner")
     return torch.from_numpy(np.stack([labels > 0, edges]).astype(np.float32))
-
-
-def dense_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of foreground plus weighted cross-entropy of boundary."""
-    fg = F.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 0])
-    weight = torch.tensor(BOUNDARY_WEIGHT, device=logits.device)
-    edge = F.binary_cross_entropy_with_logits(logits[:, 1], targets[:, 1], pos_weight=weight)
-    return fg + edge
 
 
 def random_crop(image: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -106,6 +106,20 @@ def matching_loss(
     return MatchingLoss(total, iou_mean, float(confidence.detach()), pixel_mean, pred_index, truth_index)
 
 
+BOUNDARY_WEIGHT = 5.0
+"""Leaf-boundary pixels are a few percent of an image: their positives count this much more."""
+
+
+def dense_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Per-pixel loss of plant foreground and leaf boundary maps: binary
+    cross-entropy of each, (B, 2, H, W) logits against (B, 2, H, W) targets
+    in [0, 1], boundary positives weighted by :data:`BOUNDARY_WEIGHT`."""
+    fg = F.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 0])
+    weight = torch.tensor(BOUNDARY_WEIGHT, device=logits.device)
+    edge = F.binary_cross_entropy_with_logits(logits[:, 1], targets[:, 1], pos_weight=weight)
+    return fg + edge
+
+
 def labels_to_masks(labels: np.ndarray) -> np.ndarray:
     """(H, W) integer labels -> (N, H, W) float32 masks, one per distinct leaf."""
     ids = np.unique(labels)

@@ -17,7 +17,8 @@ from leafcount.model.efficientnet_lite import EfficientNetLite0, imagenet_weight
 from leafcount.model.ris import RIS, build_ris
 from leafcount.resize import letterbox
 from leafcount.train import TrainConfig, Trainer, fit_pair
-from leafcount.train_dense import CROP, DenseTrainer, dense_loss, dense_targets, random_crop, with_dense_heads
+from leafcount.model.loss import dense_loss
+from leafcount.train_dense import CROP, DenseTrainer, dense_targets, random_crop, with_dense_heads
 
 TINY_DENSE = ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [64, 64]})
 
