@@ -277,10 +277,16 @@ def _train(args: argparse.Namespace) -> int:
         model, info = load_checkpoint(args.init)
         meta["parent"] = info.name
         if args.dense_heads:
-            from leafcount.train_dense import DenseTrainer, with_dense_heads
+            from leafcount.train_dense import DenseTrainer, with_centre_map, with_dense_heads
 
             h, w = (int(v) for v in args.dense_heads.lower().split("x"))
-            model = with_dense_heads(model, (h, w), pretrained=not args.no_imagenet)
+            if model.dense is None:
+                model = with_dense_heads(model, (h, w), pretrained=not args.no_imagenet)
+            elif model.config.dense_input_size != (h, w):
+                raise ConfigError(f"--dense-heads {h}x{w}: the --init model's heads run at "
+                                  f"{model.config.dense_input_size[0]}x{model.config.dense_input_size[1]}")
+            if args.dense_centres and not model.config.dense_centres:
+                model = with_centre_map(model)
             trainer_class = DenseTrainer
             if "segment" in info.meta:  # the parent's decoding, until tune_decoding says otherwise
                 meta["segment"] = info.meta["segment"]
@@ -517,7 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--input-size", help="HxW network input for a new model, e.g. 250x265")
     g.add_argument("--dense-heads", metavar="HxW",
                    help="train only full-resolution foreground/boundary heads at this input size "
-                        "(e.g. 512x544) on top of the --init model, whose weights stay as they are")
+                        "(e.g. 512x544) on top of the --init model, whose weights stay as they are "
+                        "(heads the --init model already has are trained further)")
+    g.add_argument("--dense-centres", action="store_true",
+                   help="with --dense-heads: the heads also learn a leaf-centre map (for the \"centres\" decoding)")
     g = tr.add_argument_group("training")
     g.add_argument("--iterations", type=int, help="stop at this total iteration count")
     g.add_argument("--minutes", type=float, help="stop after this many minutes")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage
 from skimage.segmentation import find_boundaries
 
 from leafcount.data.augment import augment
@@ -44,10 +45,45 @@ def with_dense_heads(model: RIS, input_size: tuple[int, int], *, pretrained: boo
     return grown
 
 
-def dense_targets(labels: np.ndarray) -> torch.Tensor:
-    """(2, H, W): plant foreground and the inner boundary pixels of every leaf."""
-    edges = find_boundaries(labels, mode="inner")
-    return torch.from_numpy(np.stack([labels > 0, edges]).astype(np.float32))
+def with_centre_map(model: RIS) -> RIS:
+    """A copy of ``model`` (which has full-resolution heads) whose heads also
+    emit the leaf-centre map. Every weight is kept; the new output starts as
+    the boundary output negated, since a leaf's centre is where its edge is
+    farthest, so training starts from a rough centre map instead of noise."""
+    if model.dense is None:
+        raise ConfigError("a centre map needs the full-resolution heads: add them with --dense-heads first")
+    grown = RIS(ModelConfig.from_dict({**model.config.to_dict(), "dense_centres": True}))
+    state = model.state_dict()
+    last = grown.dense.full[-1]
+    prefix = next(name for name, p in grown.named_parameters() if p is last.weight).removesuffix("weight")
+    for name in ("weight", "bias"):
+        old = state[prefix + name]
+        state[prefix + name] = torch.cat([old, -old[1:2]])
+    grown.load_state_dict(state)
+    return grown
+
+
+def leaf_centres(labels: np.ndarray) -> np.ndarray:
+    """(H, W) float32: each leaf pixel's distance to its leaf's edge over the
+    largest such distance in that leaf (1 at the centre of every leaf,
+    small or big), 0 off the plant."""
+    centres = np.zeros(labels.shape, np.float32)
+    for leaf, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        inside = np.pad(labels[box] == leaf, 1)
+        distance = ndimage.distance_transform_edt(inside)[1:-1, 1:-1]
+        centres[box] = np.where(labels[box] == leaf, distance / max(float(distance.max()), 1.0), centres[box])
+    return centres
+
+
+def dense_targets(labels: np.ndarray, centres: bool = False) -> torch.Tensor:
+    """(2, H, W): plant foreground and the inner boundary pixels of every
+    leaf; (3, H, W) with the :func:`leaf_centres` map when ``centres``."""
+    maps = [labels > 0, find_boundaries(labels, mode="inner")]
+    if centres:
+        maps.append(leaf_centres(labels))
+    return torch.from_numpy(np.stack(maps).astype(np.float32))
 
 
 def random_crop(image: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +122,7 @@ class DenseTrainer(Trainer):
             image, labels = augment(pair.image, pair.labels, self.rng, self.config.augment)
             image, labels = random_crop(image, labels, CROP, self.rng)
             images.append(torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))))
-            targets.append(dense_targets(labels))
+            targets.append(dense_targets(labels, self.model.config.dense_centres))
         batch = torch.stack(images).to(self.device)
         target = torch.stack(targets).to(self.device)
         self.model.dense.train()
@@ -106,7 +142,7 @@ class DenseTrainer(Trainer):
         with torch.inference_mode():
             for pair in self.val_pairs:
                 tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None].to(self.device)
-                losses.append(float(dense_loss(self.model.dense(tensor), dense_targets(pair.labels)[None].to(self.device))))
+                losses.append(float(dense_loss(self.model.dense(tensor), dense_targets(pair.labels, self.model.config.dense_centres)[None].to(self.device))))
                 result = segment_image(self.model, pair.image, segment_config)
                 scores.append(score_image(result.labels, pair.labels, pair.name))
         metrics = {key: float(mean) for key, (mean, _) in summarize(scores).items()}

@@ -60,8 +60,12 @@ def excess_green(image: ArrayLike) -> np.ndarray:
     return 2.0 * rgb[..., 1] - rgb[..., 0] - rgb[..., 2]
 
 
+MIN_EXCESS_GREEN = 0.05
+"""No pixel with a lower excess-green index is plant, whatever Otsu's threshold."""
+
+
 def plant_mask(
-    image: ArrayLike, *, opening_radius: int | None = None, min_object_fraction: float = 0.001
+    image: ArrayLike, *, among_green: bool = True, opening_radius: int | None = None, min_object_fraction: float = 0.001
 ) -> np.ndarray:
     """The plant pixels: excess green above Otsu's threshold, cleaned.
 
@@ -69,6 +73,11 @@ def plant_mask(
     ----------
     image : array_like, shape (H, W, 3), float
         RGB in [0, 1].
+    among_green : bool
+        Compute Otsu's threshold among the greenish pixels (see the notes),
+        which leaves moss out; ``False`` computes it over all pixels, which
+        keeps every green pixel of a plant (finding the plants of a tray,
+        where a threshold among the leaves would cut their darker parts off).
     opening_radius : int, optional
         Radius (pixels) of the disk that opens the mask, removing specks and
         thin strands of moss; ``None`` picks ``min(H, W) / 160`` (3 pixels on
@@ -111,10 +120,11 @@ def plant_mask(
         raise ConfigError(f"min_object_fraction: expected a fraction in [0, 1), found {min_object_fraction!r}")
     index = excess_green(image)
     greenish = index[index > 0]
-    values = greenish if greenish.size and greenish.min() < greenish.max() else index.ravel()
+    values = greenish if among_green and greenish.size and greenish.min() < greenish.max() else index.ravel()
     if values.min() == values.max():
         return np.zeros(index.shape, dtype=bool)  # a flat image has no plant to find
-    plant = index > threshold_otsu(values)
+    # The floor keeps a photo of bare soil (where Otsu splits noise) from becoming plant.
+    plant = index > max(float(threshold_otsu(values)), MIN_EXCESS_GREEN)
     radius = max(1, round(min(index.shape) / 160)) if opening_radius is None else opening_radius
     if radius > 0:
         plant = ndimage.binary_opening(plant, structure=disk(radius))

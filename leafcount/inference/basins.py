@@ -115,7 +115,7 @@ def _merge_covered_basins(basins: np.ndarray, masks: Sequence[np.ndarray], budge
     return np.array([root(i) for i in range(n + 1)], dtype=np.int32)[basins]
 
 
-def _ids_in_step_order(
+def ids_in_step_order(
     labels: np.ndarray, masks: Sequence[np.ndarray], step_ids: Sequence[int], first_free: int
 ) -> np.ndarray:
     """Each leaf takes the id of the step it matches best (one-to-one, by
@@ -143,6 +143,27 @@ def _ids_in_step_order(
     return ids[labels]
 
 
+def corrected_by_steps(
+    basins: np.ndarray, probs: Sequence[np.ndarray], step_ids: Sequence[int], plant: np.ndarray,
+    boundary: np.ndarray, mask_threshold: float = 0.5,
+) -> np.ndarray:
+    """``basins`` split and merged until their number is the kept steps'
+    number where the steps say where (see the module notes), each leaf
+    named after the step that found it."""
+    first_free = max(step_ids, default=0) + 1
+    probs = [p * plant for p in probs]
+    masks = [p > mask_threshold for p in probs]
+    found = [k for k, m in enumerate(masks) if m.any()]
+    probs, masks, step_ids = [probs[k] for k in found], [masks[k] for k in found], [step_ids[k] for k in found]
+    shortfall = len(masks) - int(basins.max())
+    if shortfall > 0:
+        basins = _split_shared_basins(basins, masks, probs, boundary, shortfall)
+    excess = len(np.unique(basins[basins > 0])) - len(masks)
+    if excess > 0 and masks:
+        basins = _merge_covered_basins(basins, masks, excess)
+    return ids_in_step_order(basins, masks, step_ids, first_free)
+
+
 def basin_leaves(
     probs: Sequence[np.ndarray],
     step_ids: Sequence[int],
@@ -166,15 +187,4 @@ def basin_leaves(
     """
     plant = foreground > 0.5
     basins = boundary_basins(plant, boundary, core_threshold)
-    first_free = max(step_ids, default=0) + 1
-    probs = [p * plant for p in probs]
-    masks = [p > mask_threshold for p in probs]
-    found = [k for k, m in enumerate(masks) if m.any()]
-    probs, masks, step_ids = [probs[k] for k in found], [masks[k] for k in found], [step_ids[k] for k in found]
-    shortfall = len(masks) - int(basins.max())
-    if shortfall > 0:
-        basins = _split_shared_basins(basins, masks, probs, boundary, shortfall)
-    excess = len(np.unique(basins[basins > 0])) - len(masks)
-    if excess > 0 and masks:
-        basins = _merge_covered_basins(basins, masks, excess)
-    return _ids_in_step_order(basins, masks, step_ids, first_free)
+    return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold)

@@ -79,7 +79,7 @@ def fuse_steps(steps: Sequence[Step], other_passes: Sequence[Sequence[np.ndarray
 def fuse_dense_maps(
     model: RIS, image: np.ndarray, steps: Sequence[Step], passes: int, cancel: CancelToken | None = None
 ) -> list[Step]:
-    """``steps`` with their foreground and boundary maps averaged over ``passes``
+    """``steps`` with their dense maps (foreground, boundary, centre) averaged over ``passes``
     views of ``image`` (the first pass's and ``passes - 1`` mirrored copies).
 
     Only the encoder runs on the copies, a fraction of a recurrent pass, and a
@@ -90,15 +90,16 @@ def fuse_dense_maps(
     steps = list(steps)
     if passes == 1 or not steps or steps[0].foreground is None:
         return steps
-    foreground, boundary = steps[0].foreground.astype(np.float32), steps[0].boundary.astype(np.float32)
+    names = [name for name in ("foreground", "boundary", "centre") if getattr(steps[0], name) is not None]
+    total = {name: getattr(steps[0], name).astype(np.float32) for name in names}
     for upside_down, left_right in MIRRORS[: passes - 1]:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        fg, edge = dense_maps(model, _mirror(image, upside_down, left_right))
-        foreground = foreground + _mirror(fg, upside_down, left_right)
-        boundary = boundary + _mirror(edge, upside_down, left_right)
-    foreground, boundary = foreground / passes, boundary / passes
-    return [dataclasses.replace(step, foreground=foreground, boundary=boundary) for step in steps]
+        for name, seen in zip(("foreground", "boundary", "centre"), dense_maps(model, _mirror(image, upside_down, left_right))):
+            if name in total:
+                total[name] = total[name] + _mirror(seen, upside_down, left_right)
+    averaged = {name: value / passes for name, value in total.items()}
+    return [dataclasses.replace(step, **averaged) for step in steps]
 
 
 def with_mirrored_passes(

@@ -21,10 +21,11 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
+from leafcount.inference.centres import centre_leaves
 from leafcount.resize import Box, letterbox, resize_array
 from leafcount.settings import check_choice, check_integer, check_number, checkpoint_settings, settings_from_dict
 
-ASSIGNMENTS = ("first", "argmax", "grow", "basins")
+ASSIGNMENTS = ("first", "argmax", "grow", "basins", "centres")
 GROW_WORKING_SIDE = 2048
 """"grow" decodes at most this many pixels along the longer side, then scales the labels up."""
 FLIP_COUNTS = (1, 2, 4)
@@ -78,7 +79,8 @@ class Step:
     the whole image (plant and leaf-edge probabilities, at the mask
     resolution or, from full-resolution heads, about the image's) when it
     has them: computed once per image, the same arrays on every step of a run, so whatever keeps the steps can decode
-    them with ``assignment="grow"``.
+    them with ``assignment="grow"``. ``centre`` is the heads' leaf-centre map
+    when they have one (``ModelConfig.dense_centres``), for ``"centres"``.
     """
 
     index: int
@@ -87,6 +89,11 @@ class Step:
     kappa: np.ndarray
     foreground: np.ndarray | None = None
     boundary: np.ndarray | None = None
+    centre: np.ndarray | None = None
+
+
+DenseMaps = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]
+"""Plant foreground, leaf boundary and leaf centre over the image (None where the network has no such map)."""
 
 
 def image_to_tensor(image: np.ndarray, input_size: tuple[int, int], multiple: int = 1) -> tuple[torch.Tensor, Box]:
@@ -106,30 +113,29 @@ def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
     return out_box, grid_box
 
 
-def _full_resolution_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground and boundary from the full-resolution heads, run at their own input size."""
+def _full_resolution_maps(model: RIS, image: np.ndarray) -> DenseMaps:
+    """Foreground, boundary (and centre) from the full-resolution heads, run at their own input size."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
     dense = torch.sigmoid(model.dense(tensor.to(next(model.parameters()).device))[0]).cpu().numpy()
-    return box.crop(dense[0]).copy(), box.crop(dense[1]).copy()
+    maps = [box.crop(channel).copy() for channel in dense]
+    return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
 
-def _dense_maps(
-    model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box
-) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -> DenseMaps:
     """Plant foreground and leaf-boundary probabilities over the image: from
     the full-resolution heads when the network has them, else from the
     encoder's heads (at the mask resolution), else none."""
     if model.dense is not None:
         return _full_resolution_maps(model, image)
     if encoded.aux_logits is None:
-        return None, None
+        return None, None, None
     dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
-    return out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy()
+    return out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy(), None
 
 
-def dense_maps(model: RIS, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The network's foreground and boundary maps of ``image`` (no recurrent
-    step), like :attr:`Step.foreground`."""
+def dense_maps(model: RIS, image: np.ndarray) -> DenseMaps:
+    """The network's foreground, boundary and centre maps of ``image`` (no
+    recurrent step), like :attr:`Step.foreground`."""
     with torch.inference_mode():
         if model.dense is not None:
             return _full_resolution_maps(model, image)
@@ -167,7 +173,7 @@ def segment_steps(
     out_box, grid_box = _boxes(model, box)
     with torch.inference_mode():
         encoded = model.encode(tensor.to(device))
-        foreground, boundary = _dense_maps(model, encoded, image, out_box)
+        foreground, boundary, centre = _dense_maps(model, encoded, image, out_box)
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
         for index in range(config.max_steps):
@@ -177,7 +183,7 @@ def segment_steps(
             score = float(torch.sigmoid(out.score_logit[0]))
             mask = torch.sigmoid(out.mask_logits[0]).cpu().numpy()
             kappa = grid_box.crop(out.kappa[0].cpu().numpy()).copy()
-            yield Step(index, out_box.crop(mask).copy(), score, kappa, foreground, boundary)
+            yield Step(index, out_box.crop(mask).copy(), score, kappa, foreground, boundary, centre)
             if score < config.stop_floor:
                 return
 
@@ -217,8 +223,11 @@ def decode_steps(
         cores lie, and the dense maps say which pixel belongs to which
         (:func:`grow_leaves`); "basins" takes the leaves from the boundary
         map's watershed basins and lets the steps split and merge them to
-        their own count (:func:`~leafcount.inference.basins.basin_leaves`).
-        Steps without dense maps fall back to "argmax" for both.
+        their own count (:func:`~leafcount.inference.basins.basin_leaves`);
+        "centres" seeds one leaf at each peak of the centre map
+        (:func:`~leafcount.inference.centres.centre_leaves`). Steps without
+        dense maps fall back to "argmax" for these, steps without a
+        centre map from "centres" to "basins".
 
     Returns
     -------
@@ -245,11 +254,16 @@ def decode_steps(
     kept = accepted_steps(steps, config.stop_threshold)
     if config.assignment == "grow" and kept and kept[0].foreground is not None:
         return grow_leaves(kept, shape, config.mask_threshold, config.core_threshold)
-    if config.assignment == "basins" and kept and kept[0].foreground is not None:
+    if config.assignment in ("basins", "centres") and kept and kept[0].foreground is not None:
         work = kept[0].foreground.shape
         probs = [resize_array(step.mask, work) for step in kept]
-        labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
-                              config.mask_threshold, config.core_threshold)
+        step_ids = [step.index + 1 for step in kept]
+        if config.assignment == "centres" and kept[0].centre is not None:
+            labels = centre_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary, kept[0].centre,
+                                   config.mask_threshold, config.core_threshold)
+        else:
+            labels = basin_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary,
+                                  config.mask_threshold, config.core_threshold)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)

@@ -28,6 +28,9 @@ class ModelConfig:
     ``dense_input_size`` adds :class:`~leafcount.model.dense.FullResolutionHeads`,
     run once per image at that size (about the image's own for CVPPP): their
     foreground and boundary maps replace the encoder's in the "grow" decoding.
+    ``dense_centres`` gives those heads a third map, each leaf's centre (its
+    inner distance to its own edge over the largest), whose peaks seed one
+    leaf each in the "centres" decoding, small leaves as well as big ones.
     """
 
     encoder: str = "skip"
@@ -45,6 +48,7 @@ class ModelConfig:
     coord_channels: bool = True
     standardize_input: bool = True
     dense_input_size: tuple[int, int] | None = None
+    dense_centres: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,8 @@ class ModelConfig:
             if len(self.dense_input_size) != 2 or min(self.dense_input_size) < 32:
                 raise ConfigError(f"dense_input_size must be (H, W) of at least 32, got {self.dense_input_size}")
             object.__setattr__(self, "dense_input_size", tuple(int(v) for v in self.dense_input_size))
+        elif self.dense_centres:
+            raise ConfigError("dense_centres needs the full-resolution heads (dense_input_size)")
         for name in ("grid_stride", "encoder_channels", "lstm_channels", "lstm_layers", "output_stride"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -30,21 +30,21 @@ LEVELS = 4  # backbone stages up to stride 16
 
 
 class FullResolutionHeads(nn.Module):
-    """(B, 3, H, W) RGB in [0, 1] -> (B, 2, H, W) logits of plant foreground
-    and leaf boundary.
+    """(B, 3, H, W) RGB in [0, 1] -> (B, ``outputs``, H, W) logits of plant
+    foreground, leaf boundary and, when ``outputs`` is 3, leaf centre.
 
     The backbone's BatchNorm statistics stay those of ImageNet, as in the
     recurrent network's encoder: a handful of crops per batch would make
     them noise.
     """
 
-    def __init__(self, width: int = 32, fine: int = 16, full: int = 8) -> None:
+    def __init__(self, width: int = 32, fine: int = 16, full: int = 8, outputs: int = 2) -> None:
         super().__init__()
         self.backbone = EfficientNetLite0(classifier=False, levels=LEVELS)
         c2, c4, c8, c16 = FEATURE_CHANNELS[:LEVELS]
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (c4, c8, c16))
         self.fine = nn.Sequential(conv_relu(width + c2, fine), conv_relu(fine, fine))
-        self.full = nn.Sequential(conv_relu(fine + 3, full), nn.Conv2d(full, 2, 1))
+        self.full = nn.Sequential(conv_relu(fine + 3, full), nn.Conv2d(full, outputs, 1))
 
     def load_imagenet(self) -> None:
         """Start the backbone from the ImageNet weights (training only)."""

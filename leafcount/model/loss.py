@@ -111,13 +111,19 @@ BOUNDARY_WEIGHT = 5.0
 
 
 def dense_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Per-pixel loss of plant foreground and leaf boundary maps: binary
-    cross-entropy of each, (B, 2, H, W) logits against (B, 2, H, W) targets
-    in [0, 1], boundary positives weighted by :data:`BOUNDARY_WEIGHT`."""
+    """Per-pixel loss of plant foreground, leaf boundary and (with a third
+    channel) leaf-centre maps: binary cross-entropy of each, (B, C, H, W)
+    logits against (B, C, H, W) targets in [0, 1], boundary positives
+    weighted by :data:`BOUNDARY_WEIGHT`; the centre map's soft targets are
+    learnt on the plant pixels only (off the plant it means nothing)."""
     fg = F.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 0])
     weight = torch.tensor(BOUNDARY_WEIGHT, device=logits.device)
     edge = F.binary_cross_entropy_with_logits(logits[:, 1], targets[:, 1], pos_weight=weight)
-    return fg + edge
+    if logits.shape[1] < 3:
+        return fg + edge
+    plant = targets[:, 0]
+    centre = F.binary_cross_entropy_with_logits(logits[:, 2], targets[:, 2], weight=plant, reduction="sum")
+    return fg + edge + centre / plant.sum().clamp(min=1.0)
 
 
 def labels_to_masks(labels: np.ndarray) -> np.ndarray:

@@ -301,7 +301,9 @@ class RIS(nn.Module):
         skip = config.skip_channels if config.encoder != "paper" else 0
         self.inhibition = SpatialInhibition(hidden, gh * gw, skip, config.output_size)
         self.confidence = ConfidenceHead(hidden)
-        self.dense = FullResolutionHeads() if config.dense_input_size is not None else None
+        self.dense = (
+            FullResolutionHeads(outputs=3 if config.dense_centres else 2) if config.dense_input_size is not None else None
+        )
         for module in (*self.cells, self.inhibition, self.confidence):
             module.reset_parameters()
 

@@ -1,0 +1,102 @@
+"""The heads' third map, each leaf's centre: targets, loss, growing it onto
+trained heads, and decoding with it ("centres")."""
+
+import numpy as np
+import pytest
+import torch
+
+from leafcount.data.synth import make_rosette
+from leafcount.errors import ConfigError
+from leafcount.inference.centres import centre_leaves, centre_seeds
+from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
+from leafcount.model.config import ModelConfig
+from leafcount.model.loss import dense_loss
+from leafcount.model.ris import RIS, build_ris
+from leafcount.resize import resize_array
+from leafcount.train_dense import dense_targets, leaf_centres, with_centre_map, with_dense_heads
+
+
+def two_leaves_and_a_small_one() -> np.ndarray:
+    labels = np.zeros((40, 60), dtype=np.int32)
+    labels[5:35, 5:30] = 1
+    labels[5:35, 30:55] = 2  # touching leaf 1 along column 30
+    labels[35:40, 40:45] = 3  # a 5x5 young leaf at the edge of leaf 2
+    return labels
+
+
+def test_every_leaf_peaks_at_one_whatever_its_size():
+    labels = two_leaves_and_a_small_one()
+    centres = leaf_centres(labels)
+    for leaf in (1, 2, 3):
+        assert centres[labels == leaf].max() == pytest.approx(1.0)
+    assert centres[labels == 0].max() == 0.0
+    assert centres[20, 29] < 0.2 and centres[20, 17] > 0.8  # low at the shared edge, high in the middle
+    assert dense_targets(labels).shape[0] == 2 and dense_targets(labels, centres=True).shape[0] == 3
+
+
+def test_the_centre_loss_counts_plant_pixels_only():
+    labels = two_leaves_and_a_small_one()
+    target = dense_targets(labels, centres=True)[None]
+    logits = torch.zeros(1, 3, *labels.shape)
+    base = float(dense_loss(logits, target))
+    off_plant = logits.clone()
+    off_plant[0, 2][torch.from_numpy(labels == 0)] = 30.0
+    assert float(dense_loss(off_plant, target)) == pytest.approx(base, rel=1e-6)
+    on_plant = logits.clone()
+    on_plant[0, 2][torch.from_numpy(labels > 0)] = -30.0
+    assert float(dense_loss(on_plant, target)) > base + 1.0
+
+
+def test_growing_the_centre_map_keeps_the_other_two():
+    torch.manual_seed(0)
+    heads = with_dense_heads(build_ris(ModelConfig.tiny()), (64, 64), pretrained=False).eval()
+    grown = with_centre_map(heads).eval()
+    assert grown.config.dense_centres
+    image = torch.rand(1, 3, 64, 64)
+    with torch.inference_mode():
+        before, after = heads.dense(image), grown.dense(image)
+    assert after.shape[1] == 3
+    torch.testing.assert_close(after[:, :2], before)
+    torch.testing.assert_close(after[:, 2], -before[:, 1])  # starts as "far from an edge"
+    with pytest.raises(ConfigError):
+        with_centre_map(build_ris(ModelConfig.tiny()))
+    with pytest.raises(ConfigError):
+        ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_centres": True})
+
+
+def test_one_leaf_per_centre_even_across_a_faint_edge_and_for_a_small_leaf():
+    labels = two_leaves_and_a_small_one()
+    foreground = (labels > 0).astype(np.float32)
+    boundary = np.zeros(labels.shape, np.float32)  # the edge between 1 and 2 is not seen at all
+    centre = leaf_centres(labels)
+    seeds = centre_seeds(labels > 0, centre, 0.5)
+    assert seeds.max() == 3
+    step = (labels == 1).astype(np.float32)  # one step, on leaf 1
+    leaves = centre_leaves([step], [1], foreground, boundary, centre)
+    assert len(np.unique(leaves[labels > 0])) == 3 and (leaves[labels == 0] == 0).all()
+    assert (leaves[labels == 1] == 1).mean() > 0.9  # the leaf the step found keeps the step's id
+    assert len(np.unique(leaves[labels == 3])) == 1 and leaves[labels == 3][0] not in (0, 1)
+    # With steps_count, one step over both big leaves merges them (the steps' count wins where they say where).
+    both = ((labels == 1) | (labels == 2)).astype(np.float32)
+    counted = centre_leaves([both], [1], foreground, boundary, centre, steps_count=True)
+    big = counted[(labels == 1) | (labels == 2)]
+    assert (big == 1).mean() > 0.95  # (with no edge map at all, the small leaf's seed spills a little)
+    assert len(np.unique(centre_leaves([both], [1], foreground, boundary, centre)[labels > 0])) == 3
+
+
+def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
+    torch.manual_seed(0)
+    config = ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [64, 64], "dense_centres": True})
+    image, _ = make_rosette(rng, shape=(64, 64), n_leaves=4)
+    steps = list(segment_steps(RIS(config).eval(), image, SegmentConfig(max_steps=3, stop_floor=0.0)))
+    assert steps[0].centre is not None and steps[0].centre.shape == steps[0].foreground.shape
+    decode = SegmentConfig(assignment="centres", stop_threshold=0.0, core_threshold=0.5)
+    labels = decode_steps(steps, (64, 64), decode)
+    work = steps[0].foreground.shape
+    assert work == (64, 64)
+    expected = centre_leaves([resize_array(s.mask, work) for s in steps], [1, 2, 3], steps[0].foreground,
+                             steps[0].boundary, steps[0].centre, 0.5, 0.5)
+    np.testing.assert_array_equal(labels, expected)
+    without = [s.__class__(**{**s.__dict__, "centre": None}) for s in steps]
+    np.testing.assert_array_equal(decode_steps(without, (64, 64), decode),
+                                  decode_steps(without, (64, 64), decode.replace(assignment="basins")))
