@@ -7,6 +7,9 @@ plant counted by eye (``counts_by_eye_tray.csv``; plants are found with
 leafcount's tray detection and matched to the counted plant by its centre),
 then the mean |DiC| of each group, and how many leaf pixels lie on the
 colour cards of ``colour_cards.csv`` (boxes read off the photos by eye).
+Every photo goes through the pipeline ``leafcount segment`` runs
+(:func:`leafcount.inference.pipeline.run_pipeline`, trays found
+automatically), so these are the counts a user gets.
 
     python benchmarks/demo_counts.py [--model CKPT] [--crf] [--out OVERLAYS]
 """
@@ -20,15 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leafcount.inference.crf import CrfConfig, refine_labels
-from leafcount.data.folder import read_image
 from leafcount.analysis.metrics import count_leaves
-from leafcount.model.checkpoint import find_default_model, load_checkpoint
-from leafcount.io.overlay import overlay_labels, write_rgb_png
-from leafcount.analysis.plant_boxes import plant_leaf_counts
-from leafcount.inference.passes import segment_image
+from leafcount.data.folder import read_image_size
+from leafcount.inference.crf import CrfConfig
+from leafcount.inference.pipeline import PipelineResult, PipelineSettings, read_working_photo, run_pipeline
 from leafcount.inference.segment import ASSIGNMENTS, SegmentConfig
-from leafcount.inference.tray import detect_plants, segment_tray
+from leafcount.io.overlay import overlay_labels, write_rgb_png
+from leafcount.model.checkpoint import find_default_model, load_checkpoint
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
 
@@ -41,7 +42,7 @@ def read_rows(name: str) -> list[dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--crf", action="store_true", help="dense CRF on the single-plant photos")
+    parser.add_argument("--crf", action="store_true", help="dense CRF (as leafcount segment --crf)")
     parser.add_argument("--assignment", choices=ASSIGNMENTS,
                         help="pixel assignment (default: the checkpoint's tuned decoding, as in the app)")
     parser.add_argument("--out", type=Path, help="folder for overlays (optional)")
@@ -57,6 +58,15 @@ def main() -> None:
         config = config.replace(flips=args.flips)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+    settings = PipelineSettings(segment=config, crf=CrfConfig.for_checkpoint(info.meta) if args.crf else None,
+                                tray="auto", every_step=False)
+
+    def segment(name: str) -> PipelineResult:
+        photo = read_working_photo(DEMO / name)
+        result = run_pipeline(model, info, photo, read_image_size(DEMO / name), settings)
+        if args.out:
+            write_rgb_png(args.out / f"{Path(name).stem}_overlay.png", overlay_labels(photo.pixels, result.labels))
+        return result
     print(f"model {info.name}, assignment {config.assignment}, stop {config.stop_threshold}, {config.flips} pass(es), "
           f"CRF {'on' if args.crf else 'off'}")
     print(f"{'photo / plant':45s} {'by eye':>7s} {'model':>6s} {'DiC':>5s}")
@@ -64,17 +74,12 @@ def main() -> None:
     cards = {row["image"]: row for row in read_rows("colour_cards.csv")}
     photo_errors = []
     for row in read_rows("counts_by_eye.csv"):
-        image = read_image(DEMO / row["image"])
-        labels = segment_image(model, image, config).labels
+        labels = segment(row["image"]).full_size_labels()  # the colour-card boxes are in the file's pixels
         if row["image"] in cards:
             box = {key: int(cards[row["image"]][key]) for key in ("left", "top", "right", "bottom")}
             on_card = labels[box["top"] : box["bottom"], box["left"] : box["right"]] > 0
             print(f"{row['image']}: {int(on_card.sum())} leaf pixels on the colour card "
                   f"({len(np.unique(labels[box['top'] : box['bottom'], box['left'] : box['right']][on_card]))} leaves)")
-        if args.crf:
-            labels = refine_labels(image, labels, config=CrfConfig.for_checkpoint(info.meta))
-        if args.out:
-            write_rgb_png(args.out / f"{Path(row['image']).stem}_overlay.png", overlay_labels(image, labels))
         count, truth = count_leaves(labels), int(row["leaf_count"])
         photo_errors.append(count - truth)
         print(f"{row['image']:45s} {truth:7d} {count:6d} {count - truth:+5d}")
@@ -84,12 +89,8 @@ def main() -> None:
     for row in read_rows("counts_by_eye_tray.csv"):
         by_tray.setdefault(row["image"], []).append(row)
     for tray, rows in by_tray.items():
-        image = read_image(DEMO / tray)
-        boxes = detect_plants(image)
-        labels, _ = segment_tray(model, image, boxes, config)
-        counts = plant_leaf_counts(labels, boxes)
-        if args.out:
-            write_rgb_png(args.out / f"{Path(tray).stem}_overlay.png", overlay_labels(image, labels))
+        result = segment(tray)
+        boxes, counts = result.full_size_plants(), result.plant_leaf_counts()
         for row in rows:
             x, y = int(row["x"]), int(row["y"])
             found = [i for i, b in enumerate(boxes) if b.left <= x < b.right and b.top <= y < b.bottom]
