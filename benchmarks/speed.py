@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from timing import seconds
 from torch.utils.flop_counter import FlopCounterMode
 
 from leafcount.analysis.baseline import segment_classical
@@ -80,14 +81,8 @@ def matmul_gflops(threads: int) -> float:
     torch.set_num_threads(threads)
     a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
     a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(5))
+    best = seconds(lambda: a @ b, 5)
     return 2 * 1024**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -134,7 +129,7 @@ def main() -> None:
     image, _ = load_pair(list_samples(args.data)[0])
     torch.set_num_threads(args.threads)
     list(segment_steps(model, image, headless))  # warm-up
-    one_pass = min(_timed(lambda: list(segment_steps(model, image, headless))) for _ in range(3))
+    one_pass = seconds(lambda: list(segment_steps(model, image, headless)), 3)
     with FlopCounterMode(display=False) as counter:
         steps = list(segment_steps(model, image, headless))
     gflop = counter.get_total_flops() / 1e9
@@ -142,7 +137,7 @@ def main() -> None:
     print(f"\none pass ({len(steps)} steps, dense heads included): {one_pass * 1000:.0f} ms, {gflop:.2f} GFLOP; "
           f"floor at {rate:.0f} GFLOP/s (float32 matmul, {args.threads} thread(s)): {gflop / rate * 1000:.0f} ms; "
           f"{one_pass / (gflop / rate):.1f}x the floor")
-    classical = min(_timed(lambda: segment_classical(image)) for _ in range(3))
+    classical = seconds(lambda: segment_classical(image), 3)
     print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
 
 

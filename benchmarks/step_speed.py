@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from timing import seconds
 from torch.utils.flop_counter import FlopCounterMode
 
 from leafcount.model.config import ModelConfig
@@ -78,13 +78,8 @@ def pass_gflop(model: RIS, steps: int) -> float:
 
 
 def time_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    """Median of ``repeats`` calls after a warm-up, in ms."""
+    return 1000 * seconds(fn, repeats, warm_up=True, pick=statistics.median)
 
 
 def main() -> None:
