@@ -480,8 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mask-threshold", type=float, help="pixel joins a leaf above this (default 0.5)")
     g.add_argument("--assignment", choices=ASSIGNMENTS,
                    help="which leaf gets a pixel: the earliest that claims it (first, paper), the highest "
-                        "mask value (argmax), or RIS's leaves grown over the network's plant and leaf-edge "
-                        "maps (grow) (default: the checkpoint's tuned rule, else first)")
+                        "mask value (argmax), RIS's leaves grown over the network's plant and leaf-edge "
+                        "maps (grow), the leaf-edge map's basins split and merged by the steps (basins), "
+                        "or one leaf per peak of the leaf-centre map (centres) "
+                        "(default: the checkpoint's tuned rule, else first)")
     g.add_argument("--max-steps", type=int, help="at most this many leaves (default 40)")
     g.add_argument("--flips", type=int, choices=(1, 2, 4),
                    help="also segment 1 or 3 mirrored copies and average each leaf's masks: sharper "

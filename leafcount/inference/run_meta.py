@@ -19,8 +19,9 @@ RUN_META_SCHEMA: dict[str, str] = {
     "mask_threshold": "SegmentConfig.mask_threshold of the decoding",
     "stop_threshold": "SegmentConfig.stop_threshold",
     "max_steps": "SegmentConfig.max_steps",
-    "assignment": "SegmentConfig.assignment (first, argmax, grow or basins)",
+    "assignment": "SegmentConfig.assignment (first, argmax, grow, basins or centres)",
     "core_threshold": "SegmentConfig.core_threshold: where grow and basins take leaf interiors from the boundary map",
+    "centre_threshold": "SegmentConfig.centre_threshold: where centres takes leaf seeds from the centre map",
     "flips": "SegmentConfig.flips: passes whose leaf masks were fused",
     "dense_flips": "SegmentConfig.dense_flips: passes whose plant and edge maps were fused",
     "crf": "whether the dense CRF refined the leaves",
@@ -47,7 +48,7 @@ def run_meta(run: ModelRun, plants: Sequence[PlantBox] = (), notes: Sequence[str
     plant); ``notes`` what the user was told about the result.
 
     >>> sorted(run_meta(ModelRun("tiny", SegmentConfig())))[:4]
-    ['assignment', 'core_threshold', 'crf', 'dense_flips']
+    ['assignment', 'centre_threshold', 'core_threshold', 'crf']
     """
     config = run.config
     meta: dict[str, Any] = {
@@ -58,6 +59,7 @@ def run_meta(run: ModelRun, plants: Sequence[PlantBox] = (), notes: Sequence[str
         "max_steps": config.max_steps,
         "assignment": config.assignment,
         "core_threshold": config.core_threshold,
+        "centre_threshold": config.centre_threshold,
         "flips": config.flips,
         "dense_flips": config.dense_flips,
         "crf": run.crf,

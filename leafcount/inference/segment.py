@@ -48,9 +48,10 @@ class SegmentConfig:
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.inference.flips)
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
     core_threshold: float = 0.5  # "grow", "basins": leaf interior is where the boundary map is below it
+    centre_threshold: float = 0.5  # "centres": a leaf's seed is where the centre map is above it
 
     def __post_init__(self) -> None:
-        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold"):
+        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "centre_threshold"):
             check_number(name, getattr(self, name), "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
         check_integer("max_steps", self.max_steps, 1)
         for name in ("flips", "dense_flips"):
@@ -260,7 +261,7 @@ def decode_steps(
         step_ids = [step.index + 1 for step in kept]
         if config.assignment == "centres" and kept[0].centre is not None:
             labels = centre_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary, kept[0].centre,
-                                   config.mask_threshold, config.core_threshold)
+                                   config.mask_threshold, config.centre_threshold)
         else:
             labels = basin_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary,
                                   config.mask_threshold, config.core_threshold)

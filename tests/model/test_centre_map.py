@@ -90,7 +90,7 @@ def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
     image, _ = make_rosette(rng, shape=(64, 64), n_leaves=4)
     steps = list(segment_steps(RIS(config).eval(), image, SegmentConfig(max_steps=3, stop_floor=0.0)))
     assert steps[0].centre is not None and steps[0].centre.shape == steps[0].foreground.shape
-    decode = SegmentConfig(assignment="centres", stop_threshold=0.0, core_threshold=0.5)
+    decode = SegmentConfig(assignment="centres", stop_threshold=0.0, centre_threshold=0.5)
     labels = decode_steps(steps, (64, 64), decode)
     work = steps[0].foreground.shape
     assert work == (64, 64)
