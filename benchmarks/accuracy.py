@@ -49,7 +49,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
 DEFAULT_MODEL = ROOT / "models" / "ris-cvppp-a1.safetensors"
 COLUMNS = ("method", "SBD", "|DiC|", "DiC", "FBD", "s / image")
 RULE_NAMES = {"first": "first, paper", "argmax": "argmax", "grow": "grow over dense maps",
-              "basins": "boundary basins split/merged by the steps"}
+              "basins": "boundary basins split/merged by the steps", "centres": "one leaf per centre-map seed"}
 MIRRORED = 4  # passes of the test-time flip rows (leafcount.flips)
 
 # Romera-Paredes & Torr (ECCV 2016), Table 2, and Ren & Zemel (CVPR 2017),
@@ -138,7 +138,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
         if index in tuned:
             t = tuned[index]
             dense = f", dense maps over {t.dense_flips} views" if t.dense_flips > 1 else ""
-            core = f", core {t.core_threshold}" if t.assignment in ("grow", "basins") else ""
+            core = (f", core {t.core_threshold}" if t.assignment in ("grow", "basins")
+                    else f", centre {t.centre_threshold}" if t.assignment == "centres" else "")
             rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}{core}{dense}"
         rules["mirrored"] = f"{rules.get('tuned', 'argmax')}, {MIRRORED} mirrored passes"
         for crf in (False, True) if use_crf else (False,):
