@@ -1,19 +1,16 @@
-"""Leaves seeded at the peaks of the heads' leaf-centre map, named by the recurrent steps.
+"""Boundary basins split at the peaks of the heads' leaf-centre map, then counted by the steps.
 
-The boundary map's basins ("basins") lose the small young leaves at the
-rosette's centre: their interior far from any edge is a few pixels, below
-any core size that keeps noise out, so they drown in a neighbour's basin
-(on the validation images 48 of 320 leaves, median 350 pixels against
-1,837 for all leaves). The centre map is each leaf's distance to its own
-edge over the largest distance in that leaf, so a leaf of 100 pixels
-peaks at 1 as a leaf of 10,000 does: thresholding it gives one seed per
-leaf whatever its size, and a watershed of the boundary map from those
-seeds gives each leaf its pixels.
-
-The steps name the leaves (leaf k is the one step k found, so the app's
-step view and the edits keep pointing at the same leaf); with
-``steps_count`` they also split and merge the leaves to their own count,
-as in :mod:`leafcount.inference.basins`.
+The boundary map's basins ("basins") lose leaves: two leaves whose shared
+edge is faint, often a young leaf at the rosette's centre against an older
+one, fill one basin (on the validation images 48 of 320 leaves were lost
+so, median 350 pixels against 1,837 for all leaves). The centre map is
+each leaf's distance to its own edge over the largest distance in that
+leaf, so it peaks at 1 inside a small leaf as inside a big one, and two
+leaves in one basin show as two separate peaks even where the edge between
+them does not show at all. Here a basin that holds two or more such peaks
+is split between them along the boundary map; then the recurrent steps
+split and merge the result to their own count, and name each leaf, as in
+:mod:`leafcount.inference.basins`.
 """
 
 from __future__ import annotations
@@ -24,10 +21,11 @@ import numpy as np
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
-from leafcount.inference.basins import corrected_by_steps, ids_in_step_order
+from leafcount.inference.basins import boundary_basins, corrected_by_steps
 
-MIN_SEED_PIXELS = 4
-"""Seeds smaller than this, at the maps' resolution, are noise, not a leaf."""
+MIN_SEED_PIXELS = 32
+"""Peaks (pixels above the centre threshold) smaller than this, at the maps'
+resolution, split no basin: a fold or a shadow inside a leaf makes such specks."""
 
 
 def centre_seeds(plant: np.ndarray, centre: np.ndarray, threshold: float) -> np.ndarray:
@@ -40,6 +38,23 @@ def centre_seeds(plant: np.ndarray, centre: np.ndarray, threshold: float) -> np.
     return seeds.astype(np.int32)
 
 
+def split_at_centres(basins: np.ndarray, seeds: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+    """``basins`` with every basin that holds two or more ``seeds`` divided
+    between them by a watershed of ``boundary``; other basins unchanged."""
+    out = basins.copy()
+    next_id = int(basins.max()) + 1
+    inside = (seeds > 0) & (basins > 0)
+    pairs = np.unique(np.stack([basins[inside], seeds[inside]]), axis=1)  # (basin, seed) pairs that meet
+    seeds_per_basin = np.bincount(pairs[0], minlength=next_id)
+    for basin in np.flatnonzero(seeds_per_basin >= 2):
+        region = basins == basin
+        parts = watershed(boundary, np.where(region, seeds, 0), mask=region)
+        for part in np.unique(parts[region])[1:]:  # the first seed keeps the basin's id
+            out[parts == part] = next_id
+            next_id += 1
+    return out
+
+
 def centre_leaves(
     probs: Sequence[np.ndarray],
     step_ids: Sequence[int],
@@ -47,11 +62,12 @@ def centre_leaves(
     boundary: np.ndarray,
     centre: np.ndarray,
     mask_threshold: float = 0.5,
-    seed_threshold: float = 0.5,
-    steps_count: bool = False,
+    core_threshold: float = 0.1,
+    centre_threshold: float = 0.4,
 ) -> np.ndarray:
-    """Labels at the maps' resolution: one leaf per seed of the centre map,
-    grown over the plant along the boundary map (see the module notes).
+    """Labels at the maps' resolution: the boundary map's basins, split at the
+    centre map's peaks, then split and merged to the kept steps' number where
+    the steps say where (see the module notes).
 
     Parameters
     ----------
@@ -61,15 +77,12 @@ def centre_leaves(
         The leaf id of each step (step index + 1).
     foreground, boundary, centre : (H, W) float arrays
         The dense maps; plant is foreground > 0.5.
-    seed_threshold : float
-        A seed is where the centre map exceeds it.
-    steps_count : bool
-        Let the steps split and merge the leaves to their own number.
+    core_threshold : float
+        A basin's core is where the boundary map is below it.
+    centre_threshold : float
+        A peak is where the centre map is above it.
     """
     plant = foreground > 0.5
-    seeds = centre_seeds(plant, centre, seed_threshold)
-    leaves = watershed(boundary, seeds, mask=plant).astype(np.int32)
-    if steps_count:
-        return corrected_by_steps(leaves, probs, step_ids, plant, boundary, mask_threshold)
-    masks = [(p * plant) > mask_threshold for p in probs]
-    return ids_in_step_order(leaves, masks, step_ids, max(step_ids, default=0) + 1)
+    basins = boundary_basins(plant, boundary, core_threshold)
+    basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold), boundary)
+    return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold)

@@ -47,8 +47,8 @@ class SegmentConfig:
     assignment: str = "first"
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.inference.flips)
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
-    core_threshold: float = 0.5  # "grow", "basins": leaf interior is where the boundary map is below it
-    centre_threshold: float = 0.5  # "centres": a leaf's seed is where the centre map is above it
+    core_threshold: float = 0.5  # "grow", "basins", "centres": leaf interior is where the boundary map is below it
+    centre_threshold: float = 0.5  # "centres": a leaf's centre is where the centre map is above it
 
     def __post_init__(self) -> None:
         for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "centre_threshold"):
@@ -225,8 +225,8 @@ def decode_steps(
         (:func:`grow_leaves`); "basins" takes the leaves from the boundary
         map's watershed basins and lets the steps split and merge them to
         their own count (:func:`~leafcount.inference.basins.basin_leaves`);
-        "centres" seeds one leaf at each peak of the centre map
-        (:func:`~leafcount.inference.centres.centre_leaves`). Steps without
+        "centres" also splits a basin at the centre map's peaks when it
+        holds two or more (:func:`~leafcount.inference.centres.centre_leaves`). Steps without
         dense maps fall back to "argmax" for these, steps without a
         centre map from "centres" to "basins".
 
@@ -261,7 +261,7 @@ def decode_steps(
         step_ids = [step.index + 1 for step in kept]
         if config.assignment == "centres" and kept[0].centre is not None:
             labels = centre_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary, kept[0].centre,
-                                   config.mask_threshold, config.centre_threshold)
+                                   config.mask_threshold, config.core_threshold, config.centre_threshold)
         else:
             labels = basin_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary,
                                   config.mask_threshold, config.core_threshold)

@@ -7,7 +7,7 @@ import torch
 
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
-from leafcount.inference.centres import centre_leaves, centre_seeds
+from leafcount.inference.centres import centre_leaves, centre_seeds, split_at_centres
 from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss
@@ -64,24 +64,24 @@ def test_growing_the_centre_map_keeps_the_other_two():
         ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_centres": True})
 
 
-def test_one_leaf_per_centre_even_across_a_faint_edge_and_for_a_small_leaf():
+def test_a_basin_holding_two_centres_is_split_and_the_steps_name_and_count_the_leaves():
     labels = two_leaves_and_a_small_one()
     foreground = (labels > 0).astype(np.float32)
-    boundary = np.zeros(labels.shape, np.float32)  # the edge between 1 and 2 is not seen at all
+    boundary = np.zeros(labels.shape, np.float32)  # no edge seen at all: the whole plant is one basin
     centre = leaf_centres(labels)
-    seeds = centre_seeds(labels > 0, centre, 0.5)
-    assert seeds.max() == 3
-    step = (labels == 1).astype(np.float32)  # one step, on leaf 1
-    leaves = centre_leaves([step], [1], foreground, boundary, centre)
-    assert len(np.unique(leaves[labels > 0])) == 3 and (leaves[labels == 0] == 0).all()
-    assert (leaves[labels == 1] == 1).mean() > 0.9  # the leaf the step found keeps the step's id
-    assert len(np.unique(leaves[labels == 3])) == 1 and leaves[labels == 3][0] not in (0, 1)
-    # With steps_count, one step over both big leaves merges them (the steps' count wins where they say where).
-    both = ((labels == 1) | (labels == 2)).astype(np.float32)
-    counted = centre_leaves([both], [1], foreground, boundary, centre, steps_count=True)
-    big = counted[(labels == 1) | (labels == 2)]
-    assert (big == 1).mean() > 0.95  # (with no edge map at all, the small leaf's seed spills a little)
-    assert len(np.unique(centre_leaves([both], [1], foreground, boundary, centre)[labels > 0])) == 3
+    seeds = centre_seeds(labels > 0, centre, 0.4)
+    assert seeds.max() == 2  # the two big leaves; the 5x5 one's peak is below MIN_SEED_PIXELS
+    steps = [(labels == 1).astype(np.float32), (labels == 2).astype(np.float32)]
+    leaves = centre_leaves(steps, [1, 2], foreground, boundary, centre, core_threshold=0.1, centre_threshold=0.4)
+    assert (leaves[labels == 1] == 1).mean() > 0.9 and (leaves[labels == 2] == 2).mean() > 0.9
+    assert (leaves[labels == 0] == 0).all()
+    # One step over both leaves: the steps count one leaf, so the split is merged back.
+    both = [((labels == 1) | (labels == 2)).astype(np.float32)]
+    merged = centre_leaves(both, [1], foreground, boundary, centre, core_threshold=0.1, centre_threshold=0.4)
+    assert len(np.unique(merged[labels > 0])) == 1
+    # Without a second peak (threshold above every centre) the basin stays whole, whatever the steps.
+    unsplit = split_at_centres(np.where(labels > 0, 1, 0), centre_seeds(labels > 0, centre, 1.0), boundary)
+    assert len(np.unique(unsplit[labels > 0])) == 1
 
 
 def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
@@ -90,12 +90,12 @@ def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
     image, _ = make_rosette(rng, shape=(64, 64), n_leaves=4)
     steps = list(segment_steps(RIS(config).eval(), image, SegmentConfig(max_steps=3, stop_floor=0.0)))
     assert steps[0].centre is not None and steps[0].centre.shape == steps[0].foreground.shape
-    decode = SegmentConfig(assignment="centres", stop_threshold=0.0, centre_threshold=0.5)
+    decode = SegmentConfig(assignment="centres", stop_threshold=0.0, core_threshold=0.2, centre_threshold=0.5)
     labels = decode_steps(steps, (64, 64), decode)
     work = steps[0].foreground.shape
     assert work == (64, 64)
     expected = centre_leaves([resize_array(s.mask, work) for s in steps], [1, 2, 3], steps[0].foreground,
-                             steps[0].boundary, steps[0].centre, 0.5, 0.5)
+                             steps[0].boundary, steps[0].centre, 0.5, 0.2, 0.5)
     np.testing.assert_array_equal(labels, expected)
     without = [s.__class__(**{**s.__dict__, "centre": None}) for s in steps]
     np.testing.assert_array_equal(decode_steps(without, (64, 64), decode),
