@@ -18,7 +18,8 @@ from leafcount.model.ris import RIS
 OBJECTIVE = "SBD% - 2 |DiC|"
 
 
-def parse_args(description: str, every: int) -> argparse.Namespace:
+def parse_args(description: str, every: int, rules: Sequence[str] = ()) -> argparse.Namespace:
+    """The shared command line; with ``rules``, also ``--rules`` (a comma-separated subset of them)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
@@ -28,7 +29,14 @@ def parse_args(description: str, every: int) -> argparse.Namespace:
                         help="mirrored pass counts to try, for the masks and the dense maps (1: one pass only, "
                              "when the speed budget allows no more)")
     parser.add_argument("--write", action="store_true", help="store the best setting in the checkpoint")
+    if rules:
+        parser.add_argument("--rules", default=",".join(rules), help="decoding rules to try (default: all)")
     args = parser.parse_args()
+    if rules:
+        args.rules = tuple(args.rules.split(","))
+        unknown = sorted(set(args.rules) - set(rules))
+        if unknown:
+            parser.error(f"--rules: unknown {', '.join(unknown)} (choose from {', '.join(rules)})")
     args.passes = tuple(int(v) for v in args.passes.split(","))
     torch.set_num_threads(args.threads)
     return args
