@@ -258,18 +258,30 @@ def _device(choice: str) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     from leafcount.data.augment import AugmentConfig
-    from leafcount.model.checkpoint import load_checkpoint
+    from leafcount.model.checkpoint import load_checkpoint, read_checkpoint_info
     from leafcount.model.config import ModelConfig
     from leafcount.model.ris import build_ris
     from leafcount.train import (
         TrainConfig,
         Trainer,
+        export_state,
         load_pairs,
         resume_path,
         run_training,
     )
 
     meta: dict[str, object] = {"data": str(args.data)}
+    if args.export:
+        if not resume_path(args.out).is_file():
+            raise ConfigError(f"--export: no training state at {resume_path(args.out)}")
+        if args.init:
+            parent = read_checkpoint_info(args.init)
+            meta["parent"] = parent.name
+            if "segment" in parent.meta:
+                meta["segment"] = parent.meta["segment"]
+        iteration = export_state(resume_path(args.out), args.out, meta)
+        print(f"wrote {args.out} (the weights of iteration {iteration})")
+        return 0
     trainer_class = Trainer
     if args.dense_heads and not args.init:
         raise ConfigError("--dense-heads trains heads on top of a trained model: give it with --init")
@@ -559,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     g.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")
     g.add_argument("--resume", action="store_true", help="continue from OUT's resumable state")
+    g.add_argument("--export", action="store_true",
+                   help="train nothing: write OUT from the weights of its resumable state (with --init: "
+                        "that model's decoding and name as the parent)")
     tr.set_defaults(func=cmd_train)
 
     rp = sub.add_parser("report", parents=[common], help="counts, per-leaf traits and DiC/SBD report of label PNGs")

@@ -32,6 +32,7 @@ from leafcount.data.cvppp import list_samples, load_pair, load_split
 from leafcount.errors import Cancelled, CheckpointError, ConfigError
 from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.checkpoint import load_tensors, save_checkpoint, save_tensors
+from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss, labels_to_masks, matching_loss
 from leafcount.model.ris import RIS
 from leafcount.resize import letterbox, resize_array
@@ -399,6 +400,25 @@ def resume_path(out: str | Path) -> Path:
     """Where the resumable state of a run writing ``out`` lives."""
     out = Path(out)
     return out.with_name(f"{out.stem}.resume.safetensors")
+
+
+def export_state(state: str | Path, out: str | Path, meta: dict[str, Any] | None = None) -> int:
+    """Write the weights of a resumable training state to the checkpoint ``out``
+    (with ``meta`` and the state's iteration and wall time); returns the iteration.
+
+    A run's ``out`` holds its best weights by the validation it ran; when the
+    weights to ship are chosen otherwise (the last ones, then a decoding tuned
+    on the training images), this is how they leave the state.
+    """
+    tensors, header = load_tensors(state)
+    if header.get("format") != "leafcount-train-state":
+        raise CheckpointError("not a leafcount training state", state)
+    model = RIS(ModelConfig.from_dict(header["model_config"]))
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    training = {"iterations": int(header["iteration"]), "wall_time_s": round(float(header["elapsed_s"]), 1),
+                "train_config": header["train_config"], "exported_from_state": True}
+    save_checkpoint(out, model, {**(meta or {}), "training": training})
+    return int(header["iteration"])
 
 
 def run_training(

@@ -1,6 +1,7 @@
 import csv
 
 import pytest
+import torch
 
 from leafcount.analysis.metrics import count_leaves
 from leafcount.cli import main
@@ -167,3 +168,24 @@ def test_synth_with_dates_writes_a_series(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "s"), "-n", "1", "--dates", "2", "--size", "48x48"]) == 0
     assert "wrote 1 growing rosette(s) on 2 date(s) (2 photos)" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == ["plant01_2026-03-01.png", "plant01_2026-03-03.png"]
+
+
+def test_export_writes_the_last_weights_of_a_training_state(tmp_path, synth_folder, capsys):
+    from leafcount.model.checkpoint import load_tensors
+    from leafcount.train import resume_path
+
+    model = tmp_path / "m.safetensors"
+    assert main(["-q", "train", "--data", str(synth_folder), "--arch", "tiny", "--iterations", "4",
+                 "--val-every", "100", "--out", str(model)]) == 0
+    exported = tmp_path / "last.safetensors"
+    resume_path(model).rename(resume_path(exported))
+    assert main(["-q", "train", "--data", str(synth_folder), "--out", str(exported), "--export"]) == 0
+    assert "the weights of iteration 4" in capsys.readouterr().out
+    weights, info = load_checkpoint(exported)
+    state, _ = load_tensors(resume_path(exported))
+    for key, value in weights.state_dict().items():
+        assert torch.equal(value, state[f"model.{key}"]), key
+    assert info.meta["training"]["iterations"] == 4
+    capsys.readouterr()
+    assert main(["-q", "train", "--data", str(synth_folder), "--out", str(tmp_path / "none.safetensors"), "--export"]) == 2
+    assert "no training state" in capsys.readouterr().err
