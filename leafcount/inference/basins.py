@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
@@ -36,6 +37,33 @@ SPLIT_SHARE = 0.3
 """... and a basin is split between two such steps when the second covers this much of it."""
 MERGE_COVER = 0.6
 """Two adjacent basins are merged when one step covers this much of each."""
+
+
+STRAY_DISTANCE = 0.25
+"""Foreground farther than this fraction of the plant's size (the diagonal of
+the largest foreground piece's box) from that piece is not the plant."""
+
+
+def plant_pixels(foreground: np.ndarray) -> np.ndarray:
+    """The plant: foreground > 0.5, less the pieces that lie away from the largest.
+
+    One image holds one plant (trays are cut into one crop per plant first),
+    so a green patch of a colour card or a weed at the edge of the pot is
+    not part of it, however plant-like the foreground map finds it; a leaf
+    whose thin petiole the map misses stays, being close to the rest.
+    """
+    plant = foreground > 0.5
+    pieces, count = connected_pieces(plant, connectivity=2, return_num=True)
+    if count < 2:
+        return plant
+    largest = np.argmax(np.bincount(pieces.ravel())[1:]) + 1
+    rows, cols = np.nonzero(pieces == largest)
+    size = float(np.hypot(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1))
+    distance = ndimage.distance_transform_edt(pieces != largest)
+    near = np.zeros(count + 1, dtype=bool)
+    near[np.unique(pieces[(distance <= STRAY_DISTANCE * size) & plant])] = True
+    near[0] = False
+    return near[pieces]
 
 
 def boundary_basins(plant: np.ndarray, boundary: np.ndarray, core_threshold: float) -> np.ndarray:
@@ -183,8 +211,8 @@ def basin_leaves(
     step_ids : sequence of int
         The leaf id of each step (step index + 1).
     foreground, boundary : (H, W) float arrays
-        The dense maps; plant is foreground > 0.5.
+        The dense maps; plant is :func:`plant_pixels`.
     """
-    plant = foreground > 0.5
+    plant = plant_pixels(foreground)
     basins = boundary_basins(plant, boundary, core_threshold)
     return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold)

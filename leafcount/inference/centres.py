@@ -21,7 +21,7 @@ import numpy as np
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
-from leafcount.inference.basins import boundary_basins, corrected_by_steps
+from leafcount.inference.basins import boundary_basins, corrected_by_steps, plant_pixels
 
 MIN_SEED_PIXELS = 32
 """Peaks (pixels above the centre threshold) smaller than this, at the maps'
@@ -76,13 +76,13 @@ def centre_leaves(
     step_ids : sequence of int
         The leaf id of each step (step index + 1).
     foreground, boundary, centre : (H, W) float arrays
-        The dense maps; plant is foreground > 0.5.
+        The dense maps; plant is :func:`~leafcount.inference.basins.plant_pixels`.
     core_threshold : float
         A basin's core is where the boundary map is below it.
     centre_threshold : float
         A peak is where the centre map is above it.
     """
-    plant = foreground > 0.5
+    plant = plant_pixels(foreground)
     basins = boundary_basins(plant, boundary, core_threshold)
     basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold), boundary)
     return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold)

@@ -69,3 +69,18 @@ def test_decode_steps_runs_basins_at_the_maps_resolution_and_scales_up():
     plain = [Step(s.index, s.mask, s.score, s.kappa) for s in steps]  # no dense maps: argmax
     np.testing.assert_array_equal(decode_steps(plain, (48, 88), SegmentConfig(assignment="basins")),
                                   decode_steps(plain, (48, 88), SegmentConfig(assignment="argmax")))
+
+
+def test_the_plant_is_the_largest_foreground_piece_and_what_lies_close_to_it():
+    from leafcount.inference.basins import plant_pixels
+
+    foreground = np.zeros((100, 100), np.float32)
+    foreground[20:60, 20:60] = 0.9  # the rosette
+    foreground[62:66, 30:34] = 0.9  # a leaf tip across a petiole the map missed: 2 px away
+    foreground[85:95, 85:95] = 0.9  # a colour-card patch in the corner: 35 px away, the plant is 57 px across
+    plant = plant_pixels(foreground)
+    assert plant[20:60, 20:60].all() and plant[62:66, 30:34].all()
+    assert not plant[85:95, 85:95].any()
+    assert plant.sum() == 40 * 40 + 16
+    single = np.where(foreground[:70] > 0, 0.9, 0.0)  # no stray piece: the plain threshold
+    np.testing.assert_array_equal(plant_pixels(single), single > 0.5)
