@@ -107,8 +107,8 @@ def main() -> None:
             peak = {}
             for round_ in range(args.rounds):
                 for name, code in (("before", before), ("now", ROOT)):
-                    seconds, rss = run_cli(code, images, tmp / f"{name}{round_}", args.model, args.threads)
-                    times[name].append(seconds)
+                    wall, rss = run_cli(code, images, tmp / f"{name}{round_}", args.model, args.threads)
+                    times[name].append(wall)
                     peak[name] = rss
             same, compared = same_labels(tmp / "before0", tmp / "now0")
         finally:
