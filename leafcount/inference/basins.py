@@ -29,6 +29,8 @@ from scipy.optimize import linear_sum_assignment
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
+from leafcount.inference.centres import centre_seeds, split_at_centres
+
 MIN_CORE_PIXELS = 30
 """Cores (pixels far from any edge) smaller than this, at the maps' resolution, seed no basin of their own."""
 OWN_FRACTION = 0.7
@@ -199,10 +201,13 @@ def basin_leaves(
     boundary: np.ndarray,
     mask_threshold: float = 0.5,
     core_threshold: float = 0.1,
+    centre: np.ndarray | None = None,
+    centre_threshold: float = 0.4,
 ) -> np.ndarray:
-    """Labels at the maps' resolution: the boundary map's basins, split and
-    merged until their number is the kept steps' number where the steps say
-    where (see the module notes).
+    """Labels at the maps' resolution: the boundary map's basins (split at the
+    centre map's peaks when ``centre`` is given), split and merged until
+    their number is the kept steps' number where the steps say where (see
+    the module notes).
 
     Parameters
     ----------
@@ -212,7 +217,15 @@ def basin_leaves(
         The leaf id of each step (step index + 1).
     foreground, boundary : (H, W) float arrays
         The dense maps; plant is :func:`plant_pixels`.
+    core_threshold : float
+        A basin's core is where the boundary map is below it.
+    centre : (H, W) float array, optional
+        The leaf-centre map (:mod:`leafcount.inference.centres`).
+    centre_threshold : float
+        A centre peak is where ``centre`` is above it.
     """
     plant = plant_pixels(foreground)
     basins = boundary_basins(plant, boundary, core_threshold)
+    if centre is not None:
+        basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold), boundary)
     return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold)

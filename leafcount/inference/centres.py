@@ -1,4 +1,4 @@
-"""Boundary basins split at the peaks of the heads' leaf-centre map, then counted by the steps.
+"""Boundary basins split at the peaks of the heads' leaf-centre map.
 
 The boundary map's basins ("basins") lose leaves: two leaves whose shared
 edge is faint, often a young leaf at the rosette's centre against an older
@@ -8,20 +8,16 @@ each leaf's distance to its own edge over the largest distance in that
 leaf, so it peaks at 1 inside a small leaf as inside a big one, and two
 leaves in one basin show as two separate peaks even where the edge between
 them does not show at all. Here a basin that holds two or more such peaks
-is split between them along the boundary map; then the recurrent steps
-split and merge the result to their own count, and name each leaf, as in
-:mod:`leafcount.inference.basins`.
+is split between them along the boundary map, before the recurrent steps
+split, merge and name the leaves (:func:`~leafcount.inference.basins.basin_leaves`
+with a centre map: the "centres" decoding).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
-
-from leafcount.inference.basins import boundary_basins, corrected_by_steps, plant_pixels
 
 MIN_SEED_PIXELS = 32
 """Peaks (pixels above the centre threshold) smaller than this, at the maps'
@@ -53,36 +49,3 @@ def split_at_centres(basins: np.ndarray, seeds: np.ndarray, boundary: np.ndarray
             out[parts == part] = next_id
             next_id += 1
     return out
-
-
-def centre_leaves(
-    probs: Sequence[np.ndarray],
-    step_ids: Sequence[int],
-    foreground: np.ndarray,
-    boundary: np.ndarray,
-    centre: np.ndarray,
-    mask_threshold: float = 0.5,
-    core_threshold: float = 0.1,
-    centre_threshold: float = 0.4,
-) -> np.ndarray:
-    """Labels at the maps' resolution: the boundary map's basins, split at the
-    centre map's peaks, then split and merged to the kept steps' number where
-    the steps say where (see the module notes).
-
-    Parameters
-    ----------
-    probs : sequence of (H, W) float arrays
-        The kept steps' masks y_t, resized to the maps' size.
-    step_ids : sequence of int
-        The leaf id of each step (step index + 1).
-    foreground, boundary, centre : (H, W) float arrays
-        The dense maps; plant is :func:`~leafcount.inference.basins.plant_pixels`.
-    core_threshold : float
-        A basin's core is where the boundary map is below it.
-    centre_threshold : float
-        A peak is where the centre map is above it.
-    """
-    plant = plant_pixels(foreground)
-    basins = boundary_basins(plant, boundary, core_threshold)
-    basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold), boundary)
-    return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold)

@@ -21,7 +21,6 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
-from leafcount.inference.centres import centre_leaves
 from leafcount.resize import Box, letterbox, resize_array
 from leafcount.settings import check_choice, check_integer, check_number, checkpoint_settings, settings_from_dict
 
@@ -226,7 +225,7 @@ def decode_steps(
         map's watershed basins and lets the steps split and merge them to
         their own count (:func:`~leafcount.inference.basins.basin_leaves`);
         "centres" also splits a basin at the centre map's peaks when it
-        holds two or more (:func:`~leafcount.inference.centres.centre_leaves`). Steps without
+        holds two or more (:func:`~leafcount.inference.centres.split_at_centres`). Steps without
         dense maps fall back to "argmax" for these, steps without a
         centre map from "centres" to "basins".
 
@@ -258,13 +257,9 @@ def decode_steps(
     if config.assignment in ("basins", "centres") and kept and kept[0].foreground is not None:
         work = kept[0].foreground.shape
         probs = [resize_array(step.mask, work) for step in kept]
-        step_ids = [step.index + 1 for step in kept]
-        if config.assignment == "centres" and kept[0].centre is not None:
-            labels = centre_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary, kept[0].centre,
-                                   config.mask_threshold, config.core_threshold, config.centre_threshold)
-        else:
-            labels = basin_leaves(probs, step_ids, kept[0].foreground, kept[0].boundary,
-                                  config.mask_threshold, config.core_threshold)
+        centre = kept[0].centre if config.assignment == "centres" else None
+        labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
+                              config.mask_threshold, config.core_threshold, centre, config.centre_threshold)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)

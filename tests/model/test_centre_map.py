@@ -7,7 +7,8 @@ import torch
 
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
-from leafcount.inference.centres import centre_leaves, centre_seeds, split_at_centres
+from leafcount.inference.basins import basin_leaves
+from leafcount.inference.centres import centre_seeds, split_at_centres
 from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss
@@ -72,12 +73,12 @@ def test_a_basin_holding_two_centres_is_split_and_the_steps_name_and_count_the_l
     seeds = centre_seeds(labels > 0, centre, 0.4)
     assert seeds.max() == 2  # the two big leaves; the 5x5 one's peak is below MIN_SEED_PIXELS
     steps = [(labels == 1).astype(np.float32), (labels == 2).astype(np.float32)]
-    leaves = centre_leaves(steps, [1, 2], foreground, boundary, centre, core_threshold=0.1, centre_threshold=0.4)
+    leaves = basin_leaves(steps, [1, 2], foreground, boundary, core_threshold=0.1, centre=centre, centre_threshold=0.4)
     assert (leaves[labels == 1] == 1).mean() > 0.9 and (leaves[labels == 2] == 2).mean() > 0.9
     assert (leaves[labels == 0] == 0).all()
     # One step over both leaves: the steps count one leaf, so the split is merged back.
     both = [((labels == 1) | (labels == 2)).astype(np.float32)]
-    merged = centre_leaves(both, [1], foreground, boundary, centre, core_threshold=0.1, centre_threshold=0.4)
+    merged = basin_leaves(both, [1], foreground, boundary, core_threshold=0.1, centre=centre, centre_threshold=0.4)
     assert len(np.unique(merged[labels > 0])) == 1
     # Without a second peak (threshold above every centre) the basin stays whole, whatever the steps.
     unsplit = split_at_centres(np.where(labels > 0, 1, 0), centre_seeds(labels > 0, centre, 1.0), boundary)
@@ -94,8 +95,8 @@ def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
     labels = decode_steps(steps, (64, 64), decode)
     work = steps[0].foreground.shape
     assert work == (64, 64)
-    expected = centre_leaves([resize_array(s.mask, work) for s in steps], [1, 2, 3], steps[0].foreground,
-                             steps[0].boundary, steps[0].centre, 0.5, 0.2, 0.5)
+    expected = basin_leaves([resize_array(s.mask, work) for s in steps], [1, 2, 3], steps[0].foreground,
+                            steps[0].boundary, 0.5, 0.2, steps[0].centre, 0.5)
     np.testing.assert_array_equal(labels, expected)
     without = [s.__class__(**{**s.__dict__, "centre": None}) for s in steps]
     np.testing.assert_array_equal(decode_steps(without, (64, 64), decode),
