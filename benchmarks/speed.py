@@ -9,7 +9,9 @@ labels. Then, in this process: one pass of the default model (its
 encoder, its steps until the stop threshold, its full-resolution heads)
 against its FLOP floor (the pass's floating-point operations at the
 machine's own matrix-multiply rate, measured here), the classical
-watershed, and the peak memory of the command.
+watershed, the peak memory of the command, and how soon the app's Segment
+shows its first leaf (the dense maps run before the first step, or after
+the last as the app runs them; 2 threads, as the app).
 
     python benchmarks/speed.py --before 9908b72 --n 100
 """
@@ -34,6 +36,7 @@ from leafcount.analysis.baseline import segment_classical
 from leafcount.data.cvppp import list_samples, load_pair
 from leafcount.inference.segment import SegmentConfig, segment_steps
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+from leafcount.model.ris import RIS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
@@ -83,6 +86,17 @@ def matmul_gflops(threads: int) -> float:
     a @ b
     best = seconds(lambda: a @ b, 5)
     return 2 * 1024**3 / best / 1e9
+
+
+def first_leaf(model: RIS, image: np.ndarray, config: SegmentConfig, dense_last: bool) -> tuple[float, float]:
+    """Seconds to the first step of ``segment_steps`` and to its last (maps included)."""
+    start = time.perf_counter()
+    live = segment_steps(model, image, config, dense_last=dense_last)
+    next(live)
+    first = time.perf_counter() - start
+    for _ in live:
+        pass
+    return first, time.perf_counter() - start
 
 
 def main() -> None:
@@ -139,6 +153,12 @@ def main() -> None:
           f"{one_pass / (gflop / rate):.1f}x the floor")
     classical = seconds(lambda: segment_classical(image), 3)
     print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
+
+    torch.set_num_threads(2)
+    print("\napp's Segment, 2 threads, best of 3: first leaf / all steps and maps")
+    for label, dense_last in (("maps before the first step", False), ("maps after the last step (app)", True)):
+        runs = [first_leaf(model, image, config, dense_last) for _ in range(3)]
+        print(f"  {label:32s} {min(r[0] for r in runs) * 1000:6.0f} ms / {min(r[1] for r in runs) * 1000:6.0f} ms")
 
 
 if __name__ == "__main__":

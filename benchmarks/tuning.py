@@ -18,8 +18,12 @@ from leafcount.model.ris import RIS
 OBJECTIVE = "SBD% - 2 |DiC|"
 
 
-def parse_args(description: str, every: int, rules: Sequence[str] = ()) -> argparse.Namespace:
-    """The shared command line; with ``rules``, also ``--rules`` (a comma-separated subset of them)."""
+def parse_args(
+    description: str, every: int, rules: Sequence[str] = (), stops: Sequence[float] = (), splits: bool = False
+) -> argparse.Namespace:
+    """The shared command line; with ``rules``, also ``--rules`` (a comma-separated subset of them);
+    with ``stops``, also ``--stops`` (the stop thresholds to try, default these); with ``splits``,
+    also ``--steps-split`` (whether the recurrent steps may split basins: yes, no or both)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
@@ -31,7 +35,16 @@ def parse_args(description: str, every: int, rules: Sequence[str] = ()) -> argpa
     parser.add_argument("--write", action="store_true", help="store the best setting in the checkpoint")
     if rules:
         parser.add_argument("--rules", default=",".join(rules), help="decoding rules to try (default: all)")
+    if splits:
+        parser.add_argument("--steps-split", choices=("yes", "no", "both"), default="both",
+                            help="let the recurrent steps split basins (SegmentConfig.steps_split)")
+    if stops:
+        parser.add_argument("--stops", default=",".join(str(v) for v in stops), help="stop thresholds to try")
     args = parser.parse_args()
+    if splits:
+        args.steps_split = {"yes": (True,), "no": (False,), "both": (True, False)}[args.steps_split]
+    if stops:
+        args.stops = tuple(float(v) for v in args.stops.split(","))
     if rules:
         args.rules = tuple(args.rules.split(","))
         unknown = sorted(set(args.rules) - set(rules))

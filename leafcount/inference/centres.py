@@ -11,11 +11,20 @@ them does not show at all. Here a basin that holds two or more such peaks
 is split between them along the boundary map, before the recurrent steps
 split, merge and name the leaves (:func:`~leafcount.inference.basins.basin_leaves`
 with a centre map: the "centres" decoding).
+
+The same map finds the opposite error, a leaf cut into two basins by a
+false edge (a shadow, a fold, a vein): the piece cut off holds none of
+the leaf's middle, so its centre map stays low all over, where a whole leaf,
+however small, peaks near 1. On the training images 39 of the 48 basins
+whose peak was below 0.5 matched no leaf (IoU 0.5), against 49 of 1,187
+of the basins peaking above 0.6; :func:`merge_fragments` gives such a piece
+to the neighbour it shares most border with.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
@@ -48,4 +57,26 @@ def split_at_centres(basins: np.ndarray, seeds: np.ndarray, boundary: np.ndarray
         for part in np.unique(parts[region])[1:]:  # the first seed keeps the basin's id
             out[parts == part] = next_id
             next_id += 1
+    return out
+
+
+def merge_fragments(basins: np.ndarray, centre: np.ndarray, threshold: float) -> np.ndarray:
+    """``basins`` with each basin whose ``centre`` peak is below ``threshold``
+    joined to the adjacent basin it shares the longest border with, the
+    weakest first; a basin with no neighbour stays (it may be a leaf on its own)."""
+    count = int(basins.max())
+    if count == 0 or threshold <= 0:
+        return basins
+    ids = np.arange(count + 1)
+    peaks = np.asarray(ndimage.maximum(centre, basins, index=ids))
+    present = np.bincount(basins.ravel(), minlength=count + 1) > 0
+    weak = [b for b in ids[1:] if present[b] and peaks[b] < threshold]
+    out = basins.copy()
+    cross = ndimage.generate_binary_structure(2, 1)
+    for basin in sorted(weak, key=lambda b: peaks[b]):
+        piece = out == basin
+        border = ndimage.binary_dilation(piece, cross) & ~piece & (out > 0)
+        if not border.any():
+            continue
+        out[piece] = np.bincount(out[border]).argmax()
     return out

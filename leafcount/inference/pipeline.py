@@ -30,7 +30,7 @@ from leafcount.errors import ConfigError
 from leafcount.inference.crf import CrfConfig, refine_labels
 from leafcount.inference.flips import with_mirrored_passes
 from leafcount.inference.run_meta import ModelRun, run_meta
-from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
+from leafcount.inference.segment import DenseMaps, SegmentConfig, Step, decode_steps, segment_steps, with_dense_maps
 from leafcount.inference.tray import PlantResult, detect_plants, looks_like_tray, parse_grid, segment_tray_plants
 from leafcount.model.checkpoint import CheckpointInfo
 from leafcount.model.ris import RIS
@@ -165,6 +165,17 @@ def _plants_to_segment(photo: Photo, settings: PipelineSettings) -> list[PlantBo
     return tray_plants(found, settings.tray)
 
 
+def _kept(live: Generator[Step, None, DenseMaps], steps: list[Step]) -> Generator[Step, None, DenseMaps]:
+    """Yield what ``live`` yields, keeping it in ``steps``; return what it returns."""
+    while True:
+        try:
+            step = next(live)
+        except StopIteration as end:
+            return end.value
+        steps.append(step)
+        yield step
+
+
 def segment_photo(
     model: RIS,
     info: CheckpointInfo,
@@ -196,8 +207,10 @@ def segment_photo(
     Yields
     ------
     Step, PlantsFound or PlantResult
-        A single plant's steps of the first pass as they are found; or a
-        tray's plants, then each plant once it is segmented.
+        A single plant's steps of the first pass as they are found (a
+        preview without the dense maps, which are computed after the last
+        step; the result's steps carry them); or a tray's plants, then each
+        plant once it is segmented.
     """
     image = check_image(photo.pixels)  # a bad array fails here, before any plant is looked for
     notes = list(photo.notes) + ([GREY_NOTE] if photo.grey else [])
@@ -213,9 +226,8 @@ def segment_photo(
             yield PlantsFound(tuple(boxes))
             labels, plants = yield from segment_tray_plants(model, image, boxes, settings.network_config, cancel=cancel)
         else:
-            for step in segment_steps(model, image, settings.network_config, cancel):
-                steps.append(step)
-                yield step
+            live = segment_steps(model, image, settings.network_config, cancel, dense_last=True)
+            steps = with_dense_maps(steps, (yield from _kept(live, steps)))
             if cancel is not None:
                 cancel.raise_if_cancelled()
             steps = with_mirrored_passes(model, image, steps, settings.segment, cancel)

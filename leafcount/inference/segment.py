@@ -9,7 +9,7 @@ without running the network again.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
 from leafcount.resize import Box, letterbox, resize_array
-from leafcount.settings import check_choice, check_integer, check_number, checkpoint_settings, settings_from_dict
+from leafcount.settings import check_choice, check_flag, check_integer, check_number, checkpoint_settings, settings_from_dict
 
 ASSIGNMENTS = ("first", "argmax", "grow", "basins", "centres")
 GROW_WORKING_SIDE = 2048
@@ -48,10 +48,14 @@ class SegmentConfig:
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
     core_threshold: float = 0.5  # "grow", "basins", "centres": leaf interior is where the boundary map is below it
     centre_threshold: float = 0.5  # "centres": a leaf's centre is where the centre map is above it
+    fragment_threshold: float = 0.0  # "centres": a basin whose centre map stays below it is a piece of a neighbour
+    steps_split: bool = True  # "basins", "centres": the steps may split basins to reach their count
 
     def __post_init__(self) -> None:
-        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "centre_threshold"):
+        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "centre_threshold",
+                     "fragment_threshold"):
             check_number(name, getattr(self, name), "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+        check_flag("steps_split", self.steps_split)
         check_integer("max_steps", self.max_steps, 1)
         for name in ("flips", "dense_flips"):
             check_choice(name, getattr(self, name), FLIP_COUNTS)
@@ -149,8 +153,10 @@ def segment_steps(
     image: np.ndarray,
     config: SegmentConfig = SegmentConfig(),
     cancel: CancelToken | None = None,
-) -> Iterator[Step]:
-    """Yield one :class:`Step` per recurrent step of ``model`` on ``image``.
+    dense_last: bool = False,
+) -> Generator[Step, None, DenseMaps]:
+    """Yield one :class:`Step` per recurrent step of ``model`` on ``image``;
+    return the dense maps.
 
     Parameters
     ----------
@@ -162,6 +168,12 @@ def segment_steps(
         ``max_steps`` and ``stop_floor`` end the sequence.
     cancel : CancelToken, optional
         Checked between steps; raises :class:`~leafcount.errors.Cancelled`.
+    dense_last : bool
+        Run the full-resolution heads after the last step instead of before
+        the first. They take about 60% of a run, so a window showing the
+        steps as they come shows the first leaf that much sooner. The steps
+        then carry no maps: give them the returned ones with
+        :func:`with_dense_maps` before decoding.
 
     Notes
     -----
@@ -173,7 +185,7 @@ def segment_steps(
     out_box, grid_box = _boxes(model, box)
     with torch.inference_mode():
         encoded = model.encode(tensor.to(device))
-        foreground, boundary, centre = _dense_maps(model, encoded, image, out_box)
+        maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
         for index in range(config.max_steps):
@@ -183,9 +195,20 @@ def segment_steps(
             score = float(torch.sigmoid(out.score_logit[0]))
             mask = torch.sigmoid(out.mask_logits[0]).cpu().numpy()
             kappa = grid_box.crop(out.kappa[0].cpu().numpy()).copy()
-            yield Step(index, out_box.crop(mask).copy(), score, kappa, foreground, boundary, centre)
+            yield Step(index, out_box.crop(mask).copy(), score, kappa, *maps)
             if score < config.stop_floor:
-                return
+                break
+        if dense_last:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            maps = _dense_maps(model, encoded, image, out_box)
+    return maps
+
+
+def with_dense_maps(steps: Sequence[Step], maps: DenseMaps) -> list[Step]:
+    """``steps`` carrying ``maps`` (as :func:`segment_steps` returns them)."""
+    foreground, boundary, centre = maps
+    return [dataclasses.replace(step, foreground=foreground, boundary=boundary, centre=centre) for step in steps]
 
 
 def mask_at(step: Step, image_shape: tuple[int, int]) -> np.ndarray:
@@ -225,7 +248,10 @@ def decode_steps(
         map's watershed basins and lets the steps split and merge them to
         their own count (:func:`~leafcount.inference.basins.basin_leaves`);
         "centres" also splits a basin at the centre map's peaks when it
-        holds two or more (:func:`~leafcount.inference.centres.split_at_centres`). Steps without
+        holds two or more (:func:`~leafcount.inference.centres.split_at_centres`)
+        and joins a basin whose centre map stays below ``fragment_threshold``
+        to a neighbour; ``steps_split`` False lets the steps merge basins
+        but never split one. Steps without
         dense maps fall back to "argmax" for these, steps without a
         centre map from "centres" to "basins".
 
@@ -259,7 +285,8 @@ def decode_steps(
         probs = [resize_array(step.mask, work) for step in kept]
         centre = kept[0].centre if config.assignment == "centres" else None
         labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
-                              config.mask_threshold, config.core_threshold, centre, config.centre_threshold)
+                              config.mask_threshold, config.core_threshold, centre, config.centre_threshold,
+                              config.steps_split, config.fragment_threshold)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)

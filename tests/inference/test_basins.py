@@ -38,6 +38,20 @@ def test_two_steps_in_one_basin_split_it_at_the_faint_edge():
     assert set(np.unique(one)) == {0, 1} and (one[foreground > 0] == 1).all()
 
 
+def test_steps_that_may_not_split_leave_a_shared_basin_whole_but_still_merge():
+    foreground, faint = _plant(0.05)
+    steps = [_mask(slice(3, 21), slice(3, 20)), _mask(slice(3, 21), slice(24, 41))]
+    whole = basin_leaves(steps, [1, 2], foreground, faint, steps_split=False)
+    assert len(np.unique(whole[foreground > 0])) == 1  # two steps, one basin, no split
+    _, clear = _plant(0.9)
+    merged = basin_leaves([_mask(slice(2, 22), slice(2, 42))], [1], foreground, clear, steps_split=False)
+    assert set(np.unique(merged)) == {0, 1}
+    config = SegmentConfig(assignment="basins", stop_threshold=0.0, core_threshold=0.1)
+    kept = [Step(k, m, 0.9, np.zeros((3, 5), np.float32), foreground, faint) for k, m in enumerate(steps)]
+    assert len(np.unique(decode_steps(kept, (24, 44), config))) == 3
+    assert len(np.unique(decode_steps(kept, (24, 44), config.replace(steps_split=False)))) == 2
+
+
 def test_one_step_over_two_basins_merges_them():
     foreground, clear = _plant(0.9)  # a shadow line, say, cuts one leaf in two
     step = _mask(slice(2, 22), slice(2, 42))

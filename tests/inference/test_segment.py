@@ -4,7 +4,16 @@ import pytest
 from leafcount.cancel import CancelToken
 from leafcount.errors import Cancelled, ConfigError, ImageReadError
 from leafcount.inference.passes import segment_image
-from leafcount.inference.segment import SegmentConfig, Step, accepted_steps, decode_steps, segment_steps
+from leafcount.inference.segment import (
+    SegmentConfig,
+    Step,
+    accepted_steps,
+    decode_steps,
+    segment_steps,
+    with_dense_maps,
+)
+from leafcount.model.config import ModelConfig
+from leafcount.model.ris import RIS
 
 
 def _step(index, mask, score):
@@ -21,6 +30,33 @@ def test_steps_are_yielded_one_by_one_with_plain_arrays(tiny_model):
     assert [s.index for s in rest] == [1, 2, 3]
     # Letterboxed: the mask covers the image only, with its aspect ratio.
     assert abs(first.mask.shape[1] / first.mask.shape[0] - 90 / 70) < 0.1
+
+
+def test_with_dense_last_the_first_step_comes_before_the_heads_run_and_the_labels_do_not_change(rng):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    config = ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})
+    model = RIS(config).eval()
+    calls = []
+    model.dense.register_forward_hook(lambda *_: calls.append("heads"))
+    image = rng.random((48, 48, 3)).astype(np.float32)
+    run = SegmentConfig(max_steps=3, stop_floor=0.0)
+    live = segment_steps(model, image, run, dense_last=True)
+    first = next(live)
+    assert calls == [] and first.foreground is None  # shown before the heads have run
+    steps = [first]
+    while True:
+        try:
+            steps.append(next(live))
+        except StopIteration as end:
+            maps = end.value
+            break
+    assert calls == ["heads"] and maps[0] is not None
+    before = list(segment_steps(model, image, run))
+    decode = SegmentConfig(assignment="basins", stop_threshold=0.0, core_threshold=0.3)
+    np.testing.assert_array_equal(decode_steps(with_dense_maps(steps, maps), (48, 48), decode),
+                                  decode_steps(before, (48, 48), decode))
+    np.testing.assert_array_equal(with_dense_maps(steps, maps)[2].boundary, before[2].boundary)
 
 
 def test_stop_floor_ends_the_sequence(tiny_model):
@@ -89,6 +125,10 @@ def test_bad_image_shape_and_config(tiny_model):
         SegmentConfig(stop_threshold=2)
     with pytest.raises(ConfigError, match="assignment must be one of"):
         SegmentConfig(assignment="last")
+    with pytest.raises(ConfigError, match="fragment_threshold must be in"):
+        SegmentConfig(fragment_threshold=1.5)
+    with pytest.raises(ConfigError, match="steps_split must be true or false, got 1"):
+        SegmentConfig(steps_split=1)  # a checkpoint's JSON says true/false; 1 is a typo, not a yes
 
 
 def test_checkpoint_recommended_decoding():

@@ -8,7 +8,7 @@ import torch
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
 from leafcount.inference.basins import basin_leaves
-from leafcount.inference.centres import centre_seeds, split_at_centres
+from leafcount.inference.centres import centre_seeds, merge_fragments, split_at_centres
 from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss
@@ -83,6 +83,33 @@ def test_a_basin_holding_two_centres_is_split_and_the_steps_name_and_count_the_l
     # Without a second peak (threshold above every centre) the basin stays whole, whatever the steps.
     unsplit = split_at_centres(np.where(labels > 0, 1, 0), centre_seeds(labels > 0, centre, 1.0), boundary)
     assert len(np.unique(unsplit[labels > 0])) == 1
+
+
+def test_a_basin_without_a_leaf_middle_joins_the_neighbour_it_borders_most():
+    basins = np.zeros((20, 40), np.int32)
+    basins[2:18, 2:20] = 1  # a leaf, its centre map peaking at 1
+    basins[2:18, 20:27] = 2  # a piece cut off its edge by a false boundary: no middle
+    basins[2:10, 27:33] = 3  # touching 2 along 8 rows only
+    basins[12:17, 35:39] = 4  # a small leaf on its own, weak too
+    centre = np.zeros(basins.shape, np.float32)
+    centre[basins == 1], centre[basins == 2] = 1.0, 0.3
+    centre[basins == 3], centre[basins == 4] = 0.9, 0.2
+    merged = merge_fragments(basins, centre, 0.45)
+    assert (merged[basins == 2] == 1).all()  # 16 rows of border with leaf 1, 8 with basin 3
+    assert (merged[basins == 3] == 3).all() and (merged[basins == 4] == 4).all()  # strong / no neighbour: kept
+    np.testing.assert_array_equal(merge_fragments(basins, centre, 0.0), basins)
+    np.testing.assert_array_equal(merge_fragments(basins, centre, 0.25), basins)  # 0.3 is not below 0.25
+    # Through the decoding: edges drawn between 1|2 and 2|3, four steps, steps not allowed to split.
+    foreground = (basins > 0).astype(np.float32)
+    boundary = np.zeros_like(foreground)
+    boundary[:, [19, 20, 26, 27]] = 1.0
+    steps = [(basins == k).astype(np.float32) for k in (1, 2, 3, 4)]
+    leaves = basin_leaves(steps, [1, 2, 3, 4], foreground, boundary, core_threshold=0.1, centre=centre,
+                          centre_threshold=0.95, steps_split=False, fragment_threshold=0.45)
+    assert len(np.unique(leaves[basins > 0])) == 3 and len(np.unique(leaves[(basins == 1) | (basins == 2)])) == 1
+    kept = basin_leaves(steps, [1, 2, 3, 4], foreground, boundary, core_threshold=0.1, centre=centre,
+                        centre_threshold=0.95, steps_split=False)
+    assert len(np.unique(kept[basins > 0])) == 4
 
 
 def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
