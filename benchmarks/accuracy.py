@@ -139,8 +139,10 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             t = tuned[index]
             dense = f", dense maps over {t.dense_flips} views" if t.dense_flips > 1 else ""
             core = (f", core {t.core_threshold}" if t.assignment in ("grow", "basins")
-                    else f", centre {t.centre_threshold}" if t.assignment == "centres" else "")
-            rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}{core}{dense}"
+                    else f", core {t.core_threshold}, centre {t.centre_threshold}, fragments {t.fragment_threshold}"
+                    if t.assignment == "centres" else "")
+            merge_only = ", steps merge only" if t.assignment in ("basins", "centres") and not t.steps_split else ""
+            rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}{core}{merge_only}{dense}"
         rules["mirrored"] = f"{rules.get('tuned', 'argmax')}, {MIRRORED} mirrored passes"
         for crf in (False, True) if use_crf else (False,):
             for rule, label in rules.items():

@@ -13,7 +13,7 @@ watershed, the peak memory of the command, and how soon the app's Segment
 shows its first leaf (the dense maps run before the first step, or after
 the last as the app runs them; 2 threads, as the app).
 
-    python benchmarks/speed.py --before 9908b72 --n 100
+    python benchmarks/speed.py --before 9908b72 --n 100 [--before-model OLD.safetensors]
 """
 
 from __future__ import annotations
@@ -103,6 +103,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="git revision to compare with (e.g. the commit before a change)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--before-model", type=Path,
+                        help="the checkpoint the --before run uses (default: --model), to time a change of model "
+                             "or of its stored decoding")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=100, help="images in the folder")
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each version")
@@ -120,8 +123,9 @@ def main() -> None:
             times: dict[str, list[float]] = {"before": [], "now": []}
             peak = {}
             for round_ in range(args.rounds):
-                for name, code in (("before", before), ("now", ROOT)):
-                    wall, rss = run_cli(code, images, tmp / f"{name}{round_}", args.model, args.threads)
+                for name, code, model in (("before", before, args.before_model or args.model),
+                                          ("now", ROOT, args.model)):
+                    wall, rss = run_cli(code, images, tmp / f"{name}{round_}", model, args.threads)
                     times[name].append(wall)
                     peak[name] = rss
             same, compared = same_labels(tmp / "before0", tmp / "now0")
