@@ -181,13 +181,12 @@ def corrected_by_steps(
     number is the kept steps' number where the steps say where (see the
     module notes), each leaf named after the step that found it."""
     first_free = max(step_ids, default=0) + 1
-    probs = [p * plant for p in probs]
-    masks = [p > mask_threshold for p in probs]
+    masks = [(p > mask_threshold) & plant for p in probs]
     found = [k for k, m in enumerate(masks) if m.any()]
     probs, masks, step_ids = [probs[k] for k in found], [masks[k] for k in found], [step_ids[k] for k in found]
     shortfall = len(masks) - int(basins.max())
     if shortfall > 0 and steps_split:
-        basins = _split_shared_basins(basins, masks, probs, boundary, shortfall)
+        basins = _split_shared_basins(basins, masks, [p * plant for p in probs], boundary, shortfall)
     excess = len(np.unique(basins[basins > 0])) - len(masks)
     if excess > 0 and masks:
         basins = _merge_covered_basins(basins, masks, excess)

@@ -67,10 +67,9 @@ def merge_fragments(basins: np.ndarray, centre: np.ndarray, threshold: float) ->
     count = int(basins.max())
     if count == 0 or threshold <= 0:
         return basins
-    ids = np.arange(count + 1)
-    peaks = np.asarray(ndimage.maximum(centre, basins, index=ids))
-    present = np.bincount(basins.ravel(), minlength=count + 1) > 0
-    weak = [b for b in ids[1:] if present[b] and peaks[b] < threshold]
+    peaks = {basin: float(centre[where][basins[where] == basin].max())
+             for basin, where in enumerate(ndimage.find_objects(basins), start=1) if where is not None}
+    weak = [basin for basin, peak in peaks.items() if peak < threshold]
     out = basins.copy()
     cross = ndimage.generate_binary_structure(2, 1)
     for basin in sorted(weak, key=lambda b: peaks[b]):

@@ -43,7 +43,12 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.
 
 
 def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Save an (H, W, 3) uint8 array as a PNG, atomically."""
+    """Save an (H, W, 3) uint8 array as a PNG, atomically.
+
+    zlib level 1: an overlay is a preview, and at the default level 6 its
+    compression took longer than decoding the model's leaves (81 ms for a
+    CVPPP image; level 1: 43 ms, for a file 11% larger).
+    """
     buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG")
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", compress_level=1)
     write_atomic(path, buffer.getvalue())

@@ -97,8 +97,9 @@ class MBConv(nn.Module):
         self.residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.relu6(conv_bn(x, self._expand_conv, self._bn0)) if self.expands else x
-        y = F.relu6(conv_bn(y, self._depthwise_conv, self._bn1))
+        # In place: conv_bn's output is a fresh tensor (autograd keeps what hardtanh_ needs).
+        y = F.relu6(conv_bn(x, self._expand_conv, self._bn0), inplace=True) if self.expands else x
+        y = F.relu6(conv_bn(y, self._depthwise_conv, self._bn1), inplace=True)
         y = conv_bn(y, self._project_conv, self._bn2)
         return x + y if self.residual else y
 
@@ -135,7 +136,7 @@ class EfficientNetLite0(nn.Module):
     def features(self, x: Tensor) -> list[Tensor]:
         """Maps at strides 2, 4, 8, 16, 32 (:data:`FEATURE_CHANNELS`) of an
         RGB batch ``x`` in [-1, 1]."""
-        x = F.relu6(conv_bn(x, self._conv_stem, self._bn0))
+        x = F.relu6(conv_bn(x, self._conv_stem, self._bn0), inplace=True)
         taps = []
         for index, block in enumerate(self._blocks):
             x = block(x)
