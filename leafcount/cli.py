@@ -325,7 +325,7 @@ def _train(args: argparse.Namespace) -> int:
         pretrain_iterations=args.pretrain_iterations, val_every=args.val_every,
         checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, augment=augment,
         backbone_lr_scale=args.backbone_lr_scale, frozen_backbone_blocks=args.frozen_backbone_blocks,
-        val_assignment=args.val_assignment, aux_weight=args.aux_weight,
+        val_assignment=args.val_assignment, aux_weight=args.aux_weight, leaf_size_balance=args.leaf_size_balance,
     )
     trainer = trainer_class(model, train_pairs, val_pairs, config, device=_device(args.device))
     talk = trainer.is_main  # other ranks of a torchrun job stay silent
@@ -553,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-assignment", choices=ASSIGNMENTS, default="first", help="decoding of the validation runs")
     g.add_argument("--aux-weight", type=float, default=0.5,
                    help="weight of the dense foreground and leaf-boundary loss beside the matching loss")
+    g.add_argument("--leaf-size-balance", type=float, default=0.0,
+                   help="with --dense-heads: weigh a leaf's pixels in the boundary and centre losses by "
+                        "(median leaf area / its area) ** this, so small leaves count (0: every pixel alike)")
     g.add_argument("--backbone-lr-scale", type=float, default=1.0,
                    help="lite0: the pretrained backbone learns this fraction of --lr")
     g.add_argument("--frozen-backbone-blocks", type=int, default=0,

@@ -56,6 +56,7 @@ class TrainConfig:
     confidence_weight: float = 1.0
     pixel_weight: float = 1.0
     aux_weight: float = 0.5
+    leaf_size_balance: float = 0.0  # heads: leaf pixels weighted by (median leaf area / leaf area) ** this
     pretrain_iterations: int = 0
     backbone_lr_scale: float = 1.0
     frozen_backbone_blocks: int = 0
@@ -78,7 +79,8 @@ class TrainConfig:
             raise ConfigError(f"val_assignment must be one of {ASSIGNMENTS}, got {self.val_assignment!r}")
         if not 0 < self.backbone_lr_scale <= 1:
             raise ConfigError(f"backbone_lr_scale must be in (0, 1], got {self.backbone_lr_scale}")
-        for name in ("confidence_weight", "pixel_weight", "aux_weight", "pretrain_iterations", "frozen_backbone_blocks"):
+        for name in ("confidence_weight", "pixel_weight", "aux_weight", "pretrain_iterations", "frozen_backbone_blocks",
+                     "leaf_size_balance"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 

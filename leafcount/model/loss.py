@@ -115,13 +115,18 @@ def dense_loss(logits: Tensor, targets: Tensor) -> Tensor:
     channel) leaf-centre maps: binary cross-entropy of each, (B, C, H, W)
     logits against (B, C, H, W) targets in [0, 1], boundary positives
     weighted by :data:`BOUNDARY_WEIGHT`; the centre map's soft targets are
-    learnt on the plant pixels only (off the plant it means nothing)."""
+    learnt on the plant pixels only (off the plant it means nothing).
+
+    ``targets`` may carry one channel more than ``logits``: per-pixel
+    weights of the boundary and centre terms
+    (:func:`leafcount.train_dense.leaf_weights`)."""
+    weights = targets[:, logits.shape[1]] if targets.shape[1] > logits.shape[1] else None
     fg = F.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 0])
-    weight = torch.tensor(BOUNDARY_WEIGHT, device=logits.device)
-    edge = F.binary_cross_entropy_with_logits(logits[:, 1], targets[:, 1], pos_weight=weight)
+    positive = torch.tensor(BOUNDARY_WEIGHT, device=logits.device)
+    edge = F.binary_cross_entropy_with_logits(logits[:, 1], targets[:, 1], weight=weights, pos_weight=positive)
     if logits.shape[1] < 3:
         return fg + edge
-    plant = targets[:, 0]
+    plant = targets[:, 0] if weights is None else targets[:, 0] * weights
     centre = F.binary_cross_entropy_with_logits(logits[:, 2], targets[:, 2], weight=plant, reduction="sum")
     return fg + edge + centre / plant.sum().clamp(min=1.0)
 

@@ -14,7 +14,7 @@ from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss
 from leafcount.model.ris import RIS, build_ris
 from leafcount.resize import resize_array
-from leafcount.train_dense import dense_targets, leaf_centres, with_centre_map, with_dense_heads
+from leafcount.train_dense import dense_targets, leaf_centres, leaf_weights, with_centre_map, with_dense_heads
 
 
 def two_leaves_and_a_small_one() -> np.ndarray:
@@ -46,6 +46,24 @@ def test_the_centre_loss_counts_plant_pixels_only():
     on_plant = logits.clone()
     on_plant[0, 2][torch.from_numpy(labels > 0)] = -30.0
     assert float(dense_loss(on_plant, target)) > base + 1.0
+
+
+def test_leaf_weights_let_a_small_leaf_count_as_much_as_its_neighbours():
+    labels = two_leaves_and_a_small_one()  # leaves of 750, 750 and 25 pixels
+    weights = leaf_weights(labels, 0.5)
+    assert weights[labels == 0].min() == weights[labels == 0].max() == 1.0
+    assert weights[labels > 0].mean() == pytest.approx(1.0, rel=1e-5)
+    assert weights[37, 42] / weights[10, 10] == pytest.approx((750 / 25) ** 0.5, rel=1e-5)
+    np.testing.assert_array_equal(leaf_weights(labels, 0.0), np.ones(labels.shape, np.float32))
+    assert dense_targets(labels, centres=True, balance=0.5).shape[0] == 4
+    # In the loss: weights of 1 change nothing; on the small leaf's pixels they raise its share.
+    logits = torch.zeros(1, 3, *labels.shape)
+    logits[0, 2][torch.from_numpy(labels == 3)] = -5.0  # the small leaf's centre missed
+    plain = dense_targets(labels, centres=True)[None]
+    ones = torch.cat([plain, torch.ones(1, 1, *labels.shape)], dim=1)
+    torch.testing.assert_close(dense_loss(logits, ones), dense_loss(logits, plain))
+    balanced = dense_targets(labels, centres=True, balance=0.5)[None]
+    assert float(dense_loss(logits, balanced)) > float(dense_loss(logits, plain)) + 0.05
 
 
 def test_growing_the_centre_map_keeps_the_other_two():
