@@ -226,9 +226,9 @@ def basin_leaves(
         A centre peak is where ``centre`` is above it.
     steps_split : bool
         Whether the steps may split a basin to reach their count. Their
-        count hardly depends on the image (16-17 kept steps on CVPPP images
-        of 11-20 leaves and on tray seedlings of 8-11 alike), so where the
-        centre map already splits basins they are better left to merge only.
+        count hardly depends on the image (16-19 accepted steps on CVPPP
+        plants of 11-20 leaves, 16-18 on tray seedlings of 8-11), so where
+        the centre map already splits basins they are better left to merge only.
     fragment_threshold : float
         With ``centre``: basins whose centre peak is below it join a
         neighbour (:func:`~leafcount.inference.centres.merge_fragments`).

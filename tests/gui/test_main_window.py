@@ -317,8 +317,13 @@ def slow_segment_steps(monkeypatch, delay=0.2):
     """Make every step take ``delay`` seconds (and stay cancellable) in the pipeline."""
     real = pipeline.segment_steps
 
-    def slow(model, image, config, cancel=None):
-        for step in real(model, image, config, cancel):
+    def slow(*args, **kwargs):
+        steps = real(*args, **kwargs)
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as end:
+                return end.value  # the dense maps, when they come after the last step
             time.sleep(delay)
             yield step
 

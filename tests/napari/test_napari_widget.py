@@ -31,7 +31,7 @@ def network_runs(monkeypatch):
 
     def recorded(*args, **kwargs):
         threads.append(threading.current_thread())
-        yield from original(*args, **kwargs)
+        return (yield from original(*args, **kwargs))
 
     original = pipeline_module.segment_steps
     monkeypatch.setattr(pipeline_module, "segment_steps", recorded)
@@ -158,8 +158,13 @@ def test_a_bad_checkpoint_is_reported_not_raised(qtbot, widget, viewer, rosette_
 
 
 def test_stop_ends_the_run_between_steps(qtbot, widget, viewer, rosette_path, monkeypatch):
-    def slow_steps(model, image, config, cancel):  # a tiny network outruns the GUI: wait for it
-        for step in original(model, image, config, cancel):
+    def slow_steps(model, image, config, cancel, **kwargs):  # a tiny network outruns the GUI: wait for it
+        steps = original(model, image, config, cancel, **kwargs)
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as end:
+                return end.value
             yield step
             deadline = time.monotonic() + 10
             while not cancel.is_set() and time.monotonic() < deadline:
