@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -54,3 +56,29 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def paced_steps(monkeypatch) -> Callable[[Callable[[object], None]], None]:
+    """``paced_steps(pause)``: every step the pipeline's ``segment_steps``
+    yields is followed by ``pause(cancel)`` (a tiny network outruns any
+    window; a test needs a run still going). What the steps return, the
+    dense maps computed after the last one, still comes through."""
+    import leafcount.inference.pipeline as pipeline
+
+    real = pipeline.segment_steps
+
+    def install(pause: Callable[[object], None]) -> None:
+        def paced(model, image, config, cancel=None, **kwargs):
+            steps = real(model, image, config, cancel, **kwargs)
+            while True:
+                try:
+                    step = next(steps)
+                except StopIteration as end:
+                    return end.value
+                yield step
+                pause(cancel)
+
+        monkeypatch.setattr(pipeline, "segment_steps", paced)
+
+    return install

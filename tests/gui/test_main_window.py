@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QMessageBox
 from leafcount.data.synth import write_synth_folder
 from leafcount.editing.document import ImageStatus
 from leafcount.gui.canvas import Tool
-from leafcount.inference import pipeline
 from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
 from leafcount.io.corrections import RECOVERY_DIR_NAME, load_corrections
 from leafcount.model.checkpoint import load_checkpoint
@@ -313,25 +312,8 @@ def test_a_bad_checkpoint_gets_a_dialog_and_keeps_the_model(window, tmp_path, di
     assert window.status.model_label.text() == "model: tiny"
 
 
-def slow_segment_steps(monkeypatch, delay=0.2):
-    """Make every step take ``delay`` seconds (and stay cancellable) in the pipeline."""
-    real = pipeline.segment_steps
-
-    def slow(*args, **kwargs):
-        steps = real(*args, **kwargs)
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as end:
-                return end.value  # the dense maps, when they come after the last step
-            time.sleep(delay)
-            yield step
-
-    monkeypatch.setattr(pipeline, "segment_steps", slow)
-
-
-def test_cancel_stops_a_run_and_keeps_the_labels(window, plant_folder, qtbot, monkeypatch):
-    slow_segment_steps(monkeypatch)
+def test_cancel_stops_a_run_and_keeps_the_labels(window, plant_folder, qtbot, paced_steps):
+    paced_steps(lambda _cancel: time.sleep(0.2))
     window.open_folder(plant_folder)
     with qtbot.waitSignal(window.segmenter.step_ready, timeout=TIMEOUT_MS):
         window.actions.segment.trigger()
@@ -342,8 +324,8 @@ def test_cancel_stops_a_run_and_keeps_the_labels(window, plant_folder, qtbot, mo
     assert window.doc.labels is None and window.doc.status is ImageStatus.NOT_SEGMENTED
 
 
-def test_closing_mid_job_cancels_cleanly(window, plant_folder, qtbot, monkeypatch):
-    slow_segment_steps(monkeypatch, delay=0.5)
+def test_closing_mid_job_cancels_cleanly(window, plant_folder, qtbot, paced_steps):
+    paced_steps(lambda _cancel: time.sleep(0.5))
     window.open_folder(plant_folder)
     with qtbot.waitSignal(window.segmenter.batch_progress, timeout=TIMEOUT_MS):
         window.segment_all()

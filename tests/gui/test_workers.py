@@ -158,22 +158,8 @@ def test_thumbnails_are_small_and_skip_unreadable_images(plant_folder):
         assert thumb.dtype == np.uint8 and thumb.ndim == 3 and max(thumb.shape[:2]) <= 2 * 40
 
 
-def test_shutdown_cancels_and_waits_for_running_jobs(qtbot, tiny_model, plant_folder, monkeypatch):
-    from leafcount.inference import pipeline
-
-    real = pipeline.segment_steps
-
-    def slow(*args, **kwargs):
-        steps = real(*args, **kwargs)
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as end:
-                return end.value  # the dense maps, when they come after the last step
-            time.sleep(0.2)
-            yield step
-
-    monkeypatch.setattr(pipeline, "segment_steps", slow)
+def test_shutdown_cancels_and_waits_for_running_jobs(qtbot, tiny_model, plant_folder, paced_steps):
+    paced_steps(lambda _cancel: time.sleep(0.2))
     runner = JobRunner()
     paths = sorted(plant_folder.glob("*_rgb.png"))
     worker = Worker(lambda cancel, _e: segment_each(tiny_model, info_of(tiny_model), paths, dict.fromkeys(paths, PipelineSettings()),

@@ -157,21 +157,13 @@ def test_a_bad_checkpoint_is_reported_not_raised(qtbot, widget, viewer, rosette_
     assert widget.segment_button.isEnabled()
 
 
-def test_stop_ends_the_run_between_steps(qtbot, widget, viewer, rosette_path, monkeypatch):
-    def slow_steps(model, image, config, cancel, **kwargs):  # a tiny network outruns the GUI: wait for it
-        steps = original(model, image, config, cancel, **kwargs)
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as end:
-                return end.value
-            yield step
-            deadline = time.monotonic() + 10
-            while not cancel.is_set() and time.monotonic() < deadline:
-                time.sleep(0.01)
+def test_stop_ends_the_run_between_steps(qtbot, widget, viewer, rosette_path, monkeypatch, paced_steps):
+    def until_stopped(cancel):  # a tiny network outruns the GUI: wait for the stop
+        deadline = time.monotonic() + 10
+        while not cancel.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
-    original = pipeline_module.segment_steps
-    monkeypatch.setattr(pipeline_module, "segment_steps", slow_steps)
+    paced_steps(until_stopped)
     viewer.open(str(rosette_path), plugin="leafcount")
     on_step = widget._on_yielded
     monkeypatch.setattr(widget, "_on_yielded", lambda update: (on_step(update), widget.stop()))
