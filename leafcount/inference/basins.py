@@ -30,6 +30,7 @@ from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
 from leafcount.inference.centres import centre_seeds, merge_fragments, split_at_centres
+from leafcount.resize import Box
 
 MIN_CORE_PIXELS = 30
 """Cores (pixels far from any edge) smaller than this, at the maps' resolution, seed no basin of their own."""
@@ -46,26 +47,41 @@ STRAY_DISTANCE = 0.25
 the largest foreground piece's box) from that piece is not the plant."""
 
 
-def plant_pixels(foreground: np.ndarray) -> np.ndarray:
-    """The plant: foreground > 0.5, less the pieces that lie away from the largest.
+def plant_pixels(foreground: np.ndarray, focus: Box | None = None) -> np.ndarray:
+    """The plant: foreground > 0.5, less the pieces that lie away from its main piece.
 
     One image holds one plant (trays are cut into one crop per plant first),
     so a green patch of a colour card or a weed at the edge of the pot is
     not part of it, however plant-like the foreground map finds it; a leaf
     whose thin petiole the map misses stays, being close to the rest.
+
+    The main piece is the largest, or, given ``focus`` (where the plant is
+    known to lie, in the map's pixels), the piece with the most pixels inside
+    it: a tray plant's crop can hold a bigger neighbour, which must not
+    take the plant's place.
     """
     plant = foreground > 0.5
     pieces, count = connected_pieces(plant, connectivity=2, return_num=True)
     if count < 2:
         return plant
-    largest = np.argmax(np.bincount(pieces.ravel())[1:]) + 1
-    rows, cols = np.nonzero(pieces == largest)
+    main = _main_piece(pieces, focus)
+    rows, cols = np.nonzero(pieces == main)
     size = float(np.hypot(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1))
-    distance = ndimage.distance_transform_edt(pieces != largest)
+    distance = ndimage.distance_transform_edt(pieces != main)
     near = np.zeros(count + 1, dtype=bool)
     near[np.unique(pieces[(distance <= STRAY_DISTANCE * size) & plant])] = True
     near[0] = False
     return near[pieces]
+
+
+def _main_piece(pieces: np.ndarray, focus: Box | None) -> int:
+    """The id of the piece with the most pixels inside ``focus`` (the largest
+    piece when there is no focus or no foreground inside it)."""
+    if focus is not None:
+        inside = np.bincount(focus.crop(pieces).ravel(), minlength=2)[1:]
+        if inside.any():
+            return int(np.argmax(inside)) + 1
+    return int(np.argmax(np.bincount(pieces.ravel())[1:])) + 1
 
 
 def boundary_basins(plant: np.ndarray, boundary: np.ndarray, core_threshold: float) -> np.ndarray:
@@ -204,6 +220,7 @@ def basin_leaves(
     centre_threshold: float = 0.4,
     steps_split: bool = True,
     fragment_threshold: float = 0.0,
+    focus: Box | None = None,
 ) -> np.ndarray:
     """Labels at the maps' resolution: the boundary map's basins (split at the
     centre map's peaks when ``centre`` is given), split and merged until
@@ -232,8 +249,10 @@ def basin_leaves(
     fragment_threshold : float
         With ``centre``: basins whose centre peak is below it join a
         neighbour (:func:`~leafcount.inference.centres.merge_fragments`).
+    focus : Box, optional
+        Where the plant lies, at the maps' resolution (:func:`plant_pixels`).
     """
-    plant = plant_pixels(foreground)
+    plant = plant_pixels(foreground, focus)
     basins = boundary_basins(plant, boundary, core_threshold)
     if centre is not None:
         basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold), boundary)

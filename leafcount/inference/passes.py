@@ -15,6 +15,7 @@ from leafcount.cancel import CancelToken
 from leafcount.inference.flips import with_mirrored_passes
 from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
 from leafcount.model.ris import RIS
+from leafcount.resize import Box
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,11 @@ def segment_image(
     image: np.ndarray,
     config: SegmentConfig = SegmentConfig(),
     cancel: CancelToken | None = None,
+    focus: Box | None = None,
 ) -> SegmentResult:
     """Run all steps and decode them: labels at the image size plus the steps
-    (fused with the mirrored passes when ``config.flips`` > 1)."""
+    (fused with the mirrored passes when ``config.flips`` > 1); ``focus``:
+    where the plant lies when the image may hold a bigger one
+    (:func:`~leafcount.inference.segment.decode_steps`)."""
     steps = all_steps(model, image, config, cancel)
-    return SegmentResult(decode_steps(steps, image.shape[:2], config), steps)
+    return SegmentResult(decode_steps(steps, image.shape[:2], config, focus), steps)

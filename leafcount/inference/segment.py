@@ -227,7 +227,10 @@ def accepted_steps(steps: Sequence[Step], stop_threshold: float) -> list[Step]:
 
 
 def decode_steps(
-    steps: Sequence[Step], image_shape: tuple[int, int], config: SegmentConfig = SegmentConfig()
+    steps: Sequence[Step],
+    image_shape: tuple[int, int],
+    config: SegmentConfig = SegmentConfig(),
+    focus: Box | None = None,
 ) -> np.ndarray:
     """Turn steps into an (H, W) int32 label image at the image's size.
 
@@ -254,6 +257,10 @@ def decode_steps(
         but never split one. Steps without
         dense maps fall back to "argmax" for these, steps without a
         centre map from "centres" to "basins".
+    focus : Box, optional
+        Where the plant lies in the image, when the image may also hold a
+        bigger plant (a tray plant's crop): "basins" and "centres" then keep
+        the foreground piece inside it (:func:`~leafcount.inference.basins.plant_pixels`).
 
     Returns
     -------
@@ -284,9 +291,10 @@ def decode_steps(
         work = kept[0].foreground.shape
         probs = [resize_array(step.mask, work) for step in kept]
         centre = kept[0].centre if config.assignment == "centres" else None
+        work_focus = None if focus is None else focus.scaled(work[0] / shape[0], work[1] / shape[1])
         labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
                               config.mask_threshold, config.core_threshold, centre, config.centre_threshold,
-                              config.steps_split, config.fragment_threshold)
+                              config.steps_split, config.fragment_threshold, work_focus)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)

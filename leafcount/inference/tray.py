@@ -24,6 +24,7 @@ from leafcount.errors import ConfigError
 from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig, Step
 from leafcount.model.ris import RIS
+from leafcount.resize import Box
 
 
 def parse_grid(text: str) -> tuple[int, int]:
@@ -173,6 +174,8 @@ def segment_tray_plants(
     :func:`crop_margin` for the model's input size), segmented at the model's
     input size, and its leaves pasted back inside its own expanded box only,
     so a neighbour's leaves reaching into the crop are never claimed twice.
+    The decoding is told where the plant lies in its crop, so a bigger
+    neighbour in the crop is not taken for the plant.
     Leaf ids run on across plants (plant 1: 1..n1, plant 2: n1+1..).
     """
     labels = np.zeros(image.shape[:2], dtype=np.int32)
@@ -182,7 +185,8 @@ def segment_tray_plants(
         around = crop_margin(plant, model.config.input_size) if margin is None else margin
         crop = plant.expanded(around, image.shape[:2])
         patch = image[crop.top : crop.bottom, crop.left : crop.right]
-        segmented = segment_image(model, patch, config, cancel)
+        focus = Box(plant.top - crop.top, plant.left - crop.left, plant.height, plant.width)
+        segmented = segment_image(model, patch, config, cancel, focus)
         steps, local = segmented.steps, segmented.labels
         own = plant.expanded(0.1, image.shape[:2])
         window = np.zeros_like(local, dtype=bool)

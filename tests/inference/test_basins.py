@@ -98,3 +98,37 @@ def test_the_plant_is_the_largest_foreground_piece_and_what_lies_close_to_it():
     assert plant.sum() == 40 * 40 + 16
     single = np.where(foreground[:70] > 0, 0.9, 0.0)  # no stray piece: the plain threshold
     np.testing.assert_array_equal(plant_pixels(single), single > 0.5)
+
+
+def _two_plants() -> np.ndarray:
+    """A tray plant's crop: the plant (20x20, right) and a bigger neighbour (40x30, left) 30 px apart."""
+    foreground = np.zeros((60, 100), np.float32)
+    foreground[10:50, 5:35] = 0.9  # the neighbour
+    foreground[20:40, 65:85] = 0.9  # the plant
+    return foreground
+
+
+def test_a_focus_keeps_the_plant_it_points_at_not_the_bigger_neighbour():
+    from leafcount.inference.basins import plant_pixels
+    from leafcount.resize import Box
+
+    foreground = _two_plants()
+    assert plant_pixels(foreground)[10:50, 5:35].all() and not plant_pixels(foreground)[20:40, 65:85].any()
+    focused = plant_pixels(foreground, Box(18, 62, 25, 26))
+    assert focused[20:40, 65:85].all() and not focused[10:50, 5:35].any()
+    empty = plant_pixels(foreground, Box(52, 40, 6, 10))  # no foreground inside it: the largest piece
+    np.testing.assert_array_equal(empty, plant_pixels(foreground))
+
+
+def test_decode_steps_scales_the_focus_from_image_to_map_pixels():
+    from leafcount.resize import Box
+
+    foreground = _two_plants()
+    boundary = np.zeros_like(foreground)
+    plant_step = Step(0, _mask(slice(20, 40), slice(65, 85), shape=(60, 100)), 0.9, np.zeros((1, 1), np.float32),
+                      foreground, boundary)
+    config = SegmentConfig(assignment="basins", core_threshold=0.1)
+    unfocused = decode_steps([plant_step], (120, 200), config)
+    assert unfocused[60, 150] == 0 and unfocused[60, 40] > 0  # the plant lost to the neighbour
+    labels = decode_steps([plant_step], (120, 200), config, focus=Box(36, 124, 50, 52))  # image pixels: 2x the maps'
+    assert labels[60, 150] == 1 and labels[60, 40] == 0

@@ -117,3 +117,28 @@ def test_specks_of_noise_are_no_tray():
     noise = np.random.default_rng(0).random((3, 200, 3)).astype(np.float32)
     assert len(detect_plants(noise)) > 2
     assert not looks_like_tray(detect_plants(noise))
+
+
+def test_each_plant_is_decoded_with_its_own_box_in_its_crop_as_focus(tiny_model, monkeypatch):
+    """The crop around a small plant can hold a bigger neighbour; the decoding is told which is the plant."""
+    import leafcount.inference.tray as tray_module
+
+    tray = np.zeros((100, 200, 3), np.float32)
+    tray[20:80, 20:80] = 0.8  # a big plant
+    tray[40:60, 95:115] = 0.5  # a small one whose crop reaches the big one
+    plants = [PlantBox(0, 0, 0, 20, 20, 80, 80), PlantBox(1, 0, 1, 40, 95, 60, 115)]
+    seen = []
+    real = tray_module.segment_image
+
+    def recording(model, patch, config, cancel, focus):
+        seen.append((patch, focus))
+        return real(model, patch, config, cancel, focus)
+
+    monkeypatch.setattr(tray_module, "segment_image", recording)
+    segment_tray(tiny_model, tray, plants, margin=1.0)
+    assert len(seen) == 2
+    for plant, (patch, focus) in zip(plants, seen):
+        inside = focus.crop(patch)
+        assert inside.shape[:2] == (plant.height, plant.width)
+        np.testing.assert_array_equal(inside, tray[plant.top : plant.bottom, plant.left : plant.right])
+    assert (seen[1][0] == 0.8).any()  # the small plant's crop does hold the big one
