@@ -108,3 +108,31 @@ def test_hand_edited_architecture_is_refused_without_allocating(tmp_path, tiny_m
     save_tensors(path, tiny_model.state_dict(), header)
     with pytest.raises(CheckpointError, match="m.safetensors: (invalid architecture|weight .* has shape)"):
         load_checkpoint(path)
+
+
+def test_a_loaded_checkpoint_runs_channels_last_with_the_labels_of_the_plain_layout(tmp_path):
+    """The faster memory order must not change what the network finds."""
+    import numpy as np
+
+    from leafcount.data.synth import make_rosette
+    from leafcount.inference.passes import segment_image
+    from leafcount.inference.segment import SegmentConfig
+
+    torch.manual_seed(3)
+    config = ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [64, 64], "dense_centres": True})
+    plain = build_ris(config).eval()
+    save_checkpoint(tmp_path / "m.safetensors", plain)
+    loaded, _ = load_checkpoint(tmp_path / "m.safetensors")
+    convs = [p for p in loaded.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert not all(p.is_contiguous() for p in convs)  # the order really changed
+    image, _ = make_rosette(np.random.default_rng(0), shape=(80, 90), n_leaves=5)
+    for assignment in ("argmax", "centres"):  # argmax: every pixel to the step with the highest y_t
+        segment = SegmentConfig(assignment=assignment, stop_threshold=0.0, max_steps=6, mask_threshold=0.0)
+        ours, theirs = segment_image(loaded, image, segment), segment_image(plain, image, segment)
+        assert len(np.unique(theirs.labels)) >= 2
+        np.testing.assert_array_equal(ours.labels, theirs.labels)
+        np.testing.assert_allclose(ours.steps[-1].mask, theirs.steps[-1].mask, atol=1e-5)
+    save_checkpoint(tmp_path / "again.safetensors", loaded)  # saving writes contiguous copies
+    again, _ = load_checkpoint(tmp_path / "again.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), plain.state_dict().values()))
