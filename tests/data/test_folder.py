@@ -452,3 +452,14 @@ def test_read_image_size_errors_name_the_file(tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"MM\x00*" + b"\x00" * 20)
     with pytest.raises(ImageReadError, match="bad.tif: corrupt or truncated image"):
         read_image_size(tmp_path / "bad.tif")
+
+
+def test_an_rgb_file_is_grey_when_its_channels_agree_within_jpeg_rounding(tmp_path):
+    rng = np.random.default_rng(4)
+    level = rng.integers(20, 230, (64, 80), dtype=np.uint8)
+    grey = np.stack([level, level + rng.integers(0, 2, level.shape, dtype=np.uint8), level], axis=2)
+    assert folder.read_photo(_save(tmp_path / "grey.png", grey)).grey
+    one_green_pixel = grey.copy()
+    one_green_pixel[3, 5] = (40, 200, 40)  # off the coarse grid of every 8th row and column
+    assert not folder.read_photo(_save(tmp_path / "green.png", one_green_pixel)).grey
+    assert not folder.read_photo(_save(tmp_path / "colour.png", _rgb8(64, 80))).grey
