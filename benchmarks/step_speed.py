@@ -59,7 +59,7 @@ def straightforward_sequence(model: RIS, image: torch.Tensor, steps: int) -> lis
             c[k] = torch.sigmoid(f) * c[k] + torch.sigmoid(i) * torch.tanh(g_)
             h[k] = torch.sigmoid(o) * torch.tanh(c[k])
             below = h[k]
-        mask_logits = model.inhibition(h[-1], skip, canvas)
+        mask_logits = model.inhibition(h[-1], model.inhibition.precompute(skip), canvas)
         mask = torch.sigmoid(F.interpolate(mask_logits[:, None], size=cfg.input_size, mode="bilinear"))
         if canvas is not None:
             canvas = torch.maximum(canvas, torch.sigmoid(mask_logits)[:, None])

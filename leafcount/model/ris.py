@@ -41,6 +41,7 @@ class Encoded:
     skip: Tensor | None  # (B, S, ho, wo) high-resolution features for mask refinement
     aux_logits: Tensor | None  # (B, 2, ho, wo) plant foreground and leaf boundary logits
     lstm_input: list[Tensor | None]  # per layer, the precomputed input half of the gates
+    refine_input: Tensor | None = None  # the skip features' share of the mask refinement (SpatialInhibition.precompute)
 
 
 @dataclass
@@ -233,7 +234,11 @@ class SpatialInhibition(nn.Module):
     With skip features, the grid logits are upsampled and a two-conv
     correction from the high-resolution features is added, so a mask can
     follow a leaf edge finer than one grid cell. The correction's last conv
-    starts at zero: training begins from the plain paper head.
+    starts at zero: training begins from the plain paper head. Its first
+    conv sees the skip features, the step's mask and the canvas; a
+    convolution is linear in its input channels, so the skip features'
+    share, the same at every step, is computed once per image
+    (:meth:`precompute`) and each step convolves only its own two channels.
     """
 
     def __init__(self, hidden: int, grid_cells: int, skip_channels: int, output_size: tuple[int, int]) -> None:
@@ -257,14 +262,24 @@ class SpatialInhibition(nn.Module):
             nn.init.zeros_(self.refine[-1].weight)
             nn.init.zeros_(self.refine[-1].bias)
 
-    def forward(self, h: Tensor, skip: Tensor | None, canvas: Tensor | None) -> Tensor:
+    def precompute(self, skip: Tensor | None) -> Tensor | None:
+        """The refinement's first conv on the skip features alone, its bias included."""
+        if self.refine is None or skip is None:
+            return None
+        first = self.refine[0]
+        return F.conv2d(skip, first.weight[:, : skip.shape[1]], first.bias, padding=first.padding)
+
+    def forward(self, h: Tensor, refine_input: Tensor | None, canvas: Tensor | None) -> Tensor:
+        """Mask logits at the output size; ``refine_input`` is :meth:`precompute`'s."""
         logits = self.project(h)
         b, _, gh, gw = logits.shape
         logits = F.log_softmax(logits.view(b, -1), dim=1).view(b, 1, gh, gw) + self.threshold
         up = F.interpolate(logits, size=self.output_size, mode="bilinear", align_corners=False)
-        if self.refine is not None and skip is not None:
+        if self.refine is not None and refine_input is not None:
+            first, _, last = self.refine
             taken = canvas if canvas is not None else torch.zeros_like(up)
-            up = up + self.refine(torch.cat([skip, up, taken], dim=1))
+            own = F.conv2d(torch.cat([up, taken], dim=1), first.weight[:, -2:], padding=first.padding)
+            up = up + last(F.relu(refine_input + own))
         return up[:, 0]
 
 
@@ -317,7 +332,7 @@ class RIS(nn.Module):
             b, _, gh, gw = features.shape
             static = torch.cat([features, coordinate_channels(b, gh, gw, features)], dim=1)
         lstm_input = [cell.precompute(static if i == 0 else None) for i, cell in enumerate(self.cells)]
-        return Encoded(features, skip, aux_logits, lstm_input)
+        return Encoded(features, skip, aux_logits, lstm_input, self.inhibition.precompute(skip))
 
     def initial_state(self, encoded: Encoded) -> list[tuple[Tensor, Tensor]]:
         b, _, gh, gw = encoded.features.shape
@@ -344,7 +359,7 @@ class RIS(nn.Module):
             new_state.append((h, c))
             below = h
         h_last = new_state[-1][0]
-        mask_logits = self.inhibition(h_last, encoded.skip, canvas)
+        mask_logits = self.inhibition(h_last, encoded.refine_input, canvas)
         score_logit = self.confidence(h_last)
         kappa = h_last.abs().sum(dim=1)
         if canvas is not None:

@@ -103,3 +103,18 @@ def test_config_dict_round_trip_and_unknown_key():
     assert ModelConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="unknown model setting.*colour"):
         ModelConfig.from_dict({**config.to_dict(), "colour": 1})
+
+
+def test_mask_refinement_with_the_skip_share_precomputed_equals_one_conv_over_all_channels():
+    from leafcount.model.ris import SpatialInhibition
+
+    torch.manual_seed(0)
+    head = SpatialInhibition(hidden=8, grid_cells=12, skip_channels=4, output_size=(12, 16))
+    for parameter in head.parameters():
+        torch.nn.init.normal_(parameter)  # the last conv starts at zero: make every term count
+    h, skip, canvas = torch.randn(2, 8, 3, 4), torch.randn(2, 4, 12, 16), torch.rand(2, 1, 12, 16)
+    logits = torch.log_softmax(head.project(h).view(2, -1), dim=1).view(2, 1, 3, 4) + head.threshold
+    up = torch.nn.functional.interpolate(logits, size=(12, 16), mode="bilinear", align_corners=False)
+    expected = (up + head.refine(torch.cat([skip, up, canvas], dim=1)))[:, 0]  # the refinement as trained
+    torch.testing.assert_close(head(h, head.precompute(skip), canvas), expected, rtol=1e-5, atol=1e-5)
+    assert head.precompute(None) is None
