@@ -64,10 +64,16 @@ PEAK_OF_CHILDREN = (
 def run_cli(code: Path, images: Path, out: Path, model: Path, threads: int) -> tuple[float, int]:
     """Wall seconds of one ``leafcount segment`` run from the code in ``code``, and its peak RSS (KB)."""
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": str(threads)}
+    # Run from inside ``code``: ``python -c`` puts the working directory first on sys.path, so run
+    # from the project root it would import this working tree whatever PYTHONPATH says.
+    imported = subprocess.run([sys.executable, "-c", "import leafcount; print(leafcount.__file__)"], env=env,
+                              cwd=code, check=True, capture_output=True, text=True).stdout.strip()
+    if not Path(imported).resolve().is_relative_to(code.resolve()):
+        raise SystemExit(f"the run meant for {code} would import {imported}")
     command = [sys.executable, "-c", "import sys; from leafcount.cli import main; sys.exit(main(sys.argv[1:]))",
-               "segment", str(images), "--out", str(out), "--model", str(model), "-q"]
+               "segment", str(images), "--out", str(out), "--model", str(model.resolve()), "-q"]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILDREN, *command], env=env, check=True,
+    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILDREN, *command], env=env, cwd=code, check=True,
                           capture_output=True, text=True)
     return time.perf_counter() - start, int(done.stdout.split()[-1])
 
