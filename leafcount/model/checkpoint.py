@@ -131,9 +131,9 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
 
     The convolution weights are put in channels-last memory order: oneDNN's
     CPU convolutions (the depthwise ones of the EfficientNet-Lite encoder
-    above all) then run on pixel-major data, which makes a whole pass about
-    1.25x faster (the full-resolution heads 1.85x) for the same results to
-    float rounding. Saving is unaffected (:func:`save_tensors` writes
+    above all) then run on pixel-major data, which makes a whole
+    ``segment_image`` about 1.2x faster on one thread (the full-resolution
+    heads 1.6-1.9x) for the same results to float rounding. Saving is unaffected (:func:`save_tensors` writes
     contiguous copies).
 
     Raises
