@@ -28,12 +28,15 @@ STOP_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 CORE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3)
 CENTRE_THRESHOLDS = (0.3, 0.35, 0.4, 0.5)
 FRAGMENT_THRESHOLDS = (0.0, 0.4, 0.45, 0.5)
+PEAK_SIZES = (32,)
+"""SegmentConfig.centre_min_pixels to try (--peak-sizes); 32, the default, unless asked."""
 DENSE_RULES = ("grow", "basins", "centres")
 SPLITTING_RULES = ("basins", "centres")
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], every=3, rules=ASSIGNMENTS, stops=STOP_THRESHOLDS, splits=True)
+    args = parse_args(__doc__.splitlines()[0], every=3, rules=ASSIGNMENTS, stops=STOP_THRESHOLDS, splits=True,
+                      peak_sizes=PEAK_SIZES)
     model, info = load_checkpoint(args.model)
     runs = []
     for name, image, truth in training_images(args.data, args.every):
@@ -48,37 +51,38 @@ def main() -> None:
     has_centres = runs[0][2][args.passes[0], args.passes[0]][0].centre is not None
     rules = [rule for rule in args.rules if rule != "centres" or has_centres]
     print(f"{'flips':>5s} {'dense':>5s} {'stop':>5s} {'assignment':>10s} {'core':>5s} {'centre':>6s} "
-          f"{'frag.':>5s} {'split':>5s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
+          f"{'frag.':>5s} {'peak':>4s} {'split':>5s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
     defaults = SegmentConfig()
     results = []
     grid = itertools.product(args.passes, args.passes, args.stops, rules, CORE_THRESHOLDS, CENTRE_THRESHOLDS,
-                             FRAGMENT_THRESHOLDS, args.steps_split)
-    for flips, dense, stop, rule, core, centre, fragment, split in grid:
+                             FRAGMENT_THRESHOLDS, args.peak_sizes, args.steps_split)
+    for flips, dense, stop, rule, core, centre, fragment, peak, split in grid:
         if rule not in DENSE_RULES and (dense > 1 or core != defaults.core_threshold):
             continue  # only these read the dense maps
-        if rule != "centres" and (centre, fragment) != (defaults.centre_threshold, defaults.fragment_threshold):
+        if rule != "centres" and (centre, fragment, peak) != (
+                defaults.centre_threshold, defaults.fragment_threshold, defaults.centre_min_pixels):
             continue  # only this one reads the centre map
         if rule not in SPLITTING_RULES and split != args.steps_split[0]:
             continue
         config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips, dense_flips=dense,
                                core_threshold=core, centre_threshold=centre, fragment_threshold=fragment,
-                               steps_split=split)
+                               centre_min_pixels=peak, steps_split=split)
         scores = [score_image(decode_steps(steps[flips, dense], shape, config), truth, n)
                   for n, shape, steps, truth in runs]
         value, sbd, abs_dic, dic = objective(scores)
         # On a tie, fewer passes win, then the simpler decoding (steps allowed to split, no fragments).
-        results.append((value, -flips, -dense, split, -fragment, stop, rule, core, centre, sbd, abs_dic))
-        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {core:5.2f} {centre:6.2f} {fragment:5.2f} "
+        results.append((value, -flips, -dense, split, -fragment, stop, rule, core, centre, peak, sbd, abs_dic))
+        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {core:5.2f} {centre:6.2f} {fragment:5.2f} {peak:4d} "
               f"{'yes' if split else 'no':>5s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}", flush=True)
-    _, flips, dense, split, fragment, stop, rule, core, centre, sbd, abs_dic = max(results)
+    _, flips, dense, split, fragment, stop, rule, core, centre, peak, sbd, abs_dic = max(results)
     flips, dense, fragment = -flips, -dense, -fragment
     print(f"\nbest: {flips} pass(es), dense maps over {dense}, stop threshold {stop}, assignment {rule}, "
-          f"core threshold {core}, centre threshold {centre}, fragment threshold {fragment}, "
+          f"core threshold {core}, centre threshold {centre}, centre peaks of {peak} px, fragment threshold {fragment}, "
           f"steps split basins: {'yes' if split else 'no'} (SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
         chosen = {"stop_threshold": stop, "assignment": rule, "flips": flips, "dense_flips": dense,
                   "core_threshold": core, "centre_threshold": centre, "fragment_threshold": fragment,
-                  "steps_split": split}
+                  "centre_min_pixels": peak, "steps_split": split}
         store(args.model, model, info, "segment", chosen, len(runs))
 
 

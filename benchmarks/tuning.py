@@ -19,11 +19,13 @@ OBJECTIVE = "SBD% - 2 |DiC|"
 
 
 def parse_args(
-    description: str, every: int, rules: Sequence[str] = (), stops: Sequence[float] = (), splits: bool = False
+    description: str, every: int, rules: Sequence[str] = (), stops: Sequence[float] = (), splits: bool = False,
+    peak_sizes: Sequence[int] = (),
 ) -> argparse.Namespace:
     """The shared command line; with ``rules``, also ``--rules`` (a comma-separated subset of them);
     with ``stops``, also ``--stops`` (the stop thresholds to try, default these); with ``splits``,
-    also ``--steps-split`` (whether the recurrent steps may split basins: yes, no or both)."""
+    also ``--steps-split`` (whether the recurrent steps may split basins: yes, no or both); with
+    ``peak_sizes``, also ``--peak-sizes`` (the centre-peak sizes to try, default these)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
@@ -40,7 +42,13 @@ def parse_args(
                             help="let the recurrent steps split basins (SegmentConfig.steps_split)")
     if stops:
         parser.add_argument("--stops", default=",".join(str(v) for v in stops), help="stop thresholds to try")
+    if peak_sizes:
+        parser.add_argument("--peak-sizes", default=",".join(str(v) for v in peak_sizes),
+                            help="smallest centre-map peaks that split a basin, in the maps' pixels "
+                                 "(SegmentConfig.centre_min_pixels)")
     args = parser.parse_args()
+    if peak_sizes:
+        args.peak_sizes = tuple(int(v) for v in args.peak_sizes.split(","))
     if splits:
         args.steps_split = {"yes": (True,), "no": (False,), "both": (True, False)}[args.steps_split]
     if stops:

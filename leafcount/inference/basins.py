@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
-from leafcount.inference.centres import centre_seeds, merge_fragments, split_at_centres
+from leafcount.inference.centres import MIN_SEED_PIXELS, centre_seeds, merge_fragments, split_at_centres
 from leafcount.resize import Box
 
 MIN_CORE_PIXELS = 30
@@ -221,6 +221,7 @@ def basin_leaves(
     steps_split: bool = True,
     fragment_threshold: float = 0.0,
     focus: Box | None = None,
+    centre_min_pixels: int = MIN_SEED_PIXELS,
 ) -> np.ndarray:
     """Labels at the maps' resolution: the boundary map's basins (split at the
     centre map's peaks when ``centre`` is given), split and merged until
@@ -251,10 +252,12 @@ def basin_leaves(
         neighbour (:func:`~leafcount.inference.centres.merge_fragments`).
     focus : Box, optional
         Where the plant lies, at the maps' resolution (:func:`plant_pixels`).
+    centre_min_pixels : int
+        With ``centre``: a peak smaller than this splits no basin.
     """
     plant = plant_pixels(foreground, focus)
     basins = boundary_basins(plant, boundary, core_threshold)
     if centre is not None:
-        basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold), boundary)
+        basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold, centre_min_pixels), boundary)
         basins = merge_fragments(basins, centre, fragment_threshold)
     return corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold, steps_split)

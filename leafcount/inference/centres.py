@@ -30,14 +30,18 @@ from skimage.segmentation import watershed
 
 MIN_SEED_PIXELS = 32
 """Peaks (pixels above the centre threshold) smaller than this, at the maps'
-resolution, split no basin: a fold or a shadow inside a leaf makes such specks."""
+resolution, split no basin: a fold or a shadow inside a leaf makes such specks.
+The default of ``SegmentConfig.centre_min_pixels``; a checkpoint stores its own."""
 
 
-def centre_seeds(plant: np.ndarray, centre: np.ndarray, threshold: float) -> np.ndarray:
-    """One label per connected piece of plant where ``centre`` exceeds ``threshold``."""
+def centre_seeds(
+    plant: np.ndarray, centre: np.ndarray, threshold: float, min_pixels: int = MIN_SEED_PIXELS
+) -> np.ndarray:
+    """One label per connected piece of plant where ``centre`` exceeds ``threshold``,
+    pieces under ``min_pixels`` left out."""
     seeds = connected_pieces(plant & (centre > threshold), connectivity=1)
     sizes = np.bincount(seeds.ravel())
-    small = sizes < MIN_SEED_PIXELS
+    small = sizes < min_pixels
     small[0] = False
     seeds[small[seeds]] = 0
     return seeds.astype(np.int32)

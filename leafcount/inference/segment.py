@@ -21,6 +21,7 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
+from leafcount.inference.centres import MIN_SEED_PIXELS
 from leafcount.resize import Box, letterbox, resize_array
 from leafcount.settings import check_choice, check_flag, check_integer, check_number, checkpoint_settings, settings_from_dict
 
@@ -48,6 +49,7 @@ class SegmentConfig:
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
     core_threshold: float = 0.5  # "grow", "basins", "centres": leaf interior is where the boundary map is below it
     centre_threshold: float = 0.5  # "centres": a leaf's centre is where the centre map is above it
+    centre_min_pixels: int = MIN_SEED_PIXELS  # "centres": a smaller peak (maps' pixels) splits no basin
     fragment_threshold: float = 0.0  # "centres": a basin whose centre map stays below it is a piece of a neighbour
     steps_split: bool = True  # "basins", "centres": the steps may split basins to reach their count
 
@@ -57,6 +59,7 @@ class SegmentConfig:
             check_number(name, getattr(self, name), "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
         check_flag("steps_split", self.steps_split)
         check_integer("max_steps", self.max_steps, 1)
+        check_integer("centre_min_pixels", self.centre_min_pixels, 1)
         for name in ("flips", "dense_flips"):
             check_choice(name, getattr(self, name), FLIP_COUNTS)
         check_choice("assignment", self.assignment, ASSIGNMENTS)
@@ -252,8 +255,8 @@ def decode_steps(
         their own count (:func:`~leafcount.inference.basins.basin_leaves`);
         "centres" also splits a basin at the centre map's peaks when it
         holds two or more (:func:`~leafcount.inference.centres.split_at_centres`)
-        and joins a basin whose centre map stays below ``fragment_threshold``
-        to a neighbour; ``steps_split`` False lets the steps merge basins
+        (peaks of at least ``centre_min_pixels`` pixels of the maps) and joins
+        a basin whose centre map stays below ``fragment_threshold`` to a neighbour; ``steps_split`` False lets the steps merge basins
         but never split one. Steps without
         dense maps fall back to "argmax" for these, steps without a
         centre map from "centres" to "basins".
@@ -294,7 +297,7 @@ def decode_steps(
         work_focus = None if focus is None else focus.scaled(work[0] / shape[0], work[1] / shape[1])
         labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
                               config.mask_threshold, config.core_threshold, centre, config.centre_threshold,
-                              config.steps_split, config.fragment_threshold, work_focus)
+                              config.steps_split, config.fragment_threshold, work_focus, config.centre_min_pixels)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)

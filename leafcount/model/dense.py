@@ -69,4 +69,4 @@ class FullResolutionHeads(nn.Module):
         fine = self.fine(torch.cat([resample(f2, 2, half, 2, 0.5), resample(top, 4, half, 2, 0.5)], dim=1))
         # Stride-2 cells centred on input pixel 2j + 0.5: a plain bilinear x2 lands them on the pixels.
         up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
-        return self.full(torch.cat([up, pixels], dim=1))
+        return self.full(torch.cat([up, pixels.contiguous(memory_format=torch.channels_last)], dim=1))

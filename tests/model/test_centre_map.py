@@ -9,7 +9,7 @@ from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
 from leafcount.inference.basins import basin_leaves
 from leafcount.inference.centres import centre_seeds, merge_fragments, split_at_centres
-from leafcount.inference.segment import SegmentConfig, decode_steps, segment_steps
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps, segment_steps
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss
 from leafcount.model.ris import RIS, build_ris
@@ -146,3 +146,23 @@ def test_decoding_with_centres_uses_the_map_and_falls_back_without_it(rng):
     without = [s.__class__(**{**s.__dict__, "centre": None}) for s in steps]
     np.testing.assert_array_equal(decode_steps(without, (64, 64), decode),
                                   decode_steps(without, (64, 64), decode.replace(assignment="basins")))
+
+
+def test_the_smallest_peak_that_splits_a_basin_is_a_decoding_setting():
+    labels = two_leaves_and_a_small_one()
+    centre = leaf_centres(labels)
+    sizes = np.bincount(centre_seeds(labels > 0, centre, 0.4, min_pixels=1).ravel())[1:]
+    assert len(sizes) == 3  # with no minimum the 5x5 leaf's peak counts too
+    big_peak = int(sizes.max())
+    assert centre_seeds(labels > 0, centre, 0.4, min_pixels=big_peak + 1).max() == 0
+    # Through decode_steps: peaks larger than the leaves' leave the one basin whole.
+    foreground = (labels > 0).astype(np.float32)
+    boundary = np.zeros(labels.shape, np.float32)
+    steps = [Step(k, (labels == k + 1).astype(np.float32), 0.9, np.zeros((1, 1), np.float32), foreground, boundary,
+                  centre) for k in range(2)]
+    config = SegmentConfig(assignment="centres", core_threshold=0.1, centre_threshold=0.4, steps_split=False)
+    assert len(np.unique(decode_steps(steps, labels.shape, config)[labels > 0])) == 2
+    whole = decode_steps(steps, labels.shape, config.replace(centre_min_pixels=big_peak + 1))
+    assert len(np.unique(whole[labels > 0])) == 1
+    with pytest.raises(ConfigError, match="centre_min_pixels"):
+        SegmentConfig(centre_min_pixels=0)
