@@ -255,9 +255,10 @@ def decode_steps(
         their own count (:func:`~leafcount.inference.basins.basin_leaves`);
         "centres" also splits a basin at the centre map's peaks when it
         holds two or more (:func:`~leafcount.inference.centres.split_at_centres`)
-        (peaks of at least ``centre_min_pixels`` pixels of the maps) and joins
-        a basin whose centre map stays below ``fragment_threshold`` to a neighbour; ``steps_split`` False lets the steps merge basins
-        but never split one. Steps without
+        (peaks of at least ``centre_min_pixels`` pixels of the maps) and
+        joins a basin whose centre map stays below ``fragment_threshold`` to
+        a neighbour; ``steps_split`` False lets the steps merge basins but
+        never split one. Steps without
         dense maps fall back to "argmax" for these, steps without a
         centre map from "centres" to "basins".
     focus : Box, optional

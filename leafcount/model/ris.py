@@ -38,10 +38,9 @@ class Encoded:
     """What the encoder computes once per image and every step reuses."""
 
     features: Tensor  # (B, C, h', w') the map B of the paper
-    skip: Tensor | None  # (B, S, ho, wo) high-resolution features for mask refinement
+    refine_input: Tensor | None  # (B, S, ho, wo) the high-resolution skip features' share of the mask refinement
     aux_logits: Tensor | None  # (B, 2, ho, wo) plant foreground and leaf boundary logits
     lstm_input: list[Tensor | None]  # per layer, the precomputed input half of the gates
-    refine_input: Tensor | None = None  # the skip features' share of the mask refinement (SpatialInhibition.precompute)
 
 
 @dataclass
@@ -332,7 +331,7 @@ class RIS(nn.Module):
             b, _, gh, gw = features.shape
             static = torch.cat([features, coordinate_channels(b, gh, gw, features)], dim=1)
         lstm_input = [cell.precompute(static if i == 0 else None) for i, cell in enumerate(self.cells)]
-        return Encoded(features, skip, aux_logits, lstm_input, self.inhibition.precompute(skip))
+        return Encoded(features, self.inhibition.precompute(skip), aux_logits, lstm_input)
 
     def initial_state(self, encoded: Encoded) -> list[tuple[Tensor, Tensor]]:
         b, _, gh, gw = encoded.features.shape
