@@ -138,9 +138,10 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
         if index in tuned:
             t = tuned[index]
             dense = f", dense maps over {t.dense_flips} views" if t.dense_flips > 1 else ""
-            core = (f", core {t.core_threshold}" if t.assignment in ("grow", "basins")
-                    else f", core {t.core_threshold}, centre {t.centre_threshold} (peaks of {t.centre_min_pixels} px), "
-                         f"fragments {t.fragment_threshold}"
+            share = f" (cores of {t.core_min_share} of the median)" if t.core_min_share else ""
+            core = (f", core {t.core_threshold}{share}" if t.assignment in ("grow", "basins")
+                    else f", core {t.core_threshold}{share}, centre {t.centre_threshold} "
+                         f"(peaks of {t.centre_min_pixels} px), fragments {t.fragment_threshold}"
                     if t.assignment == "centres" else "")
             merge_only = ", steps merge only" if t.assignment in ("basins", "centres") and not t.steps_split else ""
             rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}{core}{merge_only}{dense}"

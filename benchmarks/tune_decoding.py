@@ -1,7 +1,7 @@
 """Choose a checkpoint's decoding (mirrored passes, stop threshold, pixel assignment,
-mirrored copies of the dense maps, the core, centre and fragment thresholds, whether
-the steps may split basins) on TRAINING images, and optionally store it in the
-checkpoint's metadata.
+mirrored copies of the dense maps, the core, centre and fragment thresholds, the smallest
+core and centre peak, whether the steps may split basins) on TRAINING images, and
+optionally store it in the checkpoint's metadata.
 
 The network runs once per image and mirrored copy (leafcount.flips);
 every setting is then a cheap re-decode of the same steps. The objective
@@ -10,7 +10,7 @@ miscounted leaves does not win; on a tie, fewer passes win. Validation
 images are never looked at here.
 
     python benchmarks/tune_decoding.py --model models/ris-cvppp-a1.safetensors --write [--passes 1]
-        [--rules centres] [--stops 0.5] [--steps-split no]
+        [--rules centres] [--stops 0.5] [--steps-split no] [--peak-sizes 40,48] [--core-shares 0,0.1]
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ CENTRE_THRESHOLDS = (0.3, 0.35, 0.4, 0.5)
 FRAGMENT_THRESHOLDS = (0.0, 0.4, 0.45, 0.5)
 PEAK_SIZES = (32,)
 """SegmentConfig.centre_min_pixels to try (--peak-sizes); 32, the default, unless asked."""
+CORE_SHARES = (0.0,)
+"""SegmentConfig.core_min_share to try (--core-shares); 0, the default, unless asked."""
 DENSE_RULES = ("grow", "basins", "centres")
 SPLITTING_RULES = ("basins", "centres")
 
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], every=3, rules=ASSIGNMENTS, stops=STOP_THRESHOLDS, splits=True,
-                      peak_sizes=PEAK_SIZES)
+                      peak_sizes=PEAK_SIZES, core_shares=CORE_SHARES)
     model, info = load_checkpoint(args.model)
     runs = []
     for name, image, truth in training_images(args.data, args.every):
@@ -51,38 +53,41 @@ def main() -> None:
     has_centres = runs[0][2][args.passes[0], args.passes[0]][0].centre is not None
     rules = [rule for rule in args.rules if rule != "centres" or has_centres]
     print(f"{'flips':>5s} {'dense':>5s} {'stop':>5s} {'assignment':>10s} {'core':>5s} {'centre':>6s} "
-          f"{'frag.':>5s} {'peak':>4s} {'split':>5s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
+          f"{'share':>5s} {'frag.':>5s} {'peak':>4s} {'split':>5s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
     defaults = SegmentConfig()
     results = []
-    grid = itertools.product(args.passes, args.passes, args.stops, rules, CORE_THRESHOLDS, CENTRE_THRESHOLDS,
-                             FRAGMENT_THRESHOLDS, args.peak_sizes, args.steps_split)
-    for flips, dense, stop, rule, core, centre, fragment, peak, split in grid:
+    grid = itertools.product(args.passes, args.passes, args.stops, rules, CORE_THRESHOLDS, args.core_shares,
+                             CENTRE_THRESHOLDS, FRAGMENT_THRESHOLDS, args.peak_sizes, args.steps_split)
+    for flips, dense, stop, rule, core, share, centre, fragment, peak, split in grid:
         if rule not in DENSE_RULES and (dense > 1 or core != defaults.core_threshold):
             continue  # only these read the dense maps
+        if rule not in SPLITTING_RULES and share != defaults.core_min_share:
+            continue  # only these read the cores' sizes
         if rule != "centres" and (centre, fragment, peak) != (
                 defaults.centre_threshold, defaults.fragment_threshold, defaults.centre_min_pixels):
             continue  # only this one reads the centre map
         if rule not in SPLITTING_RULES and split != args.steps_split[0]:
             continue
         config = SegmentConfig(stop_threshold=stop, assignment=rule, flips=flips, dense_flips=dense,
-                               core_threshold=core, centre_threshold=centre, fragment_threshold=fragment,
-                               centre_min_pixels=peak, steps_split=split)
+                               core_threshold=core, core_min_share=share, centre_threshold=centre,
+                               fragment_threshold=fragment, centre_min_pixels=peak, steps_split=split)
         scores = [score_image(decode_steps(steps[flips, dense], shape, config), truth, n)
                   for n, shape, steps, truth in runs]
         value, sbd, abs_dic, dic = objective(scores)
         # On a tie, fewer passes win, then the simpler decoding (steps allowed to split, no fragments).
-        results.append((value, -flips, -dense, split, -fragment, stop, rule, core, centre, peak, sbd, abs_dic))
-        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {core:5.2f} {centre:6.2f} {fragment:5.2f} {peak:4d} "
+        results.append((value, -flips, -dense, split, -fragment, -share, stop, rule, core, centre, peak, sbd, abs_dic))
+        print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {core:5.2f} {centre:6.2f} {share:5.2f} {fragment:5.2f} "
+              f"{peak:4d} "
               f"{'yes' if split else 'no':>5s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}", flush=True)
-    _, flips, dense, split, fragment, stop, rule, core, centre, peak, sbd, abs_dic = max(results)
-    flips, dense, fragment = -flips, -dense, -fragment
+    _, flips, dense, split, fragment, share, stop, rule, core, centre, peak, sbd, abs_dic = max(results)
+    flips, dense, fragment, share = -flips, -dense, -fragment, -share
     print(f"\nbest: {flips} pass(es), dense maps over {dense}, stop threshold {stop}, assignment {rule}, "
-          f"core threshold {core}, centre threshold {centre}, centre peaks of {peak} px, fragment threshold {fragment}, "
+          f"core threshold {core}, cores of {share} of the median, centre threshold {centre}, centre peaks of {peak} px, fragment threshold {fragment}, "
           f"steps split basins: {'yes' if split else 'no'} (SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
         chosen = {"stop_threshold": stop, "assignment": rule, "flips": flips, "dense_flips": dense,
                   "core_threshold": core, "centre_threshold": centre, "fragment_threshold": fragment,
-                  "centre_min_pixels": peak, "steps_split": split}
+                  "centre_min_pixels": peak, "core_min_share": share, "steps_split": split}
         store(args.model, model, info, "segment", chosen, len(runs))
 
 

@@ -20,12 +20,13 @@ OBJECTIVE = "SBD% - 2 |DiC|"
 
 def parse_args(
     description: str, every: int, rules: Sequence[str] = (), stops: Sequence[float] = (), splits: bool = False,
-    peak_sizes: Sequence[int] = (),
+    peak_sizes: Sequence[int] = (), core_shares: Sequence[float] = (),
 ) -> argparse.Namespace:
     """The shared command line; with ``rules``, also ``--rules`` (a comma-separated subset of them);
     with ``stops``, also ``--stops`` (the stop thresholds to try, default these); with ``splits``,
     also ``--steps-split`` (whether the recurrent steps may split basins: yes, no or both); with
-    ``peak_sizes``, also ``--peak-sizes`` (the centre-peak sizes to try, default these)."""
+    ``peak_sizes``, also ``--peak-sizes`` (the centre-peak sizes to try, default these); with
+    ``core_shares``, also ``--core-shares`` (the smallest cores, as shares of the median, to try)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
@@ -46,7 +47,13 @@ def parse_args(
         parser.add_argument("--peak-sizes", default=",".join(str(v) for v in peak_sizes),
                             help="smallest centre-map peaks that split a basin, in the maps' pixels "
                                  "(SegmentConfig.centre_min_pixels)")
+    if core_shares:
+        parser.add_argument("--core-shares", default=",".join(str(v) for v in core_shares),
+                            help="cores smaller than this share of the plant's median core seed no basin "
+                                 "(SegmentConfig.core_min_share)")
     args = parser.parse_args()
+    if core_shares:
+        args.core_shares = tuple(float(v) for v in args.core_shares.split(","))
     if peak_sizes:
         args.peak_sizes = tuple(int(v) for v in args.peak_sizes.split(","))
     if splits:

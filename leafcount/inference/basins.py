@@ -84,12 +84,25 @@ def _main_piece(pieces: np.ndarray, focus: Box | None) -> int:
     return int(np.argmax(np.bincount(pieces.ravel())[1:])) + 1
 
 
-def boundary_basins(plant: np.ndarray, boundary: np.ndarray, core_threshold: float) -> np.ndarray:
+def boundary_basins(
+    plant: np.ndarray, boundary: np.ndarray, core_threshold: float, min_share: float = 0.0
+) -> np.ndarray:
     """Watershed of ``boundary`` over ``plant``, one basin per connected core
-    (plant pixels where the boundary is below ``core_threshold``)."""
+    (plant pixels where the boundary is below ``core_threshold``).
+
+    A core smaller than :data:`MIN_CORE_PIXELS`, or than ``min_share`` of
+    the median core that size or larger, seeds no basin: the pixels go to
+    the basins around it. A speck of a core is more often a fold, a vein or
+    the thin stalk of a leaf cut off by a faint false edge than a leaf,
+    and how small a speck is depends on the plant's own leaf size, not on
+    pixels. A young leaf's core that is dropped so is not lost where the
+    centre map peaks inside it (:func:`~leafcount.inference.centres.split_at_centres`).
+    """
     cores = connected_pieces(plant & (boundary < core_threshold), connectivity=1)
     sizes = np.bincount(cores.ravel())
-    small = sizes < MIN_CORE_PIXELS
+    large = sizes[1:][sizes[1:] >= MIN_CORE_PIXELS]
+    smallest = max(MIN_CORE_PIXELS, min_share * float(np.median(large))) if len(large) else MIN_CORE_PIXELS
+    small = sizes < smallest
     small[0] = False
     cores[small[cores]] = 0
     return watershed(boundary, cores, mask=plant).astype(np.int32)
@@ -222,6 +235,7 @@ def basin_leaves(
     fragment_threshold: float = 0.0,
     focus: Box | None = None,
     centre_min_pixels: int = MIN_SEED_PIXELS,
+    core_min_share: float = 0.0,
 ) -> np.ndarray:
     """Labels at the maps' resolution: the boundary map's basins (split at the
     centre map's peaks when ``centre`` is given), split and merged until
@@ -238,6 +252,9 @@ def basin_leaves(
         The dense maps; plant is :func:`plant_pixels`.
     core_threshold : float
         A basin's core is where the boundary map is below it.
+    core_min_share : float
+        A core smaller than this share of the plant's median core seeds
+        no basin (:func:`boundary_basins`).
     centre : (H, W) float array, optional
         The leaf-centre map (:mod:`leafcount.inference.centres`).
     centre_threshold : float
@@ -256,7 +273,7 @@ def basin_leaves(
         With ``centre``: a peak smaller than this splits no basin.
     """
     plant = plant_pixels(foreground, focus)
-    basins = boundary_basins(plant, boundary, core_threshold)
+    basins = boundary_basins(plant, boundary, core_threshold, core_min_share)
     if centre is not None:
         basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold, centre_min_pixels), boundary)
         basins = merge_fragments(basins, centre, fragment_threshold)

@@ -21,6 +21,7 @@ RUN_META_SCHEMA: dict[str, str] = {
     "max_steps": "SegmentConfig.max_steps",
     "assignment": "SegmentConfig.assignment (first, argmax, grow, basins or centres)",
     "core_threshold": "SegmentConfig.core_threshold: where grow, basins and centres take leaf interiors from the boundary map",
+    "core_min_share": "SegmentConfig.core_min_share: basins and centres seed no basin from a core under this share of the median core",
     "centre_threshold": "SegmentConfig.centre_threshold: where centres finds leaf centres on the centre map",
     "fragment_threshold": "SegmentConfig.fragment_threshold: centres joins basins whose centre map stays below it to a neighbour",
     "centre_min_pixels": "SegmentConfig.centre_min_pixels: centre-map peaks smaller than this (maps' pixels) split no basin",
@@ -51,7 +52,7 @@ def run_meta(run: ModelRun, plants: Sequence[PlantBox] = (), notes: Sequence[str
     plant); ``notes`` what the user was told about the result.
 
     >>> sorted(run_meta(ModelRun("tiny", SegmentConfig())))[:4]
-    ['assignment', 'centre_threshold', 'core_threshold', 'crf']
+    ['assignment', 'centre_min_pixels', 'centre_threshold', 'core_min_share']
     """
     config = run.config
     meta: dict[str, Any] = {
@@ -62,6 +63,7 @@ def run_meta(run: ModelRun, plants: Sequence[PlantBox] = (), notes: Sequence[str
         "max_steps": config.max_steps,
         "assignment": config.assignment,
         "core_threshold": config.core_threshold,
+        "core_min_share": config.core_min_share,
         "centre_threshold": config.centre_threshold,
         "fragment_threshold": config.fragment_threshold,
         "centre_min_pixels": config.centre_min_pixels,

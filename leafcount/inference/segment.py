@@ -48,14 +48,15 @@ class SegmentConfig:
     flips: int = 1  # 1: one pass; 2 or 4: also mirrored copies, fused (leafcount.inference.flips)
     dense_flips: int = 1  # mirrored copies averaged into the foreground/boundary maps (encoder only)
     core_threshold: float = 0.5  # "grow", "basins", "centres": leaf interior is where the boundary map is below it
+    core_min_share: float = 0.0  # "basins", "centres": a core under this share of the median core seeds no basin
     centre_threshold: float = 0.5  # "centres": a leaf's centre is where the centre map is above it
     centre_min_pixels: int = MIN_SEED_PIXELS  # "centres": a smaller peak (maps' pixels) splits no basin
     fragment_threshold: float = 0.0  # "centres": a basin whose centre map stays below it is a piece of a neighbour
     steps_split: bool = True  # "basins", "centres": the steps may split basins to reach their count
 
     def __post_init__(self) -> None:
-        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "centre_threshold",
-                     "fragment_threshold"):
+        for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "core_min_share",
+                     "centre_threshold", "fragment_threshold"):
             check_number(name, getattr(self, name), "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
         check_flag("steps_split", self.steps_split)
         check_integer("max_steps", self.max_steps, 1)
@@ -252,7 +253,8 @@ def decode_steps(
         cores lie, and the dense maps say which pixel belongs to which
         (:func:`grow_leaves`); "basins" takes the leaves from the boundary
         map's watershed basins and lets the steps split and merge them to
-        their own count (:func:`~leafcount.inference.basins.basin_leaves`);
+        their own count (:func:`~leafcount.inference.basins.basin_leaves`;
+        a core under ``core_min_share`` of the plant's median core seeds no basin);
         "centres" also splits a basin at the centre map's peaks when it
         holds two or more (:func:`~leafcount.inference.centres.split_at_centres`)
         (peaks of at least ``centre_min_pixels`` pixels of the maps) and
@@ -298,7 +300,8 @@ def decode_steps(
         work_focus = None if focus is None else focus.scaled(work[0] / shape[0], work[1] / shape[1])
         labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
                               config.mask_threshold, config.core_threshold, centre, config.centre_threshold,
-                              config.steps_split, config.fragment_threshold, work_focus, config.centre_min_pixels)
+                              config.steps_split, config.fragment_threshold, work_focus, config.centre_min_pixels,
+                              config.core_min_share)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)

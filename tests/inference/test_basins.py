@@ -1,7 +1,9 @@
 """The "basins" decoding: the boundary map's basins, split and merged by the steps' count and places."""
 
 import numpy as np
+import pytest
 
+from leafcount.errors import ConfigError
 from leafcount.inference.basins import basin_leaves, boundary_basins
 from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 
@@ -132,3 +134,32 @@ def test_decode_steps_scales_the_focus_from_image_to_map_pixels():
     assert unfocused[60, 150] == 0 and unfocused[60, 40] > 0  # the plant lost to the neighbour
     labels = decode_steps([plant_step], (120, 200), config, focus=Box(36, 124, 50, 52))  # image pixels: 2x the maps'
     assert labels[60, 150] == 1 and labels[60, 40] == 0
+
+
+def _three_leaves_and_a_speck() -> tuple[np.ndarray, np.ndarray]:
+    """Three 20x12 leaves side by side, and a 6x6 speck of a core cut off the first by a false edge."""
+    foreground = np.zeros((24, 48), np.float32)
+    foreground[2:22, 2:46] = 1.0
+    boundary = np.zeros_like(foreground)
+    boundary[2:22, 15:17] = boundary[2:22, 30:32] = 0.9  # the three leaves' real edges
+    boundary[13:15, 2:11] = boundary[13:22, 9:11] = 0.9  # the false edge around the speck (rows 15-21, cols 2-8)
+    return foreground, boundary
+
+
+def test_a_core_far_smaller_than_the_plants_median_core_seeds_no_basin():
+    foreground, boundary = _three_leaves_and_a_speck()
+    plant = foreground > 0.5
+    assert boundary_basins(plant, boundary, 0.1).max() == 4  # 42 px of core: above MIN_CORE_PIXELS
+    kept = boundary_basins(plant, boundary, 0.1, min_share=0.1)  # 10% of the median core (about 240 px)
+    assert kept.max() == 4
+    merged = boundary_basins(plant, boundary, 0.1, min_share=0.25)
+    assert merged.max() == 3 and len(np.unique(merged[plant])) == 3
+    assert merged[18, 5] == merged[5, 5]  # the speck went to the leaf it was cut from
+    # Through decode_steps, the stored setting; the first step misses the speck, so does not merge it.
+    steps = [Step(k, _mask(slice(3, 12 if k == 0 else 21), slice(3 + 15 * k, 14 + 15 * k), (24, 48)), 0.9,
+                  np.zeros((1, 1), np.float32), foreground, boundary) for k in range(3)]
+    config = SegmentConfig(assignment="basins", core_threshold=0.1, steps_split=False)
+    assert len(np.unique(decode_steps(steps, (24, 48), config))) == 4 + 1
+    assert len(np.unique(decode_steps(steps, (24, 48), config.replace(core_min_share=0.25)))) == 3 + 1
+    with pytest.raises(ConfigError, match="core_min_share"):
+        SegmentConfig(core_min_share=1.5)

@@ -146,3 +146,20 @@ def test_a_folded_batchnorm_computes_what_conv_then_batchnorm_does(kernel, strid
     x.requires_grad_(True)
     conv_bn(x, conv, bn).sum().backward()  # every parameter still learns
     assert conv.weight.grad is not None and bn.weight.grad is not None and bn.bias.grad is not None
+
+
+@pytest.mark.parametrize("kernel, stride", [(3, 2), (5, 2), (3, 1), (5, 1)])
+@pytest.mark.parametrize("height, width", [(16, 16), (17, 16), (16, 19), (21, 23)])
+def test_same_convolution_equals_convolving_the_explicitly_padded_input(kernel, stride, height, width):
+    from leafcount.model.efficientnet_lite import SameConv2d, same_padding
+
+    torch.manual_seed(1)
+    conv = SameConv2d(4, 6, kernel, stride)
+    x = torch.randn(1, 4, height, width)
+    pads = [*same_padding(width, kernel, stride), *same_padding(height, kernel, stride)]
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, pads), conv.weight, None, stride)
+    with torch.no_grad():
+        for layout in (torch.contiguous_format, torch.channels_last):
+            out = conv(x.contiguous(memory_format=layout))
+            assert out.shape[-2:] == (-(-height // stride), -(-width // stride))
+            torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
