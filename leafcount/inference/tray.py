@@ -61,6 +61,24 @@ DETECT_SIDE = 1024
 side (a 4000 px photo: every 4th pixel); boxes are given in full pixels."""
 
 
+def closed_by_disk(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` closed with a disk of ``radius``: by two distance transforms, in
+    linear time (binary_closing took 0.4 s at 1000 px), and only over the
+    mask's bounding box and a margin, since nothing farther lies within
+    ``radius`` of the mask (the result is the same; a single plant's photo
+    is mostly that margin's outside: half the work on CVPPP images)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    closed = np.zeros(mask.shape, dtype=bool)
+    if not len(rows):
+        return closed
+    margin = radius + 2  # the window's edge rows and columns stay outside the dilation
+    window = (slice(max(0, rows[0] - margin), rows[-1] + 1 + margin),
+              slice(max(0, cols[0] - margin), cols[-1] + 1 + margin))
+    grown = ndi.distance_transform_edt(~mask[window]) <= radius
+    closed[window] = ndi.distance_transform_edt(grown) > radius
+    return closed
+
+
 def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min_area_fraction: float = 1e-4) -> list[PlantBox]:
     """Find the plants of a tray photo.
 
@@ -86,9 +104,7 @@ def detect_plants(image: np.ndarray, grid: tuple[int, int] | None = None, *, min
     # Every green pixel, uncleaned (the regions below are filtered by size): a seedling's thin leaves count.
     green = plant_mask(image, among_green=False, opening_radius=0, min_object_fraction=0)
     mask = morphology.remove_small_objects(green, max_size=max(4, int(2e-5 * h * w)))
-    radius = max(2, int(round(0.012 * max(h, w))))
-    # A closing with a disk, by distance transforms: linear time (binary_closing took 0.4 s at 1000 px).
-    joined = ndi.distance_transform_edt(ndi.distance_transform_edt(~mask) <= radius) > radius
+    joined = closed_by_disk(mask, max(2, int(round(0.012 * max(h, w)))))
     regions = [r for r in measure.regionprops(measure.label(joined)) if r.area >= min_area_fraction * h * w]
     if not regions:
         return []

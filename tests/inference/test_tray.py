@@ -7,6 +7,7 @@ from leafcount.data.folder import read_image
 from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
 from leafcount.inference.tray import (
+    closed_by_disk,
     CVPPP_MARGIN,
     MAX_MARGIN,
     PlantBox,
@@ -142,3 +143,20 @@ def test_each_plant_is_decoded_with_its_own_box_in_its_crop_as_focus(tiny_model,
         assert inside.shape[:2] == (plant.height, plant.width)
         np.testing.assert_array_equal(inside, tray[plant.top : plant.bottom, plant.left : plant.right])
     assert (seen[1][0] == 0.8).any()  # the small plant's crop does hold the big one
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_closing_on_the_masks_window_is_the_closing_of_the_whole_image(seed):
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((90, 120), dtype=bool)
+    for _ in range(6):  # blobs anywhere, some cut by the image's edge
+        r, c, size = rng.integers(-5, 95), rng.integers(-5, 125), rng.integers(2, 12)
+        mask[max(0, r): r + size, max(0, c): c + size] = True
+    radius = int(rng.integers(2, 7))
+    whole = ndi.distance_transform_edt(ndi.distance_transform_edt(~mask) <= radius) > radius
+    np.testing.assert_array_equal(closed_by_disk(mask, radius), whole)
+    assert (closed_by_disk(mask, radius) >= mask).all()
+    assert not closed_by_disk(np.zeros((9, 9), dtype=bool), 3).any()
+
