@@ -271,10 +271,14 @@ class Exporter(QObject):
     @Slot(object)
     def _on_progress(self, progress: tuple[int, int]) -> None:
         done, total = progress
-        if self.progress is not None:
-            self.progress.setMaximum(total)
-            self.progress.setValue(done)
-            self.progress.setLabelText(f"Measuring the leaves: {done} of {total} image(s)…")
+        dialog = self.progress
+        if dialog is None:
+            return
+        dialog.setMaximum(total)
+        dialog.setLabelText(f"Measuring the leaves: {done} of {total} image(s)…")
+        # Last: a window-modal dialog's setValue processes events, so the export's end can
+        # be handled inside it and close the dialog (it is deleted later, not now).
+        dialog.setValue(done)
 
     @Slot(object)
     def _on_finished(self, summary: ReportSummary) -> None:

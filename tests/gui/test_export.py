@@ -204,3 +204,27 @@ def test_unsaved_model_results_are_offered_and_exported_without_saving(
     assert counts["leaf_count"].tolist() == [doc.leaf_count for doc in window.session.docs]
     assert not list(plant_folder.glob("*_label.*"))  # nothing saved into the photos' folder
     assert all(doc.status.value == "model" for doc in window.session.docs)
+
+
+def test_progress_handled_while_the_export_ends_touches_no_closed_dialog(window):
+    """A window-modal QProgressDialog processes events in setValue: the export's
+    end can be handled in there and close the dialog under the progress slot."""
+    exp = window.exporter
+
+    class ModalDialog:
+        text = ""
+
+        def setMaximum(self, total: int) -> None:
+            pass
+
+        def setLabelText(self, text: str) -> None:
+            self.text = text
+
+        def setValue(self, done: int) -> None:
+            exp.progress = None  # what _close_progress does when the end arrives here
+
+    dialog = ModalDialog()
+    exp.progress = dialog
+    exp._on_progress((1, 2))
+    assert exp.progress is None and dialog.text == "Measuring the leaves: 1 of 2 image(s)…"
+    exp._on_progress((2, 2))  # after the end: nothing left to update
