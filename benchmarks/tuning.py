@@ -4,7 +4,7 @@ images they look at, the objective and how a choice is stored in a checkpoint.""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,13 @@ from leafcount.model.checkpoint import CheckpointInfo, save_checkpoint
 from leafcount.model.ris import RIS
 
 OBJECTIVE = "SBD% - 2 |DiC|"
+
+
+def values_of(kind: type) -> Callable[[str], tuple]:
+    """An argparse type: "0.1,0.2" -> (0.1, 0.2) of ``kind``."""
+    def parse(text: str) -> tuple:
+        return tuple(kind(value) for value in text.split(","))
+    return parse
 
 
 def parse_args(
@@ -32,40 +39,33 @@ def parse_args(
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
     parser.add_argument("--every", type=int, default=every, help="use every k-th training image")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--passes", default="1,2,4",
+    parser.add_argument("--passes", type=values_of(int), default=(1, 2, 4),
                         help="mirrored pass counts to try, for the masks and the dense maps (1: one pass only, "
                              "when the speed budget allows no more)")
     parser.add_argument("--write", action="store_true", help="store the best setting in the checkpoint")
     if rules:
-        parser.add_argument("--rules", default=",".join(rules), help="decoding rules to try (default: all)")
+        parser.add_argument("--rules", type=values_of(str), default=tuple(rules),
+                            help="decoding rules to try (default: all)")
     if splits:
         parser.add_argument("--steps-split", choices=("yes", "no", "both"), default="both",
                             help="let the recurrent steps split basins (SegmentConfig.steps_split)")
     if stops:
-        parser.add_argument("--stops", default=",".join(str(v) for v in stops), help="stop thresholds to try")
+        parser.add_argument("--stops", type=values_of(float), default=tuple(stops), help="stop thresholds to try")
     if peak_sizes:
-        parser.add_argument("--peak-sizes", default=",".join(str(v) for v in peak_sizes),
+        parser.add_argument("--peak-sizes", type=values_of(int), default=tuple(peak_sizes),
                             help="smallest centre-map peaks that split a basin, in the maps' pixels "
                                  "(SegmentConfig.centre_min_pixels)")
     if core_shares:
-        parser.add_argument("--core-shares", default=",".join(str(v) for v in core_shares),
+        parser.add_argument("--core-shares", type=values_of(float), default=tuple(core_shares),
                             help="cores smaller than this share of the plant's median core seed no basin "
                                  "(SegmentConfig.core_min_share)")
     args = parser.parse_args()
-    if core_shares:
-        args.core_shares = tuple(float(v) for v in args.core_shares.split(","))
-    if peak_sizes:
-        args.peak_sizes = tuple(int(v) for v in args.peak_sizes.split(","))
     if splits:
         args.steps_split = {"yes": (True,), "no": (False,), "both": (True, False)}[args.steps_split]
-    if stops:
-        args.stops = tuple(float(v) for v in args.stops.split(","))
     if rules:
-        args.rules = tuple(args.rules.split(","))
         unknown = sorted(set(args.rules) - set(rules))
         if unknown:
             parser.error(f"--rules: unknown {', '.join(unknown)} (choose from {', '.join(rules)})")
-    args.passes = tuple(int(v) for v in args.passes.split(","))
     torch.set_num_threads(args.threads)
     return args
 

@@ -298,10 +298,12 @@ def decode_steps(
         probs = [resize_array(step.mask, work) for step in kept]
         centre = kept[0].centre if config.assignment == "centres" else None
         work_focus = None if focus is None else focus.scaled(work[0] / shape[0], work[1] / shape[1])
-        labels = basin_leaves(probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
-                              config.mask_threshold, config.core_threshold, centre, config.centre_threshold,
-                              config.steps_split, config.fragment_threshold, work_focus, config.centre_min_pixels,
-                              config.core_min_share)
+        labels = basin_leaves(
+            probs, [step.index + 1 for step in kept], kept[0].foreground, kept[0].boundary,
+            mask_threshold=config.mask_threshold, core_threshold=config.core_threshold, centre=centre,
+            centre_threshold=config.centre_threshold, steps_split=config.steps_split,
+            fragment_threshold=config.fragment_threshold, focus=work_focus,
+            centre_min_pixels=config.centre_min_pixels, core_min_share=config.core_min_share)
         return labels if work == shape else resize_array(labels, shape, nearest=True)
     labels = np.zeros(shape, dtype=np.int32)
     best = np.zeros(shape, dtype=np.float32)
