@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
+from leafcount.model.kernels import PointwiseConv2d
 from leafcount.model.pyramid import conv_relu, resample
 
 LEVELS = 4  # backbone stages up to stride 16
@@ -42,9 +43,9 @@ class FullResolutionHeads(nn.Module):
         super().__init__()
         self.backbone = EfficientNetLite0(classifier=False, levels=LEVELS)
         c2, c4, c8, c16 = FEATURE_CHANNELS[:LEVELS]
-        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (c4, c8, c16))
+        self.lateral = nn.ModuleList(PointwiseConv2d(c, width) for c in (c4, c8, c16))
         self.fine = nn.Sequential(conv_relu(width + c2, fine), conv_relu(fine, fine))
-        self.full = nn.Sequential(conv_relu(fine + 3, full), nn.Conv2d(full, outputs, 1))
+        self.full = nn.Sequential(conv_relu(fine + 3, full), PointwiseConv2d(full, outputs))
 
     def load_imagenet(self) -> None:
         """Start the backbone from the ImageNet weights (training only)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -18,6 +17,15 @@ def _source_index(count: int, stride: int, out_stride: float, out_offset: float,
     return (positions - (stride - 1)) / stride
 
 
+def _axis_weights(count: int, stride: int, out_stride: float, out_offset: float, length: int, like: Tensor
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+    """The two source pixels and the weight of the second for each of ``count``
+    output positions along one axis (clamped at the border)."""
+    source = _source_index(count, stride, out_stride, out_offset, like).clamp(0, length - 1)
+    low = source.floor().long().clamp(max=max(length - 2, 0))
+    return low, (low + 1).clamp(max=length - 1), source - low
+
+
 def resample(x: Tensor, stride: int, size: tuple[int, int] | torch.Size, out_stride: float, out_offset: float) -> Tensor:
     """Bilinear resampling of a backbone map at stride ``stride`` onto the grid
     whose pixel j is centred on input pixel ``out_stride * j + out_offset``.
@@ -28,12 +36,17 @@ def resample(x: Tensor, stride: int, size: tuple[int, int] | torch.Size, out_str
     pixels off a plain ``interpolate``. Left as it was, the foreground map
     of a first model came out shifted by about 1.2 input pixels, and moving
     it back by hand raised its foreground Dice from 89.8 to 93.5.
+
+    Rows, then columns, each a blend of two gathered lines, on the
+    pixel-major view of ``x``: the result is channels-last, the order the
+    convolutions after it run fastest on (``grid_sample`` writes NCHW, which
+    made the heads' next convolution 2x slower; a copy to channels-last
+    costs as much as the resampling itself).
     """
-    rows = _source_index(size[0], stride, out_stride, out_offset, x)
-    cols = _source_index(size[1], stride, out_stride, out_offset, x)
     height, width = x.shape[-2:]
-    rows = rows * (2.0 / (height - 1)) - 1.0 if height > 1 else torch.zeros_like(rows)
-    cols = cols * (2.0 / (width - 1)) - 1.0 if width > 1 else torch.zeros_like(cols)
-    grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij")[::-1], dim=-1)
-    grid = grid.unsqueeze(0).expand(x.shape[0], -1, -1, -1)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    pixels = x.permute(0, 2, 3, 1)
+    low, high, weight = _axis_weights(size[0], stride, out_stride, out_offset, height, x)
+    rows = torch.lerp(pixels.index_select(1, low), pixels.index_select(1, high), weight.view(1, -1, 1, 1))
+    low, high, weight = _axis_weights(size[1], stride, out_stride, out_offset, width, x)
+    out = torch.lerp(rows.index_select(2, low), rows.index_select(2, high), weight.view(1, 1, -1, 1))
+    return out.permute(0, 3, 1, 2)

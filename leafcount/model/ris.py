@@ -27,7 +27,9 @@ from torch import Tensor, nn
 
 from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
+from leafcount.model import kernels
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
+from leafcount.model.kernels import PointwiseConv2d
 from leafcount.model.pyramid import conv_relu, resample
 
 PAPER_INIT_RANGE = 0.08
@@ -144,10 +146,10 @@ class LiteEncoder(nn.Module):
         width, s = config.encoder_channels, config.skip_channels
         self.backbone = EfficientNetLite0(classifier=False)
         c2, c4, c8, c16, c32 = FEATURE_CHANNELS
-        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in (c4, c8, c16, c32))
+        self.lateral = nn.ModuleList(PointwiseConv2d(c, width) for c in (c4, c8, c16, c32))
         self.smooth = conv_relu(width, width)
         self.fine = nn.Sequential(conv_relu(width + c2, 2 * s), conv_relu(2 * s, s))
-        self.aux = nn.Sequential(conv_relu(s, s), nn.Conv2d(s, 2, 1))
+        self.aux = nn.Sequential(conv_relu(s, s), PointwiseConv2d(s, 2))
         # The pyramid's values grow into the hundreds: fed as they are, they
         # saturated every ConvLSTM gate and the first model's recurrent part
         # never learned. The recurrent part and its masks get them normalised.
@@ -221,8 +223,8 @@ class ConvLSTMCell(nn.Module):
         if static_part is not None:
             gates = gates + static_part
         i, f, o, g = gates.chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * kernels.tanh(g)
+        h = torch.sigmoid(o) * kernels.tanh(c)
         return h, c
 
 
@@ -242,7 +244,7 @@ class SpatialInhibition(nn.Module):
 
     def __init__(self, hidden: int, grid_cells: int, skip_channels: int, output_size: tuple[int, int]) -> None:
         super().__init__()
-        self.project = nn.Conv2d(hidden, 1, 1, bias=False)
+        self.project = PointwiseConv2d(hidden, 1, bias=False)
         # Every pixel starts at sigmoid(-2): a softmax over N cells gives log(1/N).
         self.threshold = nn.Parameter(torch.tensor(math.log(grid_cells) - 2.0))
         self.output_size = output_size
@@ -278,7 +280,7 @@ class SpatialInhibition(nn.Module):
             first, _, last = self.refine
             taken = canvas if canvas is not None else torch.zeros_like(up)
             own = F.conv2d(torch.cat([up, taken], dim=1), first.weight[:, -2:], padding=first.padding)
-            up = up + last(F.relu(refine_input + own))
+            up = up + kernels.conv3x3_to_one(F.relu(refine_input + own), last.weight, last.bias)
         return up[:, 0]
 
 

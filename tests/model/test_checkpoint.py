@@ -116,7 +116,7 @@ def test_a_loaded_checkpoint_runs_channels_last_with_the_labels_of_the_plain_lay
 
     from leafcount.data.synth import make_rosette
     from leafcount.inference.passes import segment_image
-    from leafcount.inference.segment import SegmentConfig
+    from leafcount.inference.segment import SegmentConfig, mask_at
 
     torch.manual_seed(3)
     config = ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [64, 64], "dense_centres": True})
@@ -131,7 +131,12 @@ def test_a_loaded_checkpoint_runs_channels_last_with_the_labels_of_the_plain_lay
         segment = SegmentConfig(assignment=assignment, stop_threshold=0.0, max_steps=6, mask_threshold=0.0)
         ours, theirs = segment_image(loaded, image, segment), segment_image(plain, image, segment)
         assert len(np.unique(theirs.labels)) >= 2
-        np.testing.assert_array_equal(ours.labels, theirs.labels)
+        # This untrained network's masks are nearly flat: where two steps' masks tie to float
+        # rounding, argmax may pick either. Everywhere else the labels must be the same.
+        masks = np.sort(np.stack([mask_at(step, image.shape) for step in theirs.steps]), axis=0)
+        tie = masks[-1] - masks[-2] < 1e-6
+        assert tie.mean() < 0.1  # (about 5% here: background where every mask is ~0)
+        np.testing.assert_array_equal(ours.labels[~tie], theirs.labels[~tie])
         np.testing.assert_allclose(ours.steps[-1].mask, theirs.steps[-1].mask, atol=1e-5)
     save_checkpoint(tmp_path / "again.safetensors", loaded)  # saving writes contiguous copies
     again, _ = load_checkpoint(tmp_path / "again.safetensors")

@@ -1,0 +1,77 @@
+"""Inference kernels for the few layers where torch's own choice is slow on one CPU thread.
+
+A batch worker runs the network on one thread, and there torch's defaults
+leave time on the table in three places (``benchmarks/speed.py`` measures
+the whole pass; the figures are for one 530 x 500 CVPPP image):
+
+- A 1x1 convolution on one thread goes to torch's native matrix-multiply
+  path rather than oneDNN (a rule from the days of contiguous NCHW data).
+  On channels-last data oneDNN's is 1.1-1.7x faster for the EfficientNet
+  expand/project layers and 3-4x for a layer with three outputs.
+- ``torch.tanh`` runs about 5x slower than ``torch.sigmoid`` on the
+  ConvLSTM's small maps; ``tanh(x) = 2 sigmoid(2x) - 1`` is the same
+  function, to float rounding.
+- A 3x3 convolution with one output channel (the last layer of the
+  mask refinement, run at every step) uses a sixteenth of oneDNN's vector
+  width. One matrix product gives the nine taps' responses, and nine
+  shifted additions sum them: 3-4x faster.
+
+Each kernel gives the plain op's result to float rounding; the fast paths
+run only without autograd (training keeps torch's ops and their
+gradients) and on float32 CPU tensors. Set :data:`ENABLED` to False to run
+the plain ops everywhere (the tests compare the two).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ENABLED = True
+
+
+def _fast(x: Tensor) -> bool:
+    return ENABLED and not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def pointwise_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1 ``weight`` (stride 1, no groups), on oneDNN when it can."""
+    if _fast(x) and torch.backends.mkldnn.is_available():
+        return torch.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
+    return F.conv2d(x, weight, bias)
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1x1 ``nn.Conv2d`` (same parameters and state-dict names) run by :func:`pointwise_conv`."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return pointwise_conv(x, self.weight, self.bias)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """``torch.tanh(x)``, through the faster sigmoid when autograd is off."""
+    if _fast(x):
+        return torch.sigmoid(2.0 * x).mul_(2.0).sub_(1.0)
+    return torch.tanh(x)
+
+
+def conv3x3_to_one(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.conv2d(x, weight, bias, padding=1)`` for a (1, C, 3, 3) ``weight`` and a batch of one."""
+    if not _fast(x) or x.shape[0] != 1:
+        return F.conv2d(x, weight, bias, padding=1)
+    channels, height, width = x.shape[1:]
+    pixels = x.permute(0, 2, 3, 1).reshape(height * width, channels)  # a view for channels-last x
+    taps = torch.mm(weight[0].reshape(channels, 9).t(), pixels.t()).view(9, height, width)
+    taps = F.pad(taps, (1, 1, 1, 1))
+    # Tap (dy, dx) of output pixel (i, j) is input pixel (i + dy - 1, j + dx - 1): padded (i + dy, j + dx).
+    out = taps[4, 1 : height + 1, 1 : width + 1].clone()
+    if bias is not None:
+        out += bias[0]
+    for tap in (0, 1, 2, 3, 5, 6, 7, 8):
+        dy, dx = divmod(tap, 3)
+        out += taps[tap, dy : dy + height, dx : dx + width]
+    return out[None, None]

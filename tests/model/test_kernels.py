@@ -1,0 +1,101 @@
+"""The fast inference kernels give the plain ops' results, and the network the plain network's labels."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from leafcount.model import kernels
+from leafcount.model.pyramid import _source_index, resample
+
+
+def _both_layouts(x):
+    return x, x.contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_pointwise_conv_equals_conv2d_in_either_memory_order(bias):
+    torch.manual_seed(0)
+    weight, b = torch.randn(7, 5, 1, 1), torch.randn(7) if bias else None
+    for x in _both_layouts(torch.randn(2, 5, 9, 11)):
+        with torch.no_grad():
+            fast = kernels.pointwise_conv(x, weight, b)
+        torch.testing.assert_close(fast, F.conv2d(x, weight, b), rtol=1e-5, atol=1e-5)
+
+
+def test_with_autograd_on_the_kernels_are_torchs_own_ops_and_have_gradients():
+    x = torch.randn(1, 3, 6, 6, requires_grad=True)
+    weight = torch.randn(1, 3, 3, 3, requires_grad=True)
+    out = kernels.conv3x3_to_one(x, weight) + kernels.tanh(x).sum() + kernels.pointwise_conv(x, weight[:, :, :1, :1])
+    out.sum().backward()
+    assert x.grad is not None and weight.grad is not None and torch.count_nonzero(weight.grad) > 0
+
+
+def test_tanh_through_sigmoid_equals_tanh():
+    x = torch.linspace(-30, 30, 10001)
+    with torch.no_grad():
+        torch.testing.assert_close(kernels.tanh(x), torch.tanh(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv3x3_to_one_channel_equals_conv2d_in_either_memory_order(bias):
+    torch.manual_seed(1)
+    weight, b = torch.randn(1, 16, 3, 3), torch.randn(1) if bias else None
+    for x in _both_layouts(torch.randn(1, 16, 13, 17)):
+        with torch.no_grad():
+            fast = kernels.conv3x3_to_one(x, weight, b)
+        assert fast.shape == (1, 1, 13, 17)
+        torch.testing.assert_close(fast, F.conv2d(x, weight, b, padding=1), rtol=1e-5, atol=1e-5)
+
+
+def test_conv3x3_to_one_channel_on_a_batch_falls_back_to_conv2d():
+    x, weight = torch.randn(3, 4, 5, 5), torch.randn(1, 4, 3, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(kernels.conv3x3_to_one(x, weight), F.conv2d(x, weight, padding=1))
+
+
+def _resample_by_grid_sample(x, stride, size, out_stride, out_offset):
+    """The same resampling through ``grid_sample`` (the implementation before the channels-last one)."""
+    rows = _source_index(size[0], stride, out_stride, out_offset, x)
+    cols = _source_index(size[1], stride, out_stride, out_offset, x)
+    height, width = x.shape[-2:]
+    rows = rows * (2.0 / (height - 1)) - 1.0 if height > 1 else torch.zeros_like(rows)
+    cols = cols * (2.0 / (width - 1)) - 1.0 if width > 1 else torch.zeros_like(cols)
+    grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij")[::-1], dim=-1)[None].expand(x.shape[0], -1, -1, -1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+@pytest.mark.parametrize(("stride", "size", "out_stride", "out_offset", "shape"), [
+    (4, (24, 34), 2, 0.5, (6, 9)),  # up onto the stride-2 skip grid, the last row and column clamped
+    (2, (12, 17), 2, 0.5, (12, 17)),  # the same size, shifted by a quarter pixel
+    (8, (4, 4), 8, 3.5, (4, 5)),  # onto a cell-centred grid
+    (16, (3, 1), 8, 7, (1, 1)),  # a single pixel: every output takes it
+])
+def test_resample_equals_grid_sample_and_comes_out_channels_last(stride, size, out_stride, out_offset, shape):
+    torch.manual_seed(2)
+    for x in _both_layouts(torch.randn(2, 3, *shape)):
+        ours = resample(x, stride, size, out_stride, out_offset)
+        assert ours.shape == (2, 3, *size)
+        assert ours.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(ours, _resample_by_grid_sample(x, stride, size, out_stride, out_offset),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_the_shipped_network_with_fast_kernels_finds_the_labels_of_the_plain_ops(monkeypatch):
+    from leafcount.data.synth import make_rosette
+    from leafcount.inference.passes import segment_image
+    from leafcount.inference.segment import SegmentConfig
+    from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+
+    model, info = load_checkpoint(DEFAULT_MODEL_PATH)
+    segment = SegmentConfig.for_checkpoint(info.meta)
+    image, _ = make_rosette(np.random.default_rng(1), shape=(150, 160), n_leaves=7)
+    fast = segment_image(model, image, segment)
+    monkeypatch.setattr(kernels, "ENABLED", False)
+    plain = segment_image(model, image, segment)
+    assert len(np.unique(plain.labels)) >= 4
+    np.testing.assert_array_equal(fast.labels, plain.labels)
+    for ours, theirs in zip(fast.steps, plain.steps, strict=True):
+        np.testing.assert_allclose(ours.mask, theirs.mask, atol=1e-4)
+        np.testing.assert_allclose(ours.boundary, theirs.boundary, atol=1e-4)
+        assert ours.score == pytest.approx(theirs.score, abs=1e-4)
