@@ -222,9 +222,10 @@ class ConvLSTMCell(nn.Module):
         gates = self.dynamic_conv(x) + self.bias.view(1, -1, 1, 1)
         if static_part is not None:
             gates = gates + static_part
-        i, f, o, g = gates.chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * kernels.tanh(g)
-        h = torch.sigmoid(o) * kernels.tanh(c)
+        # One sigmoid over the input, forget and output gates (the first three quarters) together.
+        i, f, o = torch.sigmoid(gates[:, : 3 * self.hidden]).chunk(3, dim=1)
+        c = f * c + i * kernels.tanh(gates[:, 3 * self.hidden :])
+        h = o * kernels.tanh(c)
         return h, c
 
 
