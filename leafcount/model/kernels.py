@@ -1,12 +1,12 @@
 """Inference kernels for the few layers where torch's own choice is slow on one CPU thread.
 
 A batch worker runs the network on one thread, and there torch's defaults
-leave time on the table in three places (``benchmarks/speed.py`` measures
-the whole pass; the figures are for one 530 x 500 CVPPP image):
+leave time on the table in three places (figures for the layers as they
+run on a 530 x 500 CVPPP image; ``benchmarks/speed.py`` times the whole pass):
 
-- A 1x1 convolution on one thread goes to torch's native matrix-multiply
-  path rather than oneDNN (a rule from the days of contiguous NCHW data).
-  On channels-last data oneDNN's is 1.1-1.7x faster for the EfficientNet
+- On one thread torch sends a 1x1 convolution to its own matrix-multiply
+  path, not oneDNN, taking its own as the faster there. On channels-last
+  data it is not: oneDNN's is 1.1-2x faster for the EfficientNet
   expand/project layers and 3-4x for a layer with three outputs.
 - ``torch.tanh`` runs about 5x slower than ``torch.sigmoid`` on the
   ConvLSTM's small maps; ``tanh(x) = 2 sigmoid(2x) - 1`` is the same
