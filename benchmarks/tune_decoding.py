@@ -93,12 +93,12 @@ def main() -> None:
         value, sbd, abs_dic, dic = objective(scores)
         results.append((value, -flips, -dense, split, -fragment, -share, stop, rule, core, centre, peak, sbd, abs_dic))
         print(f"{flips:5d} {dense:5d} {stop:5.2f} {rule:>10s} {core:5.2f} {centre:6.2f} {share:5.2f} {fragment:5.2f} "
-              f"{peak:4d} "
-              f"{'yes' if split else 'no':>5s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}", flush=True)
+              f"{peak:4d} {'yes' if split else 'no':>5s} {sbd:6.1f} {abs_dic:6.2f} {dic:+6.2f} {value:9.2f}", flush=True)
     _, flips, dense, split, fragment, share, stop, rule, core, centre, peak, sbd, abs_dic = best_setting(results)
     flips, dense, fragment, share = -flips, -dense, -fragment, -share
     print(f"\nbest: {flips} pass(es), dense maps over {dense}, stop threshold {stop}, assignment {rule}, "
-          f"core threshold {core}, cores of {share} of the median, centre threshold {centre}, centre peaks of {peak} px, fragment threshold {fragment}, "
+          f"core threshold {core}, cores of {share} of the median, centre threshold {centre}, "
+          f"centre peaks of {peak} px, fragment threshold {fragment}, "
           f"steps split basins: {'yes' if split else 'no'} (SBD {sbd:.1f}, |DiC| {abs_dic:.2f} on training images)")
     if args.write:
         chosen = {"stop_threshold": stop, "assignment": rule, "flips": flips, "dense_flips": dense,

@@ -25,11 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from leafcount.model import kernels
 from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
-from leafcount.model import kernels
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
-from leafcount.model.kernels import PointwiseConv2d
 from leafcount.model.pyramid import conv_relu, resample
 
 PAPER_INIT_RANGE = 0.08
@@ -146,10 +145,10 @@ class LiteEncoder(nn.Module):
         width, s = config.encoder_channels, config.skip_channels
         self.backbone = EfficientNetLite0(classifier=False)
         c2, c4, c8, c16, c32 = FEATURE_CHANNELS
-        self.lateral = nn.ModuleList(PointwiseConv2d(c, width) for c in (c4, c8, c16, c32))
+        self.lateral = nn.ModuleList(kernels.PointwiseConv2d(c, width) for c in (c4, c8, c16, c32))
         self.smooth = conv_relu(width, width)
         self.fine = nn.Sequential(conv_relu(width + c2, 2 * s), conv_relu(2 * s, s))
-        self.aux = nn.Sequential(conv_relu(s, s), PointwiseConv2d(s, 2))
+        self.aux = nn.Sequential(conv_relu(s, s), kernels.PointwiseConv2d(s, 2))
         # The pyramid's values grow into the hundreds: fed as they are, they
         # saturated every ConvLSTM gate and the first model's recurrent part
         # never learned. The recurrent part and its masks get them normalised.
@@ -245,7 +244,7 @@ class SpatialInhibition(nn.Module):
 
     def __init__(self, hidden: int, grid_cells: int, skip_channels: int, output_size: tuple[int, int]) -> None:
         super().__init__()
-        self.project = PointwiseConv2d(hidden, 1, bias=False)
+        self.project = kernels.PointwiseConv2d(hidden, 1, bias=False)
         # Every pixel starts at sigmoid(-2): a softmax over N cells gives log(1/N).
         self.threshold = nn.Parameter(torch.tensor(math.log(grid_cells) - 2.0))
         self.output_size = output_size

@@ -13,16 +13,6 @@ def _both_layouts(x):
     return x, x.contiguous(memory_format=torch.channels_last)
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_pointwise_conv_equals_conv2d_in_either_memory_order(bias):
-    torch.manual_seed(0)
-    weight, b = torch.randn(7, 5, 1, 1), torch.randn(7) if bias else None
-    for x in _both_layouts(torch.randn(2, 5, 9, 11)):
-        with torch.no_grad():
-            fast = kernels.pointwise_conv(x, weight, b)
-        torch.testing.assert_close(fast, F.conv2d(x, weight, b), rtol=1e-5, atol=1e-5)
-
-
 def test_with_autograd_on_the_kernels_are_torchs_own_ops_and_have_gradients():
     x = torch.randn(1, 3, 6, 6, requires_grad=True)
     weight = torch.randn(1, 3, 3, 3, requires_grad=True)
@@ -38,14 +28,18 @@ def test_tanh_through_sigmoid_equals_tanh():
 
 
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv3x3_to_one_channel_equals_conv2d_in_either_memory_order(bias):
-    torch.manual_seed(1)
-    weight, b = torch.randn(1, 16, 3, 3), torch.randn(1) if bias else None
-    for x in _both_layouts(torch.randn(1, 16, 13, 17)):
+@pytest.mark.parametrize(("kernel", "weight_shape", "batch", "padding"), [
+    (kernels.pointwise_conv, (7, 5, 1, 1), 2, 0),
+    (kernels.conv3x3_to_one, (1, 16, 3, 3), 1, 1),
+])
+def test_each_convolution_kernel_equals_conv2d_in_either_memory_order(kernel, weight_shape, batch, padding, bias):
+    torch.manual_seed(0)
+    weight, b = torch.randn(weight_shape), torch.randn(weight_shape[0]) if bias else None
+    for x in _both_layouts(torch.randn(batch, weight_shape[1], 13, 17)):
         with torch.no_grad():
-            fast = kernels.conv3x3_to_one(x, weight, b)
-        assert fast.shape == (1, 1, 13, 17)
-        torch.testing.assert_close(fast, F.conv2d(x, weight, b, padding=1), rtol=1e-5, atol=1e-5)
+            fast = kernel(x, weight, b)
+        assert fast.shape == (batch, weight_shape[0], 13, 17)
+        torch.testing.assert_close(fast, F.conv2d(x, weight, b, padding=padding), rtol=1e-5, atol=1e-5)
 
 
 def test_conv3x3_to_one_channel_on_a_batch_falls_back_to_conv2d():
