@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leafcount.errors import CheckpointError
-from leafcount.model.kernels import pointwise_conv
+from leafcount.model.kernels import conv2d_clamped, fast_path, pointwise_conv
 
 BN_EPS = 1e-3
 
@@ -53,30 +53,39 @@ class SameConv2d(nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
         super().__init__(in_channels, out_channels, kernel, stride=stride, groups=groups, bias=False)
 
-    def forward(self, x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
-        """``weight`` and ``bias`` replace the layer's own (a BatchNorm folded in)."""
-        weight = self.weight if weight is None else weight
+    def padding_of(self, x: Tensor) -> tuple[int, int, int, int]:
+        """The SAME padding of ``x`` as ``F.pad`` takes it: (left, right, top, bottom)."""
         k, s = self.kernel_size[0], self.stride[0]
-        top, bottom = same_padding(x.shape[-2], k, s)
-        left, right = same_padding(x.shape[-1], k, s)
-        if k == 1 and s == 1 and self.groups == 1:
+        return (*same_padding(x.shape[-1], k, s), *same_padding(x.shape[-2], k, s))
+
+    def forward(self, x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None, relu6: bool = False,
+                padded: bool = False) -> Tensor:
+        """``weight`` and ``bias`` replace the layer's own (a BatchNorm folded in); ``relu6`` clamps the
+        result; ``padded``: ``x`` already holds its SAME padding (:meth:`padding_of` its unpadded size)."""
+        weight = self.weight if weight is None else weight
+        left, right, top, bottom = (0, 0, 0, 0) if padded else self.padding_of(x)
+        if self.kernel_size[0] == 1 and self.stride[0] == 1 and self.groups == 1 and not relu6:
             return pointwise_conv(x, weight, bias)
-        if top == bottom and left == right:  # stride 1: the convolution pads by itself, without a copy
-            return F.conv2d(x, weight, bias, self.stride, (top, left), 1, self.groups)
-        x = F.pad(x, (left, right, top, bottom))
-        return F.conv2d(x, weight, bias, self.stride, 0, 1, self.groups)
+        if top != bottom or left != right:  # stride 2: the odd pixel after needs a padded copy
+            x = F.pad(x, (left, right, top, bottom))
+            top = left = 0
+        if relu6:
+            return conv2d_clamped(x, weight, bias, self.stride[0], (top, left), self.groups, upper=6.0)
+        return F.conv2d(x, weight, bias, self.stride, (top, left), 1, self.groups)
 
 
-def conv_bn(x: Tensor, conv: SameConv2d, bn: nn.BatchNorm2d) -> Tensor:
-    """``bn(conv(x))``; with ``bn`` in eval mode (always, in leafcount: the
-    statistics stay ImageNet's) as one convolution with the BatchNorm folded
-    into its weights and bias, which skips a pass over the activations and
-    keeps the gradients of every parameter."""
+def conv_bn(x: Tensor, conv: SameConv2d, bn: nn.BatchNorm2d, relu6: bool = False, padded: bool = False) -> Tensor:
+    """``bn(conv(x))``, then ReLU6 when ``relu6``; with ``bn`` in eval mode
+    (always, in leafcount: the statistics stay ImageNet's) as one
+    convolution with the BatchNorm folded into its weights and bias, which
+    skips a pass over the activations and keeps the gradients of every
+    parameter. ``padded``: as for :meth:`SameConv2d.forward`."""
     if bn.training:
-        return bn(conv(x))
+        y = bn(conv(x, padded=padded))
+        return F.relu6(y, inplace=True) if relu6 else y
     scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     weight = conv.weight * scale.view(-1, 1, 1, 1)
-    return conv(x, weight, bn.bias - bn.running_mean * scale)
+    return conv(x, weight, bn.bias - bn.running_mean * scale, relu6=relu6, padded=padded)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -100,11 +109,31 @@ class MBConv(nn.Module):
         self.residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        # In place: conv_bn's output is a fresh tensor (autograd keeps what hardtanh_ needs).
-        y = F.relu6(conv_bn(x, self._expand_conv, self._bn0), inplace=True) if self.expands else x
-        y = F.relu6(conv_bn(y, self._depthwise_conv, self._bn1), inplace=True)
+        pad = self._depthwise_conv.padding_of(x)
+        if self.expands and (pad[0] != pad[1] or pad[2] != pad[3]) and fast_path(x):
+            y = self._expand_padded(x, pad)
+            y = conv_bn(y, self._depthwise_conv, self._bn1, relu6=True, padded=True)
+        else:
+            y = conv_bn(x, self._expand_conv, self._bn0, relu6=True) if self.expands else x
+            y = conv_bn(y, self._depthwise_conv, self._bn1, relu6=True)
         y = conv_bn(y, self._project_conv, self._bn2)
         return x + y if self.residual else y
+
+    def _expand_padded(self, x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
+        """The expanded map with the stride-2 depthwise layer's SAME padding around it.
+
+        Padding the block's input, a sixth of the channels, costs a sixth
+        of padding the expanded map. A padding pixel expands to
+        ReLU6(bias), not 0, so the border is zeroed again afterwards.
+        """
+        left, right, top, bottom = pad
+        y = conv_bn(F.pad(x, pad), self._expand_conv, self._bn0, relu6=True)
+        height, width = y.shape[-2:]
+        y[..., :top, :] = 0.0
+        y[..., height - bottom :, :] = 0.0
+        y[..., :, :left] = 0.0
+        y[..., :, width - right :] = 0.0
+        return y
 
 
 class EfficientNetLite0(nn.Module):
@@ -139,7 +168,7 @@ class EfficientNetLite0(nn.Module):
     def features(self, x: Tensor) -> list[Tensor]:
         """Maps at strides 2, 4, 8, 16, 32 (:data:`FEATURE_CHANNELS`) of an
         RGB batch ``x`` in [-1, 1]."""
-        x = F.relu6(conv_bn(x, self._conv_stem, self._bn0), inplace=True)
+        x = conv_bn(x, self._conv_stem, self._bn0, relu6=True)
         taps = []
         for index, block in enumerate(self._blocks):
             x = block(x)
@@ -152,7 +181,7 @@ class EfficientNetLite0(nn.Module):
         if not self.classifier:
             raise RuntimeError("built without the classifier head")
         x = self.features(x)[-1]
-        x = F.relu6(conv_bn(x, self._conv_head, self._bn1))
+        x = conv_bn(x, self._conv_head, self._bn1, relu6=True)
         return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 

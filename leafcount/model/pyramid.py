@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from leafcount.model.kernels import Conv2dReLU
+
 
 def conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
+    return Conv2dReLU(in_channels, out_channels, kernel)
 
 
 def _source_index(count: int, stride: int, out_stride: float, out_offset: float, like: Tensor) -> Tensor:

@@ -279,8 +279,9 @@ class SpatialInhibition(nn.Module):
         if self.refine is not None and refine_input is not None:
             first, _, last = self.refine
             taken = canvas if canvas is not None else torch.zeros_like(up)
-            own = F.conv2d(torch.cat([up, taken], dim=1), first.weight[:, -2:], padding=first.padding)
-            up = up + kernels.conv3x3_to_one(F.relu(refine_input + own), last.weight, last.bias)
+            hidden = kernels.conv2d_add_relu(torch.cat([up, taken], dim=1), first.weight[:, -2:], refine_input,
+                                             first.padding)
+            up = up + kernels.conv3x3_to_one(hidden, last.weight, last.bias)
         return up[:, 0]
 
 
