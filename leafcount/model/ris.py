@@ -177,7 +177,7 @@ class LiteEncoder(nn.Module):
         # Then onto cell-centred grids, which the targets, the canvas and the masks use.
         grid, out = self.grid_size, self.output_size
         features = resample(self.smooth(p8), 8, grid, 8, 3.5)
-        fine = torch.cat([resample(f2, 2, out, 2, 0.5), resample(p4, 4, out, 2, 0.5)], dim=1)
+        fine = kernels.cat_channels([resample(f2, 2, out, 2, 0.5), resample(p4, 4, out, 2, 0.5)])
         skip = self.fine(fine)
         return self.features_norm(features), self.skip_norm(skip), self.aux(skip)
 
@@ -218,7 +218,7 @@ class ConvLSTMCell(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         h, c = state
         x = h if dynamic is None else torch.cat([dynamic, h], dim=1)
-        gates = self.dynamic_conv(x) + self.bias.view(1, -1, 1, 1)
+        gates = F.conv2d(x, self.dynamic_conv.weight, self.bias, padding=self.dynamic_conv.padding)
         if static_part is not None:
             gates = gates + static_part
         # One sigmoid over the input, forget and output gates (the first three quarters) together.
