@@ -19,7 +19,6 @@ runs on any size.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -17,6 +17,9 @@ def test_with_autograd_on_the_kernels_are_torchs_own_ops_and_have_gradients():
     x = torch.randn(1, 3, 6, 6, requires_grad=True)
     weight = torch.randn(1, 3, 3, 3, requires_grad=True)
     out = kernels.conv3x3_to_one(x, weight) + kernels.tanh(x).sum() + kernels.pointwise_conv(x, weight[:, :, :1, :1])
+    out = out + kernels.conv2d_clamped(x, weight, None, padding=1, upper=6.0)
+    out = out + kernels.conv2d_add_relu(x, weight, torch.randn(1, 1, 6, 6), padding=1)
+    out = out + kernels.cat_channels([x, x]).sum()
     out.sum().backward()
     assert x.grad is not None and weight.grad is not None and torch.count_nonzero(weight.grad) > 0
 
@@ -40,6 +43,64 @@ def test_each_convolution_kernel_equals_conv2d_in_either_memory_order(kernel, we
             fast = kernel(x, weight, b)
         assert fast.shape == (batch, weight_shape[0], 13, 17)
         torch.testing.assert_close(fast, F.conv2d(x, weight, b, padding=padding), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("upper", [None, 6.0])
+@pytest.mark.parametrize(("kernel", "stride", "groups"), [(3, 1, 1), (3, 2, 1), (5, 2, 8), (1, 1, 1), (3, 1, 8)])
+def test_convolution_with_its_clamp_fused_equals_conv2d_then_relu(kernel, stride, groups, upper):
+    torch.manual_seed(3)
+    weight, bias = torch.randn(16, 8 // groups, kernel, kernel), torch.randn(16)
+    for x in _both_layouts(torch.randn(2, 8, 13, 17) * 3):
+        with torch.no_grad():
+            fast = kernels.conv2d_clamped(x, weight, bias, stride, kernel // 2, groups, upper)
+        plain = F.conv2d(x, weight, bias, stride, kernel // 2, 1, groups)
+        plain = F.relu(plain) if upper is None else F.hardtanh(plain, 0.0, upper)
+        assert 0 < float((plain == 0).float().mean()) < 1  # the clamp matters here
+        if upper is not None:
+            assert bool((plain == upper).any())
+        torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_convolution_plus_a_map_then_relu_fused_equals_the_plain_ops():
+    torch.manual_seed(4)
+    weight = torch.randn(16, 2, 3, 3)
+    other = torch.randn(1, 16, 12, 15).contiguous(memory_format=torch.channels_last)
+    for x in _both_layouts(torch.randn(1, 2, 12, 15)):
+        with torch.no_grad():
+            fast = kernels.conv2d_add_relu(x, weight, other, 1)
+        torch.testing.assert_close(fast, F.relu(other + F.conv2d(x, weight, padding=1)), rtol=1e-5, atol=1e-5)
+
+
+def test_channel_concatenation_equals_torch_cat_and_comes_out_channels_last():
+    torch.manual_seed(5)
+    maps = [torch.randn(2, 3, 7, 9), torch.randn(2, 5, 7, 9).contiguous(memory_format=torch.channels_last),
+            torch.randn(2, 9, 7, 1).expand(2, 9, 7, 9)]
+    with torch.no_grad():
+        ours = kernels.cat_channels(maps)
+    assert torch.equal(ours, torch.cat(maps, dim=1))
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("size", [(24, 30), (25, 31)])
+@pytest.mark.parametrize("block_index", [1, 3])  # the stride-2 blocks with a 3x3 and a 5x5 depthwise layer
+def test_a_stride_2_block_padding_its_narrow_input_equals_the_plain_block(block_index, size, monkeypatch):
+    from leafcount.model.efficientnet_lite import EfficientNetLite0
+
+    torch.manual_seed(6)
+    net = EfficientNetLite0(classifier=False, levels=3).eval()
+    for module in net.modules():  # BatchNorm statistics far from 0 and 1, so a wrong border shows
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.bias.data.uniform_(0.5, 2)  # ReLU6(bias) > 0: the expanded padding must be zeroed again
+    block = net._blocks[block_index]
+    assert block._depthwise_conv.stride[0] == 2
+    x = torch.randn(1, block._expand_conv.in_channels, *size).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        fast = block(x)
+        monkeypatch.setattr(kernels, "ENABLED", False)
+        plain = block(x)
+    assert fast.shape == plain.shape == (1, block._project_conv.out_channels, -(-size[0] // 2), -(-size[1] // 2))
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
 
 
 def test_conv3x3_to_one_channel_on_a_batch_falls_back_to_conv2d():
