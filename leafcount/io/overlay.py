@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,13 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.
 def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
     """Save an (H, W, 3) uint8 array as a PNG, atomically.
 
-    zlib level 1: an overlay is a preview, and at the default level 6 its
-    compression took longer than decoding the model's leaves (81 ms for a
-    CVPPP image; level 1: 43 ms, for a file 11% larger).
+    zlib level 1 with the run-length strategy: an overlay is a preview, and
+    at the default level 6 its compression took longer than decoding the
+    model's leaves (81 ms for a CVPPP image; level 1: 43 ms, for a file 11%
+    larger). zlib's run-length strategy, meant for filtered PNG rows, cut
+    that to 26 ms against 34 with the default strategy on a slower machine,
+    and the file to 489 kB from 544.
     """
     buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", compress_level=1, compress_type=zlib.Z_RLE)
     write_atomic(path, buffer.getvalue())
