@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
 from leafcount.model.kernels import PointwiseConv2d, cat_channels
-from leafcount.model.pyramid import conv_relu, resample
+from leafcount.model.pyramid import conv_relu, resample, resample_concat
 
 LEVELS = 4  # backbone stages up to stride 16
 
@@ -66,7 +66,7 @@ class FullResolutionHeads(nn.Module):
             x = lateral(level)
             top = x if top is None else x + resample(top, 2 * stride, x.shape[-2:], stride, stride - 1)
         half = (-(-height // 2), -(-width // 2))
-        fine = self.fine(cat_channels([resample(f2, 2, half, 2, 0.5), resample(top, 4, half, 2, 0.5)]))
+        fine = self.fine(resample_concat([(f2, 2), (top, 4)], half, 2, 0.5))
         # Stride-2 cells centred on input pixel 2j + 0.5: a plain bilinear x2 lands them on the pixels.
         up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
         return self.full(cat_channels([up, pixels]))

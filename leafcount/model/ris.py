@@ -29,7 +29,7 @@ from leafcount.model import kernels
 from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
-from leafcount.model.pyramid import conv_relu, resample
+from leafcount.model.pyramid import conv_relu, resample, resample_concat
 
 PAPER_INIT_RANGE = 0.08
 
@@ -177,7 +177,7 @@ class LiteEncoder(nn.Module):
         # Then onto cell-centred grids, which the targets, the canvas and the masks use.
         grid, out = self.grid_size, self.output_size
         features = resample(self.smooth(p8), 8, grid, 8, 3.5)
-        fine = kernels.cat_channels([resample(f2, 2, out, 2, 0.5), resample(p4, 4, out, 2, 0.5)])
+        fine = resample_concat([(f2, 2), (p4, 4)], out, 2, 0.5)
         skip = self.fine(fine)
         return self.features_norm(features), self.skip_norm(skip), self.aux(skip)
 

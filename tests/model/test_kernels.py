@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from leafcount.model import kernels
-from leafcount.model.pyramid import _source_index, resample
+from leafcount.model.pyramid import _source_index, resample, resample_concat
 
 
 def _both_layouts(x):
@@ -134,6 +134,27 @@ def test_resample_equals_grid_sample_and_comes_out_channels_last(stride, size, o
         assert ours.is_contiguous(memory_format=torch.channels_last)
         torch.testing.assert_close(ours, _resample_by_grid_sample(x, stride, size, out_stride, out_offset),
                                    rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("stride", "size", "out_stride", "out_offset", "shape"), [
+    (4, (24, 34), 2, 0.5, (12, 17)),  # up by two onto the stride-2 skip grid, the heads' and the encoder's case
+    (4, (23, 33), 2, 0.5, (12, 17)),  # an odd number of output lines: the phases differ in length
+    (2, (12, 17), 2, 0.5, (12, 17)),  # the same size, shifted by a quarter pixel
+    (16, (6, 8), 8, 7, (3, 4)),  # the pyramid's top-down step
+    (8, (4, 4), 8, 3.5, (4, 5)),  # onto a cell-centred grid
+    (3, (5, 5), 2, 0.5, (4, 4)),  # not a whole refinement: every line gathered
+])
+def test_resample_by_phases_equals_the_gathered_blend_exactly(stride, size, out_stride, out_offset, shape, monkeypatch):
+    torch.manual_seed(7)
+    x = torch.randn(1, 6, *shape).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        fast = resample(x, stride, size, out_stride, out_offset)
+        together = resample_concat([(x, stride), (x[:, :2] * 3, stride)], size, out_stride, out_offset)
+        monkeypatch.setattr(kernels, "ENABLED", False)
+        gathered = resample(x, stride, size, out_stride, out_offset)
+    assert torch.equal(fast, gathered)
+    assert together.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(together, torch.cat([gathered, resample(x[:, :2] * 3, stride, size, out_stride, out_offset)], 1))
 
 
 def test_the_shipped_network_with_fast_kernels_finds_the_labels_of_the_plain_ops(monkeypatch):
