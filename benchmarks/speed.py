@@ -11,7 +11,9 @@ against its FLOP floor (the pass's floating-point operations at the
 machine's own matrix-multiply rate, measured here), the classical
 watershed, the peak memory of the command, and how soon the app's Segment
 shows its first leaf (the dense maps run before the first step, or after
-the last as the app runs them; 2 threads, as the app).
+the last as the app runs them; 2 threads, as the app). The pass is also
+split into its encoder, full-resolution heads and recurrent steps, each
+against its own floor, to show where the time above the floor goes.
 
     python benchmarks/speed.py --before 9908b72 --n 100 [--before-model OLD.safetensors]
 """
@@ -34,10 +36,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from leafcount.analysis.baseline import segment_classical
 from leafcount.data.cvppp import list_samples, load_pair
-from leafcount.inference.segment import SegmentConfig, segment_steps
+from leafcount.inference.segment import SegmentConfig, image_to_tensor, segment_steps
 from leafcount.model import kernels
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
-from leafcount.model.ris import RIS
+from leafcount.model.ris import RIS, Encoded
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
@@ -107,6 +109,32 @@ def first_leaf(model: RIS, image: np.ndarray, config: SegmentConfig, dense_last:
     return first, time.perf_counter() - start
 
 
+def pass_parts(model: RIS, image: np.ndarray, n_steps: int, rounds: int) -> list[tuple[str, float, float]]:
+    """(part, best seconds, GFLOP) of the pass's three parts: where the time above the floor goes."""
+    cfg = model.config
+    small, _ = image_to_tensor(image, cfg.input_size, cfg.output_stride)
+    large, _ = image_to_tensor(image, cfg.dense_input_size)
+
+    def steps(encoded: Encoded) -> None:
+        state, canvas = model.initial_state(encoded), model.initial_canvas(encoded)
+        for _ in range(n_steps):
+            _, state, canvas = model.step(encoded, state, canvas)
+
+    with torch.inference_mode():
+        encoded = model.encode(small)
+        parts = {"encoder": lambda: model.encode(small), f"{n_steps} recurrent steps": lambda: steps(encoded)}
+        if model.dense is not None:
+            parts["full-resolution heads"] = lambda: model.dense(large)
+        rows = []
+        for name, run in parts.items():
+            kernels.ENABLED = False
+            with FlopCounterMode(display=False) as counter:
+                run()
+            kernels.ENABLED = True
+            rows.append((name, seconds(run, rounds, warm_up=True), counter.get_total_flops() / 1e9))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="git revision to compare with (e.g. the commit before a change)")
@@ -173,6 +201,9 @@ def main() -> None:
     print(f"\none pass ({len(steps)} steps, dense heads included): {one_pass * 1000:.0f} ms, {gflop:.2f} GFLOP; "
           f"floor at {rate:.0f} GFLOP/s (float32 matmul, {args.threads} thread(s)): {gflop / rate * 1000:.0f} ms; "
           f"{one_pass / (gflop / rate):.1f}x the floor")
+    for name, part_seconds, part_gflop in pass_parts(model, image, len(steps), args.pass_rounds):
+        print(f"  {name:24s} {part_seconds * 1000:6.0f} ms, {part_gflop:5.2f} GFLOP: "
+              f"{part_seconds / (part_gflop / rate):.1f}x its floor")
     classical = seconds(lambda: segment_classical(image), 3)
     print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
 

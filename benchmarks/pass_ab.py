@@ -1,0 +1,119 @@
+"""One pass of the default model, this working tree against an earlier revision, in one process.
+
+The command-line comparison of ``speed.py`` runs the two versions in turn,
+seconds apart, and these machines' speed drifts by 1.5x within minutes;
+it also dilutes a change of the network with reading, decoding and
+writing. Here both versions of the package live in this process (the
+earlier one copied from git as ``leafcount_before``, its imports renamed),
+load the same weights, and run the same image: each part of the pass
+(encoder, full-resolution heads, the recurrent steps, and the whole
+``segment_steps``), the two versions alternating call by call. Prints the
+best and the median time of each, their ratios, and the largest
+difference between the two versions' masks, maps and scores.
+
+    python benchmarks/pass_ab.py --before 3360776 [--rounds 15] [--image 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leafcount.data.cvppp import list_samples, load_pair
+from leafcount.model.checkpoint import DEFAULT_MODEL_PATH
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
+BEFORE = "leafcount_before"
+
+
+def export_before(revision: str, folder: Path) -> None:
+    """The ``leafcount`` package at ``revision`` as ``folder/leafcount_before``, every import of itself renamed."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "leafcount"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / "leafcount").rename(folder / BEFORE)
+    own = re.compile(r"\b(from|import) leafcount\b")
+    for path in (folder / BEFORE).rglob("*.py"):
+        path.write_text(own.sub(rf"\1 {BEFORE}", path.read_text()))
+
+
+def pass_parts(package: str, model_path: Path, image: np.ndarray
+               ) -> tuple[dict[str, Callable[[], object]], Callable[[], list]]:
+    """The parts of one pass of ``package``'s code on ``image``, and a function giving its steps."""
+    segment = importlib.import_module(f"{package}.inference.segment")
+    model, info = importlib.import_module(f"{package}.model.checkpoint").load_checkpoint(model_path)
+    config = segment.SegmentConfig.for_checkpoint(info.meta)
+    config = config.replace(stop_floor=max(config.stop_floor, config.stop_threshold))
+    small, _ = segment.image_to_tensor(image, model.config.input_size, model.config.output_stride)
+    large, _ = segment.image_to_tensor(image, model.config.dense_input_size)
+    with torch.inference_mode():
+        encoded = model.encode(small)
+    n_steps = len(list(segment.segment_steps(model, image, config)))
+
+    def steps() -> None:
+        state, canvas = model.initial_state(encoded), model.initial_canvas(encoded)
+        for _ in range(n_steps):
+            _, state, canvas = model.step(encoded, state, canvas)
+
+    parts = {"encoder": lambda: model.encode(small), f"{n_steps} steps": steps,
+             "whole pass": lambda: list(segment.segment_steps(model, image, config))}
+    if model.dense is not None:
+        parts["heads"] = lambda: model.dense(large)
+    return parts, lambda: list(segment.segment_steps(model, image, config))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, help="git revision to compare with")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--image", type=int, default=0, help="index of the CVPPP image")
+    parser.add_argument("--rounds", type=int, default=15, help="timed calls of each part and version")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    image, _ = load_pair(list_samples(args.data)[args.image])
+    with tempfile.TemporaryDirectory() as tmp:
+        export_before(args.before, Path(tmp))
+        sys.path.insert(0, tmp)
+        before, before_steps = pass_parts(BEFORE, args.model, image)
+        now, now_steps = pass_parts("leafcount", args.model, image)
+    print(f"one pass of {args.model.name} on {list_samples(args.data)[args.image].image_path.name}, one thread, "
+          f"{args.before} against this tree, alternating, {args.rounds} calls each")
+    print(f"{'part':>12s} {'before best':>12s} {'now best':>9s} {'ratio':>6s} {'before median':>14s} "
+          f"{'now median':>11s} {'ratio':>6s}")
+    with torch.inference_mode():
+        for name in now:
+            times: dict[str, list[float]] = {"before": [], "now": []}
+            for round_ in range(args.rounds + 1):
+                order = (("before", before), ("now", now)) if round_ % 2 else (("now", now), ("before", before))
+                for version, parts in order:
+                    start = time.perf_counter()
+                    parts[name]()
+                    if round_:  # the first round warms up
+                        times[version].append(time.perf_counter() - start)
+            b, n = times["before"], times["now"]
+            print(f"{name:>12s} {min(b) * 1000:9.1f} ms {min(n) * 1000:6.1f} ms {min(b) / min(n):5.2f}x "
+                  f"{statistics.median(b) * 1000:11.1f} ms {statistics.median(n) * 1000:8.1f} ms "
+                  f"{statistics.median(b) / statistics.median(n):5.2f}x")
+    old, new = before_steps(), now_steps()
+    masks = max(float(np.abs(a.mask - b.mask).max()) for a, b in zip(old, new))
+    scores = max(abs(a.score - b.score) for a, b in zip(old, new))
+    maps = [float(np.abs(getattr(old[0], name) - getattr(new[0], name)).max())
+            for name in ("foreground", "boundary", "centre") if getattr(new[0], name) is not None]
+    print(f"steps {len(old)} and {len(new)}; largest difference of a step mask {masks:.2g}, of a score "
+          f"{scores:.2g}, of a dense map {max(maps, default=0.0):.2g}")
+
+if __name__ == "__main__":
+    main()
