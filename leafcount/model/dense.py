@@ -19,11 +19,12 @@ runs on any size.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
-from leafcount.model.kernels import PointwiseConv2d, cat_channels
+from leafcount.model.kernels import PointwiseConv2d
 from leafcount.model.pyramid import conv_relu, resample, resample_concat
 
 LEVELS = 4  # backbone stages up to stride 16
@@ -69,4 +70,4 @@ class FullResolutionHeads(nn.Module):
         fine = self.fine(resample_concat([(f2, 2), (top, 4)], half, 2, 0.5))
         # Stride-2 cells centred on input pixel 2j + 0.5: a plain bilinear x2 lands them on the pixels.
         up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
-        return self.full(cat_channels([up, pixels]))
+        return self.full(torch.cat([up, pixels.contiguous(memory_format=torch.channels_last)], dim=1))

@@ -15,9 +15,6 @@ run on a 530 x 500 CVPPP image; ``benchmarks/speed.py`` times the whole pass):
   it back for the clamp, a second pass over the largest maps of the
   network; oneDNN clamps in the convolution's own loop (a post-op),
   1.2-1.5x faster for the EfficientNet expand and depthwise layers.
-- ``torch.cat`` of channels-last maps along the channels runs 5-7x
-  slower than copying each into its channel slice of a channels-last
-  result (28 ms against 4 for the heads' 48-channel input).
 - A 3x3 convolution with one output channel (the last layer of the
   mask refinement, run at every step) uses a sixteenth of oneDNN's vector
   width. One matrix product gives the nine taps' responses, and nine
@@ -94,21 +91,6 @@ class Conv2dReLU(nn.Sequential):
     def forward(self, x: Tensor) -> Tensor:
         conv = self[0]
         return conv2d_clamped(x, conv.weight, conv.bias, padding=conv.padding)
-
-
-def cat_channels(maps: list[Tensor]) -> Tensor:
-    """``torch.cat(maps, dim=1)`` of (B, C_i, H, W) maps, channels-last, by one copy into each map's channel slice."""
-    if not fast_path(maps[0]):
-        return torch.cat(maps, dim=1)
-    first = maps[0]
-    out = torch.empty((first.shape[0], sum(m.shape[1] for m in maps), *first.shape[2:]), dtype=first.dtype,
-                      memory_format=torch.channels_last)
-    pixels = out.permute(0, 2, 3, 1)
-    start = 0
-    for m in maps:
-        pixels[..., start : start + m.shape[1]].copy_(m.permute(0, 2, 3, 1))
-        start += m.shape[1]
-    return out
 
 
 def tanh(x: Tensor) -> Tensor:

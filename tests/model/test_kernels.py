@@ -19,7 +19,6 @@ def test_with_autograd_on_the_kernels_are_torchs_own_ops_and_have_gradients():
     out = kernels.conv3x3_to_one(x, weight) + kernels.tanh(x).sum() + kernels.pointwise_conv(x, weight[:, :, :1, :1])
     out = out + kernels.conv2d_clamped(x, weight, None, padding=1, upper=6.0)
     out = out + kernels.conv2d_add_relu(x, weight, torch.randn(1, 1, 6, 6), padding=1)
-    out = out + kernels.cat_channels([x, x]).sum()
     out.sum().backward()
     assert x.grad is not None and weight.grad is not None and torch.count_nonzero(weight.grad) > 0
 
@@ -69,16 +68,6 @@ def test_convolution_plus_a_map_then_relu_fused_equals_the_plain_ops():
         with torch.no_grad():
             fast = kernels.conv2d_add_relu(x, weight, other, 1)
         torch.testing.assert_close(fast, F.relu(other + F.conv2d(x, weight, padding=1)), rtol=1e-5, atol=1e-5)
-
-
-def test_channel_concatenation_equals_torch_cat_and_comes_out_channels_last():
-    torch.manual_seed(5)
-    maps = [torch.randn(2, 3, 7, 9), torch.randn(2, 5, 7, 9).contiguous(memory_format=torch.channels_last),
-            torch.randn(2, 9, 7, 1).expand(2, 9, 7, 9)]
-    with torch.no_grad():
-        ours = kernels.cat_channels(maps)
-    assert torch.equal(ours, torch.cat(maps, dim=1))
-    assert ours.is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("size", [(24, 30), (25, 31)])
