@@ -81,11 +81,12 @@ def _blend_axis(pixels: Tensor, dim: int, count: int, stride: int, out_stride: f
     ``pixels`` gives them all, with no gathered copy of either source.
     """
     low, high, weight = _axis_weights(count, stride, out_stride, out_offset, length, pixels)
-    shape = list(pixels.shape)
-    shape[dim] = count
-    out = pixels.new_empty(shape) if out is None else out
-    fast = fast_path(pixels) and (out.requires_grad is False) and stride % out_stride == 0
+    fast = fast_path(pixels) and stride % out_stride == 0
     runs = _uniform_runs(low.tolist(), high.tolist(), weight.tolist(), int(stride // out_stride)) if fast else []
+    if out is None and runs:
+        shape = list(pixels.shape)
+        shape[dim] = count
+        out = pixels.new_empty(shape)
     covered = torch.zeros(count, dtype=torch.bool)
     for first, last, step, source, blend in runs:
         lines = (last - first) // step + 1
@@ -98,6 +99,8 @@ def _blend_axis(pixels: Tensor, dim: int, count: int, stride: int, out_stride: f
         view[dim] = -1
         blended = torch.lerp(pixels.index_select(dim, low[rest]), pixels.index_select(dim, high[rest]),
                              weight[rest].view(view))
+        if out is None:  # no run: every line gathered (and autograd may be on)
+            return blended
         if len(rest) == count:
             out.copy_(blended)
         else:
