@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pass_parts import pass_parts
 
 from leafcount.data.cvppp import list_samples, load_pair
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH
@@ -49,29 +50,19 @@ def export_before(revision: str, folder: Path) -> None:
         path.write_text(own.sub(rf"\1 {BEFORE}", path.read_text()))
 
 
-def pass_parts(package: str, model_path: Path, image: np.ndarray
-               ) -> tuple[dict[str, Callable[[], object]], Callable[[], list]]:
-    """The parts of one pass of ``package``'s code on ``image``, and a function giving its steps."""
+def version_parts(package: str, model_path: Path, image: np.ndarray
+                  ) -> tuple[dict[str, Callable[[], object]], Callable[[], list]]:
+    """``package``'s parts of one pass on ``image`` (:func:`pass_parts` and the whole
+    ``segment_steps``), and the call giving its steps."""
     segment = importlib.import_module(f"{package}.inference.segment")
     model, info = importlib.import_module(f"{package}.model.checkpoint").load_checkpoint(model_path)
     config = segment.SegmentConfig.for_checkpoint(info.meta)
     config = config.replace(stop_floor=max(config.stop_floor, config.stop_threshold))
-    small, _ = segment.image_to_tensor(image, model.config.input_size, model.config.output_stride)
-    large, _ = segment.image_to_tensor(image, model.config.dense_input_size)
-    with torch.inference_mode():
-        encoded = model.encode(small)
-    n_steps = len(list(segment.segment_steps(model, image, config)))
 
-    def steps() -> None:
-        state, canvas = model.initial_state(encoded), model.initial_canvas(encoded)
-        for _ in range(n_steps):
-            _, state, canvas = model.step(encoded, state, canvas)
+    def whole() -> list:
+        return list(segment.segment_steps(model, image, config))
 
-    parts = {"encoder": lambda: model.encode(small), f"{n_steps} steps": steps,
-             "whole pass": lambda: list(segment.segment_steps(model, image, config))}
-    if model.dense is not None:
-        parts["heads"] = lambda: model.dense(large)
-    return parts, lambda: list(segment.segment_steps(model, image, config))
+    return {**pass_parts(model, image, len(whole())), "whole pass": whole}, whole
 
 
 def main() -> None:
@@ -87,8 +78,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         export_before(args.before, Path(tmp))
         sys.path.insert(0, tmp)
-        before, before_steps = pass_parts(BEFORE, args.model, image)
-        now, now_steps = pass_parts("leafcount", args.model, image)
+        before, before_steps = version_parts(BEFORE, args.model, image)
+        now, now_steps = version_parts("leafcount", args.model, image)
     print(f"one pass of {args.model.name} on {list_samples(args.data)[args.image].image_path.name}, one thread, "
           f"{args.before} against this tree, alternating, {args.rounds} calls each")
     print(f"{'part':>12s} {'before best':>12s} {'now best':>9s} {'ratio':>6s} {'before median':>14s} "

@@ -31,15 +31,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from pass_parts import pass_parts
 from timing import seconds
 from torch.utils.flop_counter import FlopCounterMode
 
 from leafcount.analysis.baseline import segment_classical
 from leafcount.data.cvppp import list_samples, load_pair
-from leafcount.inference.segment import SegmentConfig, image_to_tensor, segment_steps
+from leafcount.inference.segment import SegmentConfig, segment_steps
 from leafcount.model import kernels
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
-from leafcount.model.ris import RIS, Encoded
+from leafcount.model.ris import RIS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
@@ -109,24 +110,11 @@ def first_leaf(model: RIS, image: np.ndarray, config: SegmentConfig, dense_last:
     return first, time.perf_counter() - start
 
 
-def pass_parts(model: RIS, image: np.ndarray, n_steps: int, rounds: int) -> list[tuple[str, float, float]]:
-    """(part, best seconds, GFLOP) of the pass's three parts: where the time above the floor goes."""
-    cfg = model.config
-    small, _ = image_to_tensor(image, cfg.input_size, cfg.output_stride)
-    large, _ = image_to_tensor(image, cfg.dense_input_size)
-
-    def steps(encoded: Encoded) -> None:
-        state, canvas = model.initial_state(encoded), model.initial_canvas(encoded)
-        for _ in range(n_steps):
-            _, state, canvas = model.step(encoded, state, canvas)
-
+def part_timings(model: RIS, image: np.ndarray, n_steps: int, rounds: int) -> list[tuple[str, float, float]]:
+    """(part, best seconds, GFLOP) of the pass's parts (:func:`pass_parts`): where the time above the floor goes."""
+    rows = []
     with torch.inference_mode():
-        encoded = model.encode(small)
-        parts = {"encoder": lambda: model.encode(small), f"{n_steps} recurrent steps": lambda: steps(encoded)}
-        if model.dense is not None:
-            parts["full-resolution heads"] = lambda: model.dense(large)
-        rows = []
-        for name, run in parts.items():
+        for name, run in pass_parts(model, image, n_steps).items():
             kernels.ENABLED = False
             with FlopCounterMode(display=False) as counter:
                 run()
@@ -201,7 +189,7 @@ def main() -> None:
     print(f"\none pass ({len(steps)} steps, dense heads included): {one_pass * 1000:.0f} ms, {gflop:.2f} GFLOP; "
           f"floor at {rate:.0f} GFLOP/s (float32 matmul, {args.threads} thread(s)): {gflop / rate * 1000:.0f} ms; "
           f"{one_pass / (gflop / rate):.1f}x the floor")
-    for name, part_seconds, part_gflop in pass_parts(model, image, len(steps), args.pass_rounds):
+    for name, part_seconds, part_gflop in part_timings(model, image, len(steps), args.pass_rounds):
         print(f"  {name:24s} {part_seconds * 1000:6.0f} ms, {part_gflop:5.2f} GFLOP: "
               f"{part_seconds / (part_gflop / rate):.1f}x its floor")
     classical = seconds(lambda: segment_classical(image), 3)

@@ -34,7 +34,8 @@ from torch import Tensor, nn
 
 ENABLED = True
 
-_FUSED_ACTIVATION = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+_ONEDNN = torch.backends.mkldnn.is_available()
+_FUSED_ACTIVATION = _ONEDNN and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
 def fast_path(x: Tensor) -> bool:
@@ -44,7 +45,7 @@ def fast_path(x: Tensor) -> bool:
 
 def pointwise_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.conv2d(x, weight, bias)`` for a 1x1 ``weight`` (stride 1, no groups), on oneDNN when it can."""
-    if fast_path(x) and torch.backends.mkldnn.is_available():
+    if fast_path(x) and _ONEDNN:
         return torch.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
     return F.conv2d(x, weight, bias)
 
@@ -63,22 +64,24 @@ def conv2d_clamped(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int =
                    groups: int = 1, upper: float | None = None) -> Tensor:
     """``F.conv2d(x, weight, bias, stride, padding, 1, groups)`` clamped to [0, ``upper``]
     (ReLU when ``upper`` is None, ReLU6 when it is 6), with the clamp in oneDNN's convolution when it can."""
-    padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
     if fast_path(x) and _FUSED_ACTIVATION:
         attr, scalars = ("relu", []) if upper is None else ("hardtanh", [0.0, float(upper)])
         return torch.ops.mkldnn._convolution_pointwise(
-            x, weight, bias, list(padding), [stride, stride], [1, 1], groups, attr, scalars, None)
+            x, weight, bias, _pair(padding), [stride, stride], [1, 1], groups, attr, scalars, None)
     y = F.conv2d(x, weight, bias, stride, padding, 1, groups)
     return F.relu_(y) if upper is None else F.hardtanh_(y, 0.0, float(upper))
+
+
+def _pair(padding: int | tuple[int, int]) -> list[int]:
+    return [padding, padding] if isinstance(padding, int) else list(padding)
 
 
 def conv2d_add_relu(x: Tensor, weight: Tensor, other: Tensor, padding: int | tuple[int, int] = 0) -> Tensor:
     """``F.relu(other + F.conv2d(x, weight, padding=padding))``, the sum and the clamp in oneDNN's
     convolution loop when it can (``other`` has the output's shape and memory order)."""
-    padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
     if fast_path(x) and _FUSED_ACTIVATION:
         return torch.ops.mkldnn._convolution_pointwise.binary(
-            x, other, weight, None, list(padding), [1, 1], [1, 1], 1, "add", 1.0, "relu", [], None)
+            x, other, weight, None, _pair(padding), [1, 1], [1, 1], 1, "add", 1.0, "relu", [], None)
     return F.relu(other + F.conv2d(x, weight, padding=padding))
 
 
