@@ -60,7 +60,10 @@ def _load_model_version(model_path: str, mtime_ns: int, size: int):
 def _cached_model(model_path: str):
     """The checkpoint, loaded once per process and again only when the file changes
     (a long-lived Dask worker must not keep weights that were overwritten)."""
-    stat = Path(model_path).stat()
+    try:
+        stat = Path(model_path).stat()
+    except OSError:
+        return load_checkpoint(model_path)  # which says what is wrong with the path, as CheckpointError
     return _load_model_version(model_path, stat.st_mtime_ns, stat.st_size)
 
 
@@ -208,7 +211,9 @@ def segment_files(
     except OSError as exc:
         raise LeafcountError(f"cannot create the output folder ({exc.strerror or exc})", out_dir) from exc
     check_writable(out_dir)
-    load_checkpoint(model_path)  # a checkpoint that does not fit its network fails once, not per image
+    # A checkpoint that does not fit its network fails once, not per image; and where the pool forks
+    # (Linux), its workers inherit the loaded model instead of each loading it again.
+    _cached_model(str(model_path))
     done: dict[int, ImageOutcome] = {}
     emit = on_result or (lambda outcome: None)
     args = (out_dir, Path(model_path), config, crf, tray)
