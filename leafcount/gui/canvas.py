@@ -23,6 +23,7 @@ from leafcount.editing.edits import (
 )
 from leafcount.editing.targets import leaf_at, paint_target, split_target
 from leafcount.gui.label_layer import LabelLayer, boundary_mask, overlay_lut
+from leafcount.gui.outline import outline_path
 from leafcount.inference.segment import Step
 
 KAPPA_COLORMAP = "inferno"
@@ -118,9 +119,8 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.kappa_layer.setVisible(False)
         self.step_layer = pg.ImageItem()
         self.step_layer.setLookupTable(_highlight_lut())
-        self.step_outline = pg.IsocurveItem(level=0.5, pen=pg.mkPen(_HIGHLIGHT, width=2, cosmetic=True))
-        self.step_outline.setParentItem(self.step_layer)
-        self.step_outline.setPos(0.5, 0.5)  # isocurve points sit on pixel centres
+        self.step_outline = QGraphicsPathItem(self.step_layer)  # in the step mask's pixels
+        self.step_outline.setPen(pg.mkPen(_HIGHLIGHT, width=2, cosmetic=True))
         self.selection_layer = pg.ImageItem()
         self.selection_layer.setLookupTable(np.array([[0, 0, 0, 0], [255, 255, 255, 255]], np.uint8))
         for z, item in enumerate(
@@ -202,7 +202,7 @@ class Canvas(pg.GraphicsLayoutWidget):
             return
         self.step_layer.setImage(step.mask, levels=(0.0, 1.0), autoLevels=False)
         self.step_layer.setRect(region if region is not None else self.image_rect())
-        self.step_outline.setData(step.mask, mask_threshold)
+        self.step_outline.setPath(outline_path(step.mask, mask_threshold))
         self.step_layer.setVisible(True)
 
     def set_kappa(

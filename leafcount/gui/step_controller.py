@@ -1,7 +1,12 @@
 """Shows the model's steps of the open image on the canvas and in the step view.
 
 While the network runs, each step's mask, score and kappa heat map appear
-as they arrive (drawn in batches, so fast steps never flood the event loop).
+as they arrive: a step that finds the view idle is drawn at once (the first
+leaf shows without delay), and the steps that come while a drawing is
+recent wait and are drawn together, at most every ``LIVE_REFRESH_MS``, so
+fast steps never flood the event loop nor hold up the worker (drawing is
+Python on the GUI thread, and the network's small ops need the same
+interpreter lock).
 Afterwards the user scrubs the steps, and moving the stop-threshold line
 previews the labels at mask resolution, then decodes them at full size.
 """
@@ -9,6 +14,7 @@ previews the labels at mask resolution, then decodes them at full size.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer
@@ -32,9 +38,9 @@ class StepController(QObject):
         self.doc: ImageDoc | None = None
         self.region: QRectF | None = None  # where the shown steps sit in the photo (None: all of it)
         self._undrawn: list[Step] = []
+        self._last_drawn = -float("inf")  # time.monotonic() of the last live drawing
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
-        self._live_timer.setInterval(LIVE_REFRESH_MS)
         self._live_timer.timeout.connect(self._draw_new_steps)
         segmenter.model_changed.connect(self._on_model_changed)
         segmenter.step_ready.connect(self._on_step_ready)
@@ -109,12 +115,19 @@ class StepController(QObject):
         self._undrawn = []
 
     def _on_step_ready(self, doc: ImageDoc, step: Step) -> None:
-        if doc is self.doc:
-            self._undrawn.append(step)
-            if not self._live_timer.isActive():
-                self._live_timer.start()
+        if doc is not self.doc:
+            return
+        self._undrawn.append(step)
+        if self._live_timer.isActive():
+            return
+        wait_ms = LIVE_REFRESH_MS - (time.monotonic() - self._last_drawn) * 1000
+        if wait_ms <= 0:
+            self._draw_new_steps()
+        else:
+            self._live_timer.start(int(wait_ms) + 1)
 
     def _draw_new_steps(self) -> None:
+        self._last_drawn = time.monotonic()
         if self._undrawn:
             self.step_view.add_steps(self._undrawn)
             self._undrawn = []
