@@ -128,7 +128,8 @@ def test_the_canvas_draws_the_outline_where_the_mask_lies_on_the_photo(canvas):
     mask = np.zeros((30, 40), dtype=np.float32)  # stretched over the 80 x 60 photo: 2 photo pixels a mask pixel
     mask[5:10, 5:10] = 1.0  # at the 0.5 threshold the curve runs halfway between pixel centres
     canvas.show_step(Step(0, mask, 0.8, np.ones((6, 8), np.float32)))
-    on_photo = canvas.step_layer.mapRectToParent(canvas.step_outline.path().boundingRect())
+    outline = canvas.step_outline
+    on_photo = canvas.step_layer.mapRectToParent(outline.mapRectToParent(outline.path().boundingRect()))
     assert (on_photo.x(), on_photo.y(), on_photo.width(), on_photo.height()) == (10.0, 10.0, 10.0, 10.0)
 
 
