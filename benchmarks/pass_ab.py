@@ -6,10 +6,11 @@ it also dilutes a change of the network with reading, decoding and
 writing. Here both versions of the package live in this process (the
 earlier one copied from git as ``leafcount_before``, its imports renamed),
 load the same weights, and run the same image: each part of the pass
-(encoder, full-resolution heads, the recurrent steps, and the whole
-``segment_steps``), the two versions alternating call by call. Prints the
-best and the median time of each, their ratios, and the largest
-difference between the two versions' masks, maps and scores.
+(encoder, full-resolution heads, the recurrent steps, the whole
+``segment_steps``, and the decoding of its steps into labels), the two
+versions alternating call by call. Prints the best and the median time of
+each, their ratios, the largest difference between the two versions'
+masks, maps and scores, and whether their labels are the same.
 
     python benchmarks/pass_ab.py --before 3360776 [--rounds 15] [--image 0]
 """
@@ -52,17 +53,22 @@ def export_before(revision: str, folder: Path) -> None:
 
 def version_parts(package: str, model_path: Path, image: np.ndarray
                   ) -> tuple[dict[str, Callable[[], object]], Callable[[], list]]:
-    """``package``'s parts of one pass on ``image`` (:func:`pass_parts` and the whole
-    ``segment_steps``), and the call giving its steps."""
+    """``package``'s parts of one pass on ``image`` (:func:`pass_parts`, the whole
+    ``segment_steps`` and the decoding of its steps), and the call giving its steps and labels."""
     segment = importlib.import_module(f"{package}.inference.segment")
     model, info = importlib.import_module(f"{package}.model.checkpoint").load_checkpoint(model_path)
-    config = segment.SegmentConfig.for_checkpoint(info.meta)
-    config = config.replace(stop_floor=max(config.stop_floor, config.stop_threshold))
+    decoding = segment.SegmentConfig.for_checkpoint(info.meta)
+    config = decoding.replace(stop_floor=max(decoding.stop_floor, decoding.stop_threshold))
 
     def whole() -> list:
         return list(segment.segment_steps(model, image, config))
 
-    return {**pass_parts(model, image, len(whole())), "whole pass": whole}, whole
+    steps = whole()
+
+    def decode() -> np.ndarray:
+        return segment.decode_steps(steps, image.shape[:2], decoding)
+
+    return {**pass_parts(model, image, len(steps)), "whole pass": whole, "decoding": decode}, lambda: (whole(), decode())
 
 
 def main() -> None:
@@ -98,13 +104,14 @@ def main() -> None:
             print(f"{name:>12s} {min(b) * 1000:9.1f} ms {min(n) * 1000:6.1f} ms {min(b) / min(n):5.2f}x "
                   f"{statistics.median(b) * 1000:11.1f} ms {statistics.median(n) * 1000:8.1f} ms "
                   f"{statistics.median(b) / statistics.median(n):5.2f}x")
-    old, new = before_steps(), now_steps()
+    (old, old_labels), (new, new_labels) = before_steps(), now_steps()
     masks = max(float(np.abs(a.mask - b.mask).max()) for a, b in zip(old, new))
     scores = max(abs(a.score - b.score) for a, b in zip(old, new))
     maps = [float(np.abs(getattr(old[0], name) - getattr(new[0], name)).max())
             for name in ("foreground", "boundary", "centre") if getattr(new[0], name) is not None]
     print(f"steps {len(old)} and {len(new)}; largest difference of a step mask {masks:.2g}, of a score "
-          f"{scores:.2g}, of a dense map {max(maps, default=0.0):.2g}")
+          f"{scores:.2g}, of a dense map {max(maps, default=0.0):.2g}; labels "
+          f"{'identical' if np.array_equal(old_labels, new_labels) else 'DIFFERENT'}")
 
 if __name__ == "__main__":
     main()

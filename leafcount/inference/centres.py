@@ -53,8 +53,9 @@ def split_at_centres(basins: np.ndarray, seeds: np.ndarray, boundary: np.ndarray
     out = basins.copy()
     next_id = int(basins.max()) + 1
     inside = (seeds > 0) & (basins > 0)
-    pairs = np.unique(np.stack([basins[inside], seeds[inside]]), axis=1)  # (basin, seed) pairs that meet
-    seeds_per_basin = np.bincount(pairs[0], minlength=next_id)
+    span = int(seeds.max()) + 1
+    pairs = np.unique(basins[inside].astype(np.int64) * span + seeds[inside])  # (basin, seed) pairs that meet
+    seeds_per_basin = np.bincount(pairs // span, minlength=next_id)
     for basin in np.flatnonzero(seeds_per_basin >= 2):
         region = basins == basin
         parts = watershed(boundary, np.where(region, seeds, 0), mask=region)

@@ -163,3 +163,48 @@ def test_a_core_far_smaller_than_the_plants_median_core_seeds_no_basin():
     assert len(np.unique(decode_steps(steps, (24, 48), config.replace(core_min_share=0.25)))) == 3 + 1
     with pytest.raises(ConfigError, match="core_min_share"):
         SegmentConfig(core_min_share=1.5)
+
+
+def _rosette(shape=(70, 90), top=25, left=40, seed=3):
+    """Four touching leaves away from the photo's corner, with noisy maps: where watershed ties and
+    raster order matter."""
+    from scipy import ndimage
+    from skimage.segmentation import find_boundaries
+
+    rng = np.random.default_rng(seed)
+    leaves = np.zeros(shape, np.int32)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    for leaf, (r, c, radius) in enumerate([(10, 10, 9), (10, 26, 8), (26, 12, 8), (24, 30, 10)], start=1):
+        leaves[(np.hypot(rows - top - r, cols - left - c) < radius) & (leaves == 0)] = leaf
+    foreground = (leaves > 0).astype(np.float32) * 0.9 + rng.random(shape).astype(np.float32) * 0.05
+    boundary = find_boundaries(leaves, mode="inner").astype(np.float32) * 0.8 + rng.random(shape).astype(np.float32) * 0.12
+    centre = np.zeros(shape, np.float32)
+    for leaf in range(1, 5):
+        inside = ndimage.distance_transform_edt(leaves == leaf)
+        centre += inside / inside.max()
+    steps = [(leaves == 1) | (leaves == 2), leaves == 3, leaves == 4, leaves == 4]
+    return [s.astype(np.float32) * 0.9 for s in steps], foreground, boundary, centre
+
+
+@pytest.mark.parametrize("steps_split", [True, False])
+def test_decoding_on_the_plants_box_gives_the_labels_of_the_whole_photo(steps_split):
+    from leafcount.inference.basins import corrected_by_steps, plant_pixels
+    from leafcount.inference.centres import centre_seeds, merge_fragments, split_at_centres
+
+    probs, foreground, boundary, centre = _rosette()
+    options = dict(core_threshold=0.15, centre_threshold=0.4, centre_min_pixels=4, fragment_threshold=0.45)
+    labels = basin_leaves(probs, [1, 2, 3, 4], foreground, boundary, centre=centre, steps_split=steps_split, **options)
+    # The same steps over the whole photo, as before the decoding ran on the box alone.
+    plant = plant_pixels(foreground)
+    whole = boundary_basins(plant, boundary, 0.15)
+    whole = split_at_centres(whole, centre_seeds(plant, centre, 0.4, 4), boundary)
+    whole = merge_fragments(whole, centre, 0.45)
+    whole = corrected_by_steps(whole, probs, [1, 2, 3, 4], plant, boundary, 0.5, steps_split)
+    assert len(np.unique(labels)) > 3  # a real decoding, not an empty one
+    np.testing.assert_array_equal(labels, whole)
+
+
+def test_no_plant_decodes_to_no_leaves():
+    probs, foreground, boundary, centre = _rosette()
+    labels = basin_leaves(probs, [1, 2, 3, 4], np.zeros_like(foreground), boundary, centre=centre)
+    assert labels.shape == foreground.shape and not labels.any()
