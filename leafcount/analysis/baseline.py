@@ -204,6 +204,8 @@ def segment_classical(
 
 def _drop_small_regions(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     """``mask`` without its 4-connected regions of fewer than ``min_pixels`` pixels."""
+    if min_pixels <= 1:  # every region has a pixel: nothing to drop, and no labelling to pay for
+        return mask
     regions, _ = ndimage.label(mask)
     sizes = np.bincount(regions.ravel())
     keep = sizes >= min_pixels

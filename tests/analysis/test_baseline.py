@@ -47,6 +47,16 @@ def test_plant_mask_finds_the_green_discs_and_drops_a_speck():
     assert (mask == inside).mean() > 0.99
 
 
+
+def test_plant_mask_without_cleaning_keeps_every_speck_and_hole():
+    image, inside = _discs((120, 120), [(40, 40), (80, 85)], radius=15)
+    image[5, 110] = (0.2, 0.7, 0.2)  # a one-pixel speck
+    image[40, 40] = (0.4, 0.38, 0.3)  # a one-pixel hole in a disc
+    mask = plant_mask(image, among_green=False, opening_radius=0, min_object_fraction=0)
+    assert mask[5, 110] and not mask[40, 40]
+    cleaned = plant_mask(image, among_green=False, opening_radius=0)
+    assert not cleaned[5, 110] and cleaned[40, 40]
+
 def test_plant_mask_leaves_out_dark_moss_on_a_red_tray():
     # Otsu over all pixels would split tray from the rest (threshold about
     # 0.19) and keep the moss (excess green 0.32); among the green pixels it

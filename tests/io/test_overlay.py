@@ -16,3 +16,24 @@ def test_an_overlay_png_reads_back_pixel_for_pixel(tmp_path):
         assert image.format == "PNG" and image.mode == "RGB"
         np.testing.assert_array_equal(np.asarray(image), rgb)
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_outlines_traced_around_the_leaves_box_are_those_of_the_whole_image():
+    from skimage.segmentation import find_boundaries
+
+    from leafcount.data.cvppp import label_colors
+
+    rng = np.random.default_rng(2)
+    image = rng.random((40, 50, 3)).astype(np.float32)
+    labels = np.zeros((40, 50), np.int32)
+    labels[10:20, 12:30], labels[18:33, 25:40] = 1, 2
+    labels[0:6, 44:50] = 3  # a leaf in the image's corner: its box meets the border
+    got = overlay_labels(image, labels)
+    colors = label_colors(3).astype(np.float32) / 255.0
+    want = image.copy()
+    inside = labels > 0
+    want[inside] = (1 - 0.45) * want[inside] + 0.45 * colors[labels[inside]]
+    edges = find_boundaries(labels, mode="inner") & inside
+    want[edges] = colors[labels[edges]]
+    np.testing.assert_array_equal(got, (np.clip(want, 0, 1) * 255 + 0.5).astype(np.uint8))
+    assert (got[edges] == (colors[labels[edges]] * 255 + 0.5).astype(np.uint8)).all() and edges[0, 44]
