@@ -31,6 +31,41 @@ def tiny_model() -> RIS:
     return build_ris(ModelConfig.tiny()).eval()
 
 
+class ScriptedConfidence(torch.nn.Module):
+    """A confidence head that says the scripted scores, one per step of each
+    sequence (the model's ``encode`` starts one), whatever the state."""
+
+    def __init__(self, model, scores):
+        super().__init__()
+        self.logits = [float(np.log(s / (1 - s))) for s in scores]
+        self.step = self.calls = 0
+        encode = model.encode
+
+        def restart(image):
+            self.step = 0
+            return encode(image)
+
+        model.encode = restart
+
+    def forward(self, h):
+        logit = self.logits[min(self.step, len(self.logits) - 1)]
+        self.step += 1
+        self.calls += 1
+        return torch.full((h.shape[0],), logit)
+
+
+@pytest.fixture
+def scripted_scores() -> Callable[[RIS, list[float]], ScriptedConfidence]:
+    """Give a model a confidence head that follows a script (a random network's scores barely
+    move, and a test needs them to cross a threshold); returns the head, which counts its calls."""
+
+    def script(model: RIS, scores: list[float]) -> ScriptedConfidence:
+        model.confidence = ScriptedConfidence(model, scores)
+        return model.confidence
+
+    return script
+
+
 @pytest.fixture
 def model_path(tmp_path):
     """A tiny random checkpoint on disk, for commands that take --model."""

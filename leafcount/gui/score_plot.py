@@ -72,7 +72,9 @@ class ScorePlot(pg.PlotWidget):
         accepted = np.cumprod(np.asarray(self._scores) >= self.threshold).astype(bool)
         brushes = [pg.mkBrush(_ACCEPTED if ok else _REJECTED) for ok in accepted]
         self.bars.setOpts(x=steps, height=self._scores, width=0.7, brushes=brushes, pen=None)
-        self.setXRange(0.4, max(len(self._scores), 5) + 0.6, padding=0)
+        # Room for whole fives of bars: a live run widens the axis (and pyqtgraph redraws its ticks)
+        # every fifth step, not at every step.
+        self.setXRange(0.4, max(-(-len(self._scores) // 5) * 5, 5) + 0.6, padding=0)
 
     def _on_line_moved(self) -> None:
         self._redraw()

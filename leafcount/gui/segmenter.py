@@ -27,6 +27,7 @@ from leafcount.gui.document import ImageDoc
 from leafcount.gui.workers import JobRunner, Worker
 from leafcount.inference.crf import CrfConfig
 from leafcount.inference.pipeline import (
+    LabelsReady,
     PipelineResult,
     PipelineSettings,
     read_working_photo,
@@ -120,6 +121,7 @@ class Segmenter(QObject):
     model_changed = Signal(object)  # CheckpointInfo or None
     busy_changed = Signal(bool)
     step_ready = Signal(object, object)  # ImageDoc, Step
+    labels_ready = Signal(object, object)  # ImageDoc, labels (H, W): final, while the steps run on for the slider
     run_finished = Signal(object)  # ImageDoc
     run_cancelled = Signal(object)  # ImageDoc
     failed = Signal(object)  # exception
@@ -231,6 +233,8 @@ class Segmenter(QObject):
         (doc,) = self._context[self.sender()]
         if isinstance(event, Step):
             self.step_ready.emit(doc, event)
+        elif isinstance(event, LabelsReady):
+            self.labels_ready.emit(doc, event.labels)
         elif isinstance(event, PlantResult):
             self.tray_plant_done.emit(doc, event)
 

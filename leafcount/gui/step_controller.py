@@ -6,7 +6,9 @@ leaf shows without delay), and the steps that come while a drawing is
 recent wait and are drawn together, at most every ``LIVE_REFRESH_MS``, so
 fast steps never flood the event loop nor hold up the worker (drawing is
 Python on the GUI thread, and the network's small ops need the same
-interpreter lock).
+interpreter lock). Once a step's confidence falls below the stop threshold
+the photo's final labels are shown (the segmenter's ``labels_ready``); the
+steps after it, run for the threshold slider, no longer redraw a preview.
 Afterwards the user scrubs the steps, and moving the stop-threshold line
 previews the labels at mask resolution, then decodes them at full size.
 """
@@ -25,7 +27,7 @@ from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.step_view import StepView
 from leafcount.inference.segment import SegmentConfig, Step, accepted_steps, decode_steps
 
-LIVE_REFRESH_MS = 80
+LIVE_REFRESH_MS = 150
 
 
 class StepController(QObject):
@@ -39,11 +41,13 @@ class StepController(QObject):
         self.region: QRectF | None = None  # where the shown steps sit in the photo (None: all of it)
         self._undrawn: list[Step] = []
         self._last_drawn = -float("inf")  # time.monotonic() of the last live drawing
+        self._labels_shown = False  # this run's final labels are on the canvas
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.timeout.connect(self._draw_new_steps)
         segmenter.model_changed.connect(self._on_model_changed)
         segmenter.step_ready.connect(self._on_step_ready)
+        segmenter.labels_ready.connect(self._on_labels_ready)
         segmenter.run_finished.connect(self.end_run)
         segmenter.run_cancelled.connect(self.end_run)
         step_view.step_selected.connect(self._on_step_selected)
@@ -72,6 +76,7 @@ class StepController(QObject):
 
     def begin_run(self) -> None:
         """Clear the views for a run of the open image that starts now."""
+        self._forget_undrawn()
         self.step_view.set_steps([])
         self.canvas.show_preview(np.zeros((1, 1), dtype=np.int32))
 
@@ -113,6 +118,7 @@ class StepController(QObject):
     def _forget_undrawn(self) -> None:
         self._live_timer.stop()
         self._undrawn = []
+        self._labels_shown = False
 
     def _on_step_ready(self, doc: ImageDoc, step: Step) -> None:
         if doc is not self.doc:
@@ -126,12 +132,19 @@ class StepController(QObject):
         else:
             self._live_timer.start(int(wait_ms) + 1)
 
+    def _on_labels_ready(self, doc: ImageDoc, labels: np.ndarray) -> None:
+        if doc is self.doc and self.region is None:
+            self._draw_new_steps()  # the step that brought them, before them
+            self.canvas.show_preview(labels)
+            self._labels_shown = True
+
     def _draw_new_steps(self) -> None:
         self._last_drawn = time.monotonic()
         if self._undrawn:
             self.step_view.add_steps(self._undrawn)
             self._undrawn = []
-            self._preview(self.step_view.steps, self.config)
+            if not self._labels_shown:
+                self._preview(self.step_view.steps, self.config)
             self._show_step(self.step_view.steps[-1])
 
     def _on_step_selected(self, index: int) -> None:

@@ -94,7 +94,17 @@ class PlantsFound:
     plants: tuple[PlantBox, ...]
 
 
-PipelineEvent = Step | PlantsFound | PlantResult
+@dataclass(frozen=True)
+class LabelsReady:
+    """A single plant's labels (H, W) int32, final, as soon as a step's
+    confidence fell below the stop threshold: the steps the network runs on
+    for the threshold slider (down to ``stop_floor``) change none of them, so
+    a window can show the whole image now rather than after every step."""
+
+    labels: np.ndarray
+
+
+PipelineEvent = Step | PlantsFound | PlantResult | LabelsReady
 
 
 @dataclass(frozen=True)
@@ -165,17 +175,6 @@ def _plants_to_segment(photo: Photo, settings: PipelineSettings) -> list[PlantBo
     return tray_plants(found, settings.tray)
 
 
-def _kept(live: Generator[Step, None, DenseMaps], steps: list[Step]) -> Generator[Step, None, DenseMaps]:
-    """Yield what ``live`` yields, keeping it in ``steps``; return what it returns."""
-    while True:
-        try:
-            step = next(live)
-        except StopIteration as end:
-            return end.value
-        steps.append(step)
-        yield step
-
-
 def segment_photo(
     model: RIS,
     info: CheckpointInfo,
@@ -206,11 +205,12 @@ def segment_photo(
 
     Yields
     ------
-    Step, PlantsFound or PlantResult
-        A single plant's steps of the first pass as they are found (a
-        preview without the dense maps, which are computed after the last
-        step; the result's steps carry them); or a tray's plants, then each
-        plant once it is segmented.
+    Step, LabelsReady, PlantsFound or PlantResult
+        A single plant's steps of the first pass as they are found (without
+        the dense maps until the first step under the stop threshold; the
+        result's steps all carry them), and with ``every_step`` and one pass
+        its final labels once that step is in (:class:`LabelsReady`); or a
+        tray's plants, then each plant once it is segmented.
     """
     image = check_image(photo.pixels)  # a bad array fails here, before any plant is looked for
     notes = list(photo.notes) + ([GREY_NOTE] if photo.grey else [])
@@ -225,21 +225,60 @@ def segment_photo(
         if boxes:
             yield PlantsFound(tuple(boxes))
             labels, plants = yield from segment_tray_plants(model, image, boxes, settings.network_config, cancel=cancel)
+            labels = _finished(image, labels, settings, photo)
         else:
-            live = segment_steps(model, image, settings.network_config, cancel, dense_last=True)
-            steps = with_dense_maps(steps, (yield from _kept(live, steps)))
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            steps = with_mirrored_passes(model, image, steps, settings.segment, cancel)
-            labels = decode_steps(steps, image.shape[:2], settings.segment)
-        if settings.crf is not None:
-            labels = refine_labels(image, labels, config=settings.crf)
+            labels, steps = yield from _segment_plant(model, image, photo, settings, cancel)
         if photo.transparent is not None:
-            labels[photo.transparent] = 0
             notes.append(TRANSPARENT_NOTE)
     labels = np.asarray(labels, dtype=np.int32)
     return PipelineResult(labels, tuple(full_shape), model_run(info, settings), steps, plants, tuple(notes),
                           np.bincount(labels.ravel()))
+
+
+def _segment_plant(
+    model: RIS, image: np.ndarray, photo: Photo, settings: PipelineSettings, cancel: CancelToken | None
+) -> Generator[PipelineEvent, None, tuple[np.ndarray, list[Step]]]:
+    """One plant's final labels and its steps (dense maps attached), yielding each step as it comes
+    and, with ``every_step`` and one pass, :class:`LabelsReady` at the first step under the stop threshold."""
+    threshold = settings.segment.stop_threshold
+    one_pass = settings.segment.flips == 1
+    live = segment_steps(model, image, settings.network_config, cancel, dense_last=True,
+                         dense_below=threshold if one_pass else None)
+    steps: list[Step] = []
+    labels = None
+    while True:
+        try:
+            step = next(live)
+        except StopIteration as end:
+            maps = end.value
+            break
+        steps.append(step)
+        yield step
+        if labels is None and one_pass and step.score < threshold:  # this step brought the dense maps
+            kept = with_dense_maps(steps, (step.foreground, step.boundary, step.centre))
+            labels = _finished_labels(image, kept, settings, photo)
+            if settings.every_step:
+                yield LabelsReady(labels)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    steps = with_mirrored_passes(model, image, with_dense_maps(steps, maps), settings.segment, cancel)
+    if labels is None:  # no step fell under the threshold, or mirrored passes
+        labels = _finished_labels(image, steps, settings, photo)
+    return labels, steps
+
+
+def _finished_labels(image: np.ndarray, steps: Sequence[Step], settings: PipelineSettings, photo: Photo) -> np.ndarray:
+    """Decoded from ``steps``, then as every result's labels are finished (:func:`_finished`)."""
+    return _finished(image, decode_steps(steps, image.shape[:2], settings.segment), settings, photo)
+
+
+def _finished(image: np.ndarray, labels: np.ndarray, settings: PipelineSettings, photo: Photo) -> np.ndarray:
+    """CRF-refined where asked, transparent pixels cleared."""
+    if settings.crf is not None:
+        labels = refine_labels(image, labels, config=settings.crf)
+    if photo.transparent is not None:
+        labels[photo.transparent] = 0
+    return labels
 
 
 def run_pipeline(

@@ -158,6 +158,7 @@ def segment_steps(
     config: SegmentConfig = SegmentConfig(),
     cancel: CancelToken | None = None,
     dense_last: bool = False,
+    dense_below: float | None = None,
 ) -> Generator[Step, None, DenseMaps]:
     """Yield one :class:`Step` per recurrent step of ``model`` on ``image``;
     return the dense maps.
@@ -178,6 +179,12 @@ def segment_steps(
         steps as they come shows the first leaf that much sooner. The steps
         then carry no maps: give them the returned ones with
         :func:`with_dense_maps` before decoding.
+    dense_below : float, optional
+        With ``dense_last``: run the heads as soon as a step's score falls
+        below this instead (the stop threshold), and give their maps to that
+        step and the ones after it. The steps before it and that step are all
+        :func:`decode_steps` keeps, so a window can show the labels then and
+        let the network run on for the threshold slider.
 
     Notes
     -----
@@ -190,6 +197,7 @@ def segment_steps(
     with torch.inference_mode():
         encoded = model.encode(tensor.to(device))
         maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
+        maps_pending = dense_last
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
         for index in range(config.max_steps):
@@ -199,10 +207,12 @@ def segment_steps(
             score = float(torch.sigmoid(out.score_logit[0]))
             mask = torch.sigmoid(out.mask_logits[0]).cpu().numpy()
             kappa = grid_box.crop(out.kappa[0].cpu().numpy()).copy()
+            if maps_pending and dense_below is not None and score < dense_below:
+                maps, maps_pending = _dense_maps(model, encoded, image, out_box), False
             yield Step(index, out_box.crop(mask).copy(), score, kappa, *maps)
             if score < config.stop_floor:
                 break
-        if dense_last:
+        if maps_pending:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             maps = _dense_maps(model, encoded, image, out_box)

@@ -425,3 +425,22 @@ def test_corrections_go_to_a_chosen_output_folder(window, plant_folder, tmp_path
     assert not (plant_folder / "plant001_label.png").exists()
     window.open_folder(plant_folder, out_dir=out)
     assert window.doc.status is ImageStatus.SAVED
+
+
+def test_the_labels_show_once_a_step_falls_under_the_threshold_and_the_steps_run_on(
+        window, plant_folder, qtbot, paced_steps, scripted_scores):
+    paced_steps(lambda _cancel: time.sleep(0.05))
+    scripted_scores(window.segmenter.model, [0.9, 0.8, 0.3, 0.6, 0.04])  # under 0.5 at step 3; the floor at 5
+    window.open_folder(plant_folder)
+    shown = []
+
+    def on_labels(doc, labels):
+        shown.append((labels, window.canvas.label_layer.labels, doc.labels, len(window.step_view.steps)))
+
+    window.segmenter.labels_ready.connect(on_labels)  # after the window's own slot
+    segment_current(window, qtbot)
+    (labels, on_canvas, doc_labels, steps_drawn), = shown
+    assert on_canvas is labels and doc_labels is None  # on the canvas before the run ends
+    assert steps_drawn == 3  # the step that brought them was drawn first
+    assert len(window.step_view.steps) == 5  # the steps ran on for the slider
+    np.testing.assert_array_equal(window.doc.labels, labels)

@@ -18,6 +18,7 @@ from leafcount.inference.pipeline import (
     GREY_NOTE,
     NO_PLANT_NOTE,
     TRANSPARENT_NOTE,
+    LabelsReady,
     PipelineSettings,
     PlantsFound,
     read_working_photo,
@@ -25,7 +26,7 @@ from leafcount.inference.pipeline import (
     segment_photo,
 )
 from leafcount.inference.run_meta import RUN_META_SCHEMA
-from leafcount.inference.segment import SegmentConfig, Step
+from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 from leafcount.inference.tray import PlantResult, detect_plants
 from leafcount.model.checkpoint import CheckpointInfo
 
@@ -134,37 +135,14 @@ def test_bad_settings_are_named(settings, message):
         PipelineSettings(**settings)
 
 
-class ScriptedConfidence(torch.nn.Module):
-    """A confidence head that says the scripted scores, one per step of each
-    sequence (the model's ``encode`` starts one), whatever the state."""
-
-    def __init__(self, model, scores):
-        super().__init__()
-        self.logits = [float(np.log(s / (1 - s))) for s in scores]
-        self.step = self.calls = 0
-        encode = model.encode
-
-        def restart(image):
-            self.step = 0
-            return encode(image)
-
-        model.encode = restart
-
-    def forward(self, h):
-        logit = self.logits[min(self.step, len(self.logits) - 1)]
-        self.step += 1
-        self.calls += 1
-        return torch.full((h.shape[0],), logit)
-
-
 @pytest.mark.parametrize("tray", ["off", "1x2"])
-def test_a_headless_run_stops_at_the_threshold_with_the_same_labels(tiny_model, info, tray):
+def test_a_headless_run_stops_at_the_threshold_with_the_same_labels(tiny_model, info, tray, scripted_scores):
     image = np.concatenate([green_disc(), green_disc()], axis=1) if tray != "off" else green_disc()
     config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=10, stop_floor=0.05, assignment="argmax")
     scores = [0.9, 0.8, 0.7, 0.3, 0.6, 0.2, 0.04]
     runs = {}
     for every_step in (True, False):
-        tiny_model.confidence = ScriptedConfidence(tiny_model, scores)
+        scripted_scores(tiny_model, scores)
         settings = PipelineSettings(config, tray=tray, every_step=every_step)
         runs[every_step] = (run_pipeline(tiny_model, info, Photo(image), image.shape[:2], settings),
                             tiny_model.confidence.calls)
@@ -178,3 +156,26 @@ def test_a_headless_run_stops_at_the_threshold_with_the_same_labels(tiny_model, 
         assert headless_calls < slider_calls
     mirrored = PipelineSettings(config.replace(flips=2), every_step=False)
     assert mirrored.network_config == config.replace(flips=2)  # mirrored passes match whole sequences
+
+
+def test_the_final_labels_come_with_the_first_step_under_the_threshold(tiny_model, info, scripted_scores):
+    image = green_disc()
+    config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=10, stop_floor=0.05, assignment="argmax")
+    scripted_scores(tiny_model, [0.9, 0.8, 0.7, 0.3, 0.6, 0.2, 0.04])
+    seen, result = drained(segment_photo(tiny_model, info, Photo(image), image.shape[:2], PipelineSettings(config)))
+    kinds = [f"step {e.index}" if isinstance(e, Step) else type(e).__name__ for e in seen]
+    assert kinds == ["step 0", "step 1", "step 2", "step 3", "LabelsReady", "step 4", "step 5", "step 6"]
+    ready = seen[4]
+    assert ready.labels.any() and ready.labels is result.labels  # the result's labels, not decoded twice
+    np.testing.assert_array_equal(decode_steps(result.steps, image.shape[:2], config), result.labels)
+    assert len(result.steps) == 7  # the slider still gets every step
+
+
+@pytest.mark.parametrize("change", [dict(every_step=False), dict(flips=2)])
+def test_no_early_labels_for_a_headless_run_or_mirrored_passes(tiny_model, info, scripted_scores, change):
+    config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=6, stop_floor=0.05, assignment="argmax",
+                           flips=change.get("flips", 1))
+    scripted_scores(tiny_model, [0.9, 0.3, 0.6, 0.04])
+    settings = PipelineSettings(config, every_step=change.get("every_step", True))
+    seen, result = drained(segment_photo(tiny_model, info, Photo(green_disc()), (60, 64), settings))
+    assert not any(isinstance(event, LabelsReady) for event in seen) and result.labels.shape == (60, 64)

@@ -59,6 +59,31 @@ def test_with_dense_last_the_first_step_comes_before_the_heads_run_and_the_label
     np.testing.assert_array_equal(with_dense_maps(steps, maps)[2].boundary, before[2].boundary)
 
 
+
+def test_with_dense_below_the_heads_run_at_the_first_step_under_it(rng, scripted_scores):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+    scripted_scores(model, [0.9, 0.8, 0.3, 0.7, 0.02])
+    calls = []
+    model.dense.register_forward_hook(lambda *_: calls.append("heads"))
+    image = rng.random((48, 48, 3)).astype(np.float32)
+    live = segment_steps(model, image, SegmentConfig(stop_floor=0.05), dense_last=True, dense_below=0.5)
+    steps = []
+    while True:
+        try:
+            steps.append(next(live))
+            calls.append(f"step {steps[-1].index}")
+        except StopIteration as end:
+            maps = end.value
+            break
+    assert calls == ["step 0", "step 1", "heads", "step 2", "step 3", "step 4"]  # once, for the step under 0.5
+    assert steps[0].foreground is None and steps[1].foreground is None
+    for step in steps[2:]:
+        assert step.foreground is maps[0] and step.boundary is maps[1]
+    plain = list(segment_steps(model, image, SegmentConfig(stop_floor=0.05)))
+    np.testing.assert_array_equal(maps[1], plain[0].boundary)
+
 def test_stop_floor_ends_the_sequence(tiny_model):
     image = np.random.default_rng(0).random((60, 64, 3), dtype=np.float32)
     steps = list(segment_steps(tiny_model, image, SegmentConfig(max_steps=10, stop_floor=1.0)))
