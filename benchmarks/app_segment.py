@@ -16,6 +16,10 @@ competes with for the cores and for Python's interpreter lock; it varies
 less with the machine's load than the wall times do.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/app_segment.py [--n 5] [--data ../shared/data/cvppp-a1]
+
+To compare with an earlier revision, run this file from a checkout of it:
+``git worktree add /tmp/old REV`` then, in /tmp/old, ``PYTHONPATH=/tmp/old python
+/path/to/this/app_segment.py --data ...``.
 """
 
 from __future__ import annotations
@@ -63,7 +67,10 @@ def press_segment(window: MainWindow, timeout_s: float = 60.0) -> tuple[float, f
         loop.quit()
 
     window.step_view.add_steps = first_step_drawn
-    window.segmenter.labels_ready.connect(labels_shown)  # after the window's own slots
+    # An earlier revision (run with PYTHONPATH to compare) shows the labels only at the end.
+    labels_ready = getattr(window.segmenter, "labels_ready", None)
+    if labels_ready is not None:
+        labels_ready.connect(labels_shown)  # after the window's own slots
     window.segmenter.run_finished.connect(finished)
     QTimer.singleShot(int(timeout_s * 1000), loop.quit)
     start, gui_start = time.perf_counter(), time.thread_time()
@@ -71,7 +78,8 @@ def press_segment(window: MainWindow, timeout_s: float = 60.0) -> tuple[float, f
     loop.exec()
     gui = time.thread_time() - gui_start
     del window.step_view.add_steps
-    window.segmenter.labels_ready.disconnect(labels_shown)
+    if labels_ready is not None:
+        labels_ready.disconnect(labels_shown)
     window.segmenter.run_finished.disconnect(finished)
     if "end" not in times:
         raise SystemExit(f"no result within {timeout_s:.0f} s")
