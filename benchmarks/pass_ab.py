@@ -7,8 +7,10 @@ writing. Here both versions of the package live in this process (the
 earlier one copied from git as ``leafcount_before``, its imports renamed),
 load the same weights, and run the same image: each part of the pass
 (encoder, full-resolution heads, the recurrent steps, the whole
-``segment_steps``, and the decoding of its steps into labels), the two
-versions alternating call by call. Prints the best and the median time of
+``segment_steps``, the decoding of its steps into labels, and all that a
+``leafcount segment`` worker does for the image file: reading, the tray
+check, the pass, the decoding, the label PNG, its sidecar and the
+overlay), the two versions alternating call by call. Prints the best and the median time of
 each, their ratios, the largest difference between the two versions'
 masks, maps and scores, and whether their labels are the same.
 
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 from pass_parts import pass_parts
 
-from leafcount.data.cvppp import list_samples, load_pair
+from leafcount.data.cvppp import Sample, list_samples, load_pair
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,11 +53,14 @@ def export_before(revision: str, folder: Path) -> None:
         path.write_text(own.sub(rf"\1 {BEFORE}", path.read_text()))
 
 
-def version_parts(package: str, model_path: Path, image: np.ndarray
+def version_parts(package: str, model_path: Path, sample: Sample, out: Path
                   ) -> tuple[dict[str, Callable[[], object]], Callable[[], list]]:
-    """``package``'s parts of one pass on ``image`` (:func:`pass_parts`, the whole
-    ``segment_steps`` and the decoding of its steps), and the call giving its steps and labels."""
+    """``package``'s parts of one pass on the image (:func:`pass_parts`, the whole ``segment_steps``,
+    the decoding of its steps, a batch worker's ``segment_file`` writing into ``out``), and the call
+    giving its steps and labels."""
+    image, _ = load_pair(sample)
     segment = importlib.import_module(f"{package}.inference.segment")
+    segment_file = importlib.import_module(f"{package}.inference.batch").segment_file
     model, info = importlib.import_module(f"{package}.model.checkpoint").load_checkpoint(model_path)
     decoding = segment.SegmentConfig.for_checkpoint(info.meta)
     config = decoding.replace(stop_floor=max(decoding.stop_floor, decoding.stop_threshold))
@@ -68,7 +73,11 @@ def version_parts(package: str, model_path: Path, image: np.ndarray
     def decode() -> np.ndarray:
         return segment.decode_steps(steps, image.shape[:2], decoding)
 
-    return {**pass_parts(model, image, len(steps)), "whole pass": whole, "decoding": decode}, lambda: (whole(), decode())
+    def image_file() -> object:
+        return segment_file(sample.image_path, out, model_path, decoding, False, "auto")
+
+    parts = {**pass_parts(model, image, len(steps)), "whole pass": whole, "decoding": decode, "image file": image_file}
+    return parts, lambda: (whole(), decode())
 
 
 def main() -> None:
@@ -80,12 +89,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="timed calls of each part and version")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    image, _ = load_pair(list_samples(args.data)[args.image])
+    sample = list_samples(args.data)[args.image]
     with tempfile.TemporaryDirectory() as tmp:
         export_before(args.before, Path(tmp))
         sys.path.insert(0, tmp)
-        before, before_steps = version_parts(BEFORE, args.model, image)
-        now, now_steps = version_parts("leafcount", args.model, image)
+        before, before_steps = version_parts(BEFORE, args.model, sample, Path(tmp) / "before")
+        now, now_steps = version_parts("leafcount", args.model, sample, Path(tmp) / "now")
+        compare(args, before, now, before_steps, now_steps)
+
+
+def compare(args: argparse.Namespace, before: dict, now: dict, before_steps: Callable, now_steps: Callable) -> None:
+    """Time each part of both versions, alternating, and print the table and the differences."""
     print(f"one pass of {args.model.name} on {list_samples(args.data)[args.image].image_path.name}, one thread, "
           f"{args.before} against this tree, alternating, {args.rounds} calls each")
     print(f"{'part':>12s} {'before best':>12s} {'now best':>9s} {'ratio':>6s} {'before median':>14s} "
