@@ -9,9 +9,9 @@ labels. Then, in this process: one pass of the default model (its
 encoder, its steps until the stop threshold, its full-resolution heads)
 against its FLOP floor (the pass's floating-point operations at the
 machine's own matrix-multiply rate, measured here), the classical
-watershed, the peak memory of the command, and how soon the app's Segment
-shows its first leaf (the dense maps run before the first step, or after
-the last as the app runs them; 2 threads, as the app). The pass is also
+watershed, the peak memory of the command, and how soon the app's
+pipeline has its first leaf, the whole image's labels and its last step
+(2 threads, as the app; ``app_segment.py`` times the window itself). The pass is also
 split into its encoder, full-resolution heads and recurrent steps, each
 against its own floor, to show where the time above the floor goes.
 
@@ -37,9 +37,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from leafcount.analysis.baseline import segment_classical
 from leafcount.data.cvppp import list_samples, load_pair
-from leafcount.inference.segment import SegmentConfig, segment_steps
+from leafcount.data.folder import Photo
+from leafcount.inference.pipeline import LabelsReady, PipelineSettings, segment_photo
+from leafcount.inference.segment import SegmentConfig, Step, segment_steps
 from leafcount.model import kernels
-from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, CheckpointInfo, load_checkpoint
 from leafcount.model.ris import RIS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,15 +101,17 @@ def matmul_gflops(threads: int) -> float:
     return 2 * 1024**3 / best / 1e9
 
 
-def first_leaf(model: RIS, image: np.ndarray, config: SegmentConfig, dense_last: bool) -> tuple[float, float]:
-    """Seconds to the first step of ``segment_steps`` and to its last (maps included)."""
+def app_run(model: RIS, info: CheckpointInfo, image: np.ndarray) -> tuple[float, float, float]:
+    """Seconds from the start of the app's pipeline (a single plant, every step for the slider)
+    to its first step, to its labels (:class:`LabelsReady`) and to its end."""
+    settings = PipelineSettings(SegmentConfig.for_checkpoint(info.meta), tray="auto", every_step=True)
     start = time.perf_counter()
-    live = segment_steps(model, image, config, dense_last=dense_last)
-    next(live)
-    first = time.perf_counter() - start
-    for _ in live:
-        pass
-    return first, time.perf_counter() - start
+    marks: dict[str, float] = {}
+    for event in segment_photo(model, info, Photo(image), image.shape[:2], settings):
+        name = "first" if isinstance(event, Step) else "labels" if isinstance(event, LabelsReady) else ""
+        marks.setdefault(name, time.perf_counter() - start)
+    end = time.perf_counter() - start
+    return marks["first"], marks.get("labels", end), end
 
 
 def part_timings(model: RIS, image: np.ndarray, n_steps: int, rounds: int) -> list[tuple[str, float, float]]:
@@ -196,10 +200,9 @@ def main() -> None:
     print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
 
     torch.set_num_threads(2)
-    print("\napp's Segment, 2 threads, best of 3: first leaf / all steps and maps")
-    for label, dense_last in (("maps before the first step", False), ("maps after the last step (app)", True)):
-        runs = [first_leaf(model, image, config, dense_last) for _ in range(3)]
-        print(f"  {label:32s} {min(r[0] for r in runs) * 1000:6.0f} ms / {min(r[1] for r in runs) * 1000:6.0f} ms")
+    runs = [app_run(model, info, image) for _ in range(3)]
+    print("\napp's pipeline, 2 threads, best of 3: first leaf / whole image's labels / last step")
+    print("  " + " / ".join(f"{min(r[i] for r in runs) * 1000:4.0f} ms" for i in range(3)))
 
 
 if __name__ == "__main__":
