@@ -21,7 +21,7 @@ from leafcount.analysis.plant_boxes import PlantBox
 from leafcount.cancel import CancelToken
 from leafcount.data.folder import Photo
 from leafcount.inference.crf import CrfConfig
-from leafcount.inference.pipeline import PipelineResult, PipelineSettings, PlantsFound, segment_photo
+from leafcount.inference.pipeline import LabelsReady, PipelineResult, PipelineSettings, PlantsFound, segment_photo
 from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 from leafcount.inference.tray import PlantResult
 from leafcount.model.checkpoint import load_checkpoint
@@ -40,7 +40,8 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class LiveStep:
-    """One step as it is found, with the labels of the leaves so far (image size, no CRF)."""
+    """One step as it is found, with the labels of the leaves so far (image size, no CRF); once a
+    step's confidence has fallen under the stop threshold, the run's final labels instead."""
 
     step: Step
     labels: np.ndarray
@@ -92,6 +93,7 @@ def segment_live(
     pipeline = PipelineSettings(config, crf, "auto" if settings.tray else "off")
     events = segment_photo(model, info, Photo(image), image.shape[:2], pipeline, cancel)
     steps: list[Step] = []
+    final = None  # the labels, once the pipeline has them: the steps after that are for the slider
     while True:
         try:
             event = next(events)
@@ -100,6 +102,8 @@ def segment_live(
             return Run(result, crf, result.steps)
         if isinstance(event, Step):
             steps.append(event)
-            yield LiveStep(event, decode_steps(steps, image.shape[:2], config))
+            yield LiveStep(event, final if final is not None else decode_steps(steps, image.shape[:2], config))
+        elif isinstance(event, LabelsReady):
+            final = event.labels
         elif isinstance(event, PlantsFound):
             yield list(event.plants)
