@@ -108,8 +108,8 @@ def app_run(model: RIS, info: CheckpointInfo, image: np.ndarray) -> tuple[float,
     start = time.perf_counter()
     marks: dict[str, float] = {}
     for event in segment_photo(model, info, Photo(image), image.shape[:2], settings):
-        name = "first" if isinstance(event, Step) else "labels" if isinstance(event, LabelsReady) else ""
-        marks.setdefault(name, time.perf_counter() - start)
+        if isinstance(event, (Step, LabelsReady)):
+            marks.setdefault("first" if isinstance(event, Step) else "labels", time.perf_counter() - start)
     end = time.perf_counter() - start
     return marks["first"], marks.get("labels", end), end
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import numpy as np
 import pytest
@@ -29,6 +29,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def tiny_model() -> RIS:
     torch.manual_seed(0)
     return build_ris(ModelConfig.tiny()).eval()
+
+
+@pytest.fixture
+def drained() -> Callable[[Generator], tuple[list, object]]:
+    """Run a generator to its end: (what it yielded, what it returned)."""
+
+    def drain(events: Generator) -> tuple[list, object]:
+        seen = []
+        while True:
+            try:
+                seen.append(next(events))
+            except StopIteration as end:
+                return seen, end.value
+
+    return drain
 
 
 class ScriptedConfidence(torch.nn.Module):

@@ -37,14 +37,11 @@ class KappaView(pg.GraphicsLayoutWidget):
         )
         self.color_bar.setImageItem(self.image, insert_in=self.plot)
         self.levels = (0.0, 1.0)
-        self._title = EMPTY_TITLE
-        self._shape: tuple[int, ...] | None = None
 
     def _set_title(self, title: str) -> None:
         """A new title lays the whole view out again: only when it changes (not at every live step)."""
-        if title != self._title:
+        if title != self.plot.titleLabel.text:
             self.plot.setTitle(title, size="9pt")
-            self._title = title
 
     def set_levels(self, high: float) -> None:
         """Fix the colour scale to [0, high] (the largest kappa of the run)."""
@@ -54,11 +51,10 @@ class KappaView(pg.GraphicsLayoutWidget):
     def show_kappa(self, kappa: np.ndarray | None, title: str = TITLE) -> None:
         if kappa is None:
             self.image.clear()
-            self._shape = None
             self._set_title(EMPTY_TITLE)
             return
         self._set_title(title)
+        shown = self.image.image
         self.image.setImage(kappa, levels=self.levels, autoLevels=False)
-        if kappa.shape != self._shape:  # the steps of a run share one grid: fit it once
+        if shown is None or shown.shape != kappa.shape:  # the steps of a run share one grid: fit it once
             self.plot.autoRange(padding=0)
-            self._shape = kappa.shape

@@ -30,6 +30,7 @@ from skimage.measure import label as connected_pieces
 from skimage.segmentation import watershed
 
 from leafcount.inference.centres import MIN_SEED_PIXELS, centre_seeds, merge_fragments, split_at_centres
+from leafcount.mask_window import mask_window
 from leafcount.resize import Box
 
 MIN_CORE_PIXELS = 30
@@ -276,10 +277,9 @@ def basin_leaves(
     # Every basin lies inside the plant, so the rest runs on the plant's box alone (a CVPPP plant's is
     # a fraction of the photo): each step keeps the pixels' raster order, so the same labels come out.
     labels = np.zeros(plant.shape, dtype=np.int32)
-    window = ndimage.find_objects(plant.astype(np.int8))
-    if not window:
+    box = mask_window(plant)
+    if box is None:
         return labels
-    box = window[0]
     plant, boundary = plant[box], boundary[box]
     basins = boundary_basins(plant, boundary, core_threshold, core_min_share)
     if centre is not None:

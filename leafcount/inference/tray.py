@@ -23,6 +23,7 @@ from leafcount.cancel import CancelToken
 from leafcount.errors import ConfigError
 from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig, Step
+from leafcount.mask_window import mask_window
 from leafcount.model.ris import RIS
 from leafcount.resize import Box
 
@@ -67,13 +68,10 @@ def closed_by_disk(mask: np.ndarray, radius: int) -> np.ndarray:
     mask's bounding box and a margin, since nothing farther lies within
     ``radius`` of the mask (the result is the same; a single plant's photo
     is mostly that margin's outside: half the work on CVPPP images)."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     closed = np.zeros(mask.shape, dtype=bool)
-    if not len(rows):
+    window = mask_window(mask, margin=radius + 2)  # the window's edge rows and columns stay outside the dilation
+    if window is None:
         return closed
-    margin = radius + 2  # the window's edge rows and columns stay outside the dilation
-    window = (slice(max(0, rows[0] - margin), rows[-1] + 1 + margin),
-              slice(max(0, cols[0] - margin), cols[-1] + 1 + margin))
     grown = ndi.distance_transform_edt(~mask[window]) <= radius
     closed[window] = ndi.distance_transform_edt(grown) > radius
     return closed

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 from skimage.segmentation import find_boundaries
 
 from leafcount.atomic import write_atomic
 from leafcount.data.cvppp import label_colors
 from leafcount.io.png import encode_png
+from leafcount.mask_window import mask_window
 
 
 def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.45) -> np.ndarray:
@@ -35,9 +35,8 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.
     inside = ids > 0
     out[inside] = (1 - opacity) * out[inside] + opacity * colors[ids[inside]]
     edges = np.zeros_like(inside)
-    leaves = ndimage.find_objects(inside.astype(np.int8))
-    if leaves:  # outlines are traced around the leaves' box only (a pixel's outline needs its neighbours alone)
-        box = tuple(slice(max(0, side.start - 1), side.stop + 1) for side in leaves[0])
+    box = mask_window(inside, margin=1)  # a pixel's outline needs its neighbours alone: trace the leaves' box
+    if box is not None:
         edges[box] = find_boundaries(ids[box], mode="inner") & inside[box]
     out[edges] = colors[ids[edges]]
     np.clip(out, 0, 1, out=out)

@@ -38,15 +38,6 @@ def info(tiny_model):
     return CheckpointInfo(Path("tiny.safetensors"), tiny_model.config, {"created": "2026-01-01"})
 
 
-def drained(events):
-    seen = []
-    while True:
-        try:
-            seen.append(next(events))
-        except StopIteration as end:
-            return seen, end.value
-
-
 def green_disc(shape=(60, 64)) -> np.ndarray:
     rows, cols = np.mgrid[: shape[0], : shape[1]]
     image = np.full((*shape, 3), (0.45, 0.3, 0.2), np.float32)
@@ -54,7 +45,7 @@ def green_disc(shape=(60, 64)) -> np.ndarray:
     return image
 
 
-def test_one_plant_yields_its_steps_and_returns_labels_steps_areas_and_the_sidecar(tiny_model, info):
+def test_one_plant_yields_its_steps_and_returns_labels_steps_areas_and_the_sidecar(tiny_model, info, drained):
     image = green_disc()
     seen, result = drained(segment_photo(tiny_model, info, Photo(image), (60, 64), PipelineSettings(CONFIG)))
     assert seen and all(isinstance(event, Step) for event in seen)
@@ -68,7 +59,7 @@ def test_one_plant_yields_its_steps_and_returns_labels_steps_areas_and_the_sidec
     assert meta["model"] == "tiny" and meta["model_created"] == "2026-01-01" and meta["max_steps"] == 2
 
 
-def test_a_tray_yields_its_plants_then_each_plant_and_boxes_are_saved_in_the_photo_s_pixels(tiny_model, info):
+def test_a_tray_yields_its_plants_then_each_plant_and_boxes_are_saved_in_the_photo_s_pixels(tiny_model, info, drained):
     photo = read_working_photo(DEMO_DIR / "chamber_tray.jpg")
     shape = photo.pixels.shape[:2]
     full = (shape[0] * 2, shape[1] * 2)  # as if the file were twice the size it was read at
@@ -82,7 +73,7 @@ def test_a_tray_yields_its_plants_then_each_plant_and_boxes_are_saved_in_the_pho
     assert len(result.sidecar_meta()["plants"]) == len(plants) == len(result.plant_leaf_counts())
 
 
-def test_the_user_s_boxes_are_segmented_as_they_are(tiny_model, info):
+def test_the_user_s_boxes_are_segmented_as_they_are(tiny_model, info, drained):
     boxes = (PlantBox(0, 0, 0, 5, 5, 40, 40),)
     seen, result = drained(segment_photo(tiny_model, info, Photo(green_disc()), (60, 64),
                                          PipelineSettings(CONFIG, plants=boxes)))
@@ -117,7 +108,7 @@ def test_the_crf_refines_a_tray_too(tiny_model, info, monkeypatch):
     assert calls == [CrfConfig()]
 
 
-def test_on_event_sees_what_the_generator_yields(tiny_model, info):
+def test_on_event_sees_what_the_generator_yields(tiny_model, info, drained):
     seen = []
     result = run_pipeline(tiny_model, info, Photo(green_disc()), (60, 64), PipelineSettings(CONFIG),
                           on_event=seen.append)
@@ -158,7 +149,7 @@ def test_a_headless_run_stops_at_the_threshold_with_the_same_labels(tiny_model, 
     assert mirrored.network_config == config.replace(flips=2)  # mirrored passes match whole sequences
 
 
-def test_the_final_labels_come_with_the_first_step_under_the_threshold(tiny_model, info, scripted_scores):
+def test_the_final_labels_come_with_the_first_step_under_the_threshold(tiny_model, info, scripted_scores, drained):
     image = green_disc()
     config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=10, stop_floor=0.05, assignment="argmax")
     scripted_scores(tiny_model, [0.9, 0.8, 0.7, 0.3, 0.6, 0.2, 0.04])
@@ -172,7 +163,7 @@ def test_the_final_labels_come_with_the_first_step_under_the_threshold(tiny_mode
 
 
 @pytest.mark.parametrize("change", [dict(every_step=False), dict(flips=2)])
-def test_no_early_labels_for_a_headless_run_or_mirrored_passes(tiny_model, info, scripted_scores, change):
+def test_no_early_labels_for_a_headless_run_or_mirrored_passes(tiny_model, info, scripted_scores, change, drained):
     config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=6, stop_floor=0.05, assignment="argmax",
                            flips=change.get("flips", 1))
     scripted_scores(tiny_model, [0.9, 0.3, 0.6, 0.04])

@@ -6,7 +6,7 @@ import leafcount.napari.run as napari_run
 from leafcount.napari.run import LiveStep, RunSettings, segment_live
 
 
-def test_steps_after_the_final_labels_carry_them(model_path, monkeypatch, scripted_scores):
+def test_steps_after_the_final_labels_carry_them(model_path, monkeypatch, scripted_scores, drained):
     real = napari_run.load_checkpoint
 
     def scripted(path):
@@ -18,14 +18,7 @@ def test_steps_after_the_final_labels_carry_them(model_path, monkeypatch, script
     rows, cols = np.mgrid[:60, :64]
     image = np.full((60, 64, 3), (0.45, 0.3, 0.2), np.float32)
     image[(rows - 30) ** 2 + (cols - 32) ** 2 < 400] = (0.2, 0.7, 0.2)
-    live = segment_live(image, RunSettings(model_path, stop_threshold=0.5))
-    updates = []
-    while True:
-        try:
-            updates.append(next(live))
-        except StopIteration as end:
-            run = end.value
-            break
+    updates, run = drained(segment_live(image, RunSettings(model_path, stop_threshold=0.5)))
     assert [u.step.index for u in updates if isinstance(u, LiveStep)] == [0, 1, 2, 3]
     assert all(u.labels is not run.labels for u in updates[:3])  # previews of the leaves so far
     assert all(u.labels is run.labels for u in updates[3:])  # then the run's own labels
