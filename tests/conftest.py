@@ -56,9 +56,9 @@ class ScriptedConfidence(torch.nn.Module):
         self.step = self.calls = 0
         encode = model.encode
 
-        def restart(image):
+        def restart(image, **kwargs):
             self.step = 0
-            return encode(image)
+            return encode(image, **kwargs)
 
         model.encode = restart
 

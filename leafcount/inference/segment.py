@@ -22,7 +22,7 @@ from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
 from leafcount.inference.centres import MIN_SEED_PIXELS
-from leafcount.resize import Box, letterbox, resize_array
+from leafcount.resize import Box, letterbox_planes, resize_array
 from leafcount.settings import check_choice, check_flag, check_integer, check_number, checkpoint_settings, settings_from_dict
 
 ASSIGNMENTS = ("first", "argmax", "grow", "basins", "centres")
@@ -109,8 +109,8 @@ def image_to_tensor(image: np.ndarray, input_size: tuple[int, int], multiple: in
     content box on whole pixels of a map at stride ``multiple``."""
     if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
         raise ImageReadError(f"expected an (H, W, 3) image, got shape {image.shape}")
-    fitted, box = letterbox(np.asarray(image, dtype=np.float32), input_size, multiple)
-    return torch.from_numpy(fitted).permute(2, 0, 1)[None].contiguous(), box
+    planes, box = letterbox_planes(np.asarray(image, dtype=np.float32), input_size, multiple)
+    return planes[None], box
 
 
 def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
@@ -195,7 +195,7 @@ def segment_steps(
     device = next(model.parameters()).device
     out_box, grid_box = _boxes(model, box)
     with torch.inference_mode():
-        encoded = model.encode(tensor.to(device))
+        encoded = model.encode(tensor.to(device), aux=model.dense is None)
         maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
         maps_pending = dense_last
         state = model.initial_state(encoded)

@@ -95,7 +95,7 @@ class PaperEncoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.grid_size = config.grid_size
 
-    def forward(self, image: Tensor) -> tuple[Tensor, None, None]:
+    def forward(self, image: Tensor, aux: bool = True) -> tuple[Tensor, None, None]:
         small = F.adaptive_avg_pool2d(image, self.grid_size)
         return self.body(small), None, None
 
@@ -120,13 +120,14 @@ class SkipEncoder(nn.Module):
         self.output_size = config.output_size
         self.aux = nn.Conv2d(s + c, 2, 1)
 
-    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, image: Tensor, aux: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
         full = self.full(image)
         features = self.body(self.down(full))
         skip = F.adaptive_avg_pool2d(full, self.output_size)
+        if not aux:
+            return features, skip, None
         coarse = F.interpolate(features, size=self.output_size, mode="bilinear", align_corners=False)
-        aux_logits = self.aux(torch.cat([skip, coarse], dim=1))
-        return features, skip, aux_logits
+        return features, skip, self.aux(torch.cat([skip, coarse], dim=1))
 
 
 class LiteEncoder(nn.Module):
@@ -164,7 +165,7 @@ class LiteEncoder(nn.Module):
                 module.eval()
         return self
 
-    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, image: Tensor, aux: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
         f2, *levels = self.backbone.features(to_lite_input(image))
         top = None
         pyramid = []
@@ -179,7 +180,7 @@ class LiteEncoder(nn.Module):
         features = resample(self.smooth(p8), 8, grid, 8, 3.5)
         fine = resample_concat([(f2, 2), (p4, 4)], out, 2, 0.5)
         skip = self.fine(fine)
-        return self.features_norm(features), self.skip_norm(skip), self.aux(skip)
+        return self.features_norm(features), self.skip_norm(skip), self.aux(skip) if aux else None
 
 
 class ConvLSTMCell(nn.Module):
@@ -324,11 +325,13 @@ class RIS(nn.Module):
         for module in (*self.cells, self.inhibition, self.confidence):
             module.reset_parameters()
 
-    def encode(self, image: Tensor) -> Encoded:
-        """Run the FCN once. ``image``: (B, 3, H, W) in [0, 1] at ``config.input_size``."""
+    def encode(self, image: Tensor, aux: bool = True) -> Encoded:
+        """Run the FCN once. ``image``: (B, 3, H, W) in [0, 1] at ``config.input_size``; ``aux``: also
+        the encoder's own foreground and boundary logits (training, or a network without
+        :attr:`dense` heads: with them, inference never reads these)."""
         if self.config.standardize_input:
             image = standardize(image)
-        features, skip, aux_logits = self.encoder(image)
+        features, skip, aux_logits = self.encoder(image, aux)
         static = features
         if self.config.coord_channels:
             b, _, gh, gw = features.shape

@@ -60,6 +60,28 @@ def test_with_dense_last_the_first_step_comes_before_the_heads_run_and_the_label
 
 
 
+@pytest.mark.parametrize("encoder", ["skip", "lite0"])
+def test_the_encoders_own_dense_heads_run_only_for_a_network_without_full_resolution_heads(rng, encoder):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    tiny = {**ModelConfig.tiny().to_dict(), "encoder": encoder, "input_size": [64, 64], "grid_stride": 8,
+            "output_stride": 2}
+    image = rng.random((60, 64, 3)).astype(np.float32)
+    run = SegmentConfig(max_steps=2, stop_floor=0.0)
+    for dense_input_size, aux_runs in ((None, True), ([48, 48], False)):
+        model = RIS(ModelConfig.from_dict({**tiny, "dense_input_size": dense_input_size})).eval()
+        calls = []
+        model.encoder.aux.register_forward_hook(lambda *_: calls.append("aux"))
+        steps = list(segment_steps(model, image, run))
+        assert (calls == ["aux"]) is aux_runs and steps[0].foreground is not None
+        with torch.inference_mode():  # the recurrent part sees the same encoding either way
+            tensor = torch.from_numpy(image[:, :, :]).permute(2, 0, 1)[None]
+            tensor = torch.nn.functional.interpolate(tensor, size=(64, 64))
+            full, without = model.encode(tensor), model.encode(tensor, aux=False)
+        assert full.aux_logits is not None and without.aux_logits is None
+        assert torch.equal(full.features, without.features) and torch.equal(full.refine_input, without.refine_input)
+
+
 def test_with_dense_below_the_heads_run_at_the_first_step_under_it(rng, scripted_scores):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
