@@ -76,8 +76,11 @@ def run_cli(code: Path, images: Path, out: Path, model: Path, threads: int) -> t
                               cwd=code, check=True, capture_output=True, text=True).stdout.strip()
     if not Path(imported).resolve().is_relative_to(code.resolve()):
         raise SystemExit(f"the run meant for {code} would import {imported}")
-    command = [sys.executable, "-c", "import sys; from leafcount.cli import main; sys.exit(main(sys.argv[1:]))",
-               "segment", str(images), "--out", str(out), "--model", str(model.resolve()), "-q"]
+    # What the ``leafcount`` command runs (``run``, since it exits without tearing the interpreter down;
+    # ``main`` in revisions before it).
+    entry = "import sys, leafcount.cli as cli; cli.run() if hasattr(cli, 'run') else sys.exit(cli.main())"
+    command = [sys.executable, "-c", entry, "segment", str(images), "--out", str(out), "--model",
+               str(model.resolve()), "-q"]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILDREN, *command], env=env, cwd=code, check=True,
                           capture_output=True, text=True)

@@ -189,3 +189,44 @@ def test_export_writes_the_last_weights_of_a_training_state(tmp_path, synth_fold
     capsys.readouterr()
     assert main(["-q", "train", "--data", str(synth_folder), "--out", str(tmp_path / "none.safetensors"), "--export"]) == 2
     assert "no training state" in capsys.readouterr().err
+
+
+def test_the_command_exits_quickly_with_its_code_after_the_exit_handlers_and_output(tmp_path, synth_folder,
+                                                                                    model_path):
+    import subprocess
+    import sys
+
+    marker = tmp_path / "exit-handlers-ran"
+    command = ("import atexit, pathlib, sys; from leafcount.cli import run; "
+               f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes'); sys.argv[0] = 'leafcount'; run()")
+    out = tmp_path / "pred"
+    done = subprocess.run([sys.executable, "-c", command, "segment", str(synth_folder), "--model", str(model_path),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "5 image(s) segmented" in done.stdout  # printed, and flushed before the process ended
+    assert marker.read_text() == "yes"
+    with open(out / "counts.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 5
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04junk")
+    failed = subprocess.run([sys.executable, "-c", command, "segment", str(synth_folder), "--model", str(bad),
+                             "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2 and "bad.safetensors: this is a pickle" in failed.stderr
+
+
+def test_a_closed_output_pipe_does_not_turn_the_exit_code_into_a_traceback(monkeypatch):
+    import io
+
+    import leafcount.cli as cli
+
+    exits, handlers = [], []
+    monkeypatch.setattr(cli, "main", lambda: 1)
+    monkeypatch.setattr(cli.atexit, "_run_exitfuncs", lambda: handlers.append("ran"))
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    class ReaderGone(io.StringIO):  # leafcount segment ... | head, once head has quit
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli.sys, "stdout", ReaderGone())
+    cli.run()
+    assert exits == [1] and handlers == ["ran"]
