@@ -8,6 +8,7 @@ from leafcount.data.synth import make_rosette
 from leafcount.errors import ConfigError
 from leafcount.inference.tray import (
     closed_by_disk,
+    dilated_by_disk,
     CVPPP_MARGIN,
     MAX_MARGIN,
     PlantBox,
@@ -160,3 +161,29 @@ def test_the_closing_on_the_masks_window_is_the_closing_of_the_whole_image(seed)
     assert (closed_by_disk(mask, radius) >= mask).all()
     assert not closed_by_disk(np.zeros((9, 9), dtype=bool), 3).any()
 
+
+
+def _disk(radius: int) -> np.ndarray:
+    dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return dy * dy + dx * dx <= radius * radius
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_disk_dilation_is_the_dilation_with_a_disk_shaped_footprint(seed):
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
+    mask = rng.random(shape) < rng.uniform(0.0, 0.2)
+    radius = int(rng.integers(1, 12))
+    expected = ndi.binary_dilation(mask, structure=_disk(radius))  # outside the array counts as no mask
+    np.testing.assert_array_equal(dilated_by_disk(mask, radius), expected)
+
+
+def test_a_dilation_that_covers_the_whole_image_closes_all_of_it():
+    # Two distance transforms left a corner open here: with no pixel outside the dilated mask,
+    # scipy measured distances to a point off the image.
+    mask = np.zeros((20, 24), dtype=bool)
+    mask[::3, ::3] = True  # every pixel within 3 of one
+    assert dilated_by_disk(mask, 3).all()
+    assert closed_by_disk(mask, 3).all()
