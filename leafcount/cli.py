@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -648,9 +649,13 @@ def run() -> NoReturn:
     temporary folders' clean-up) and the output streams are flushed; only
     the freeing of every module's objects one by one is skipped, which the
     operating system does at once when the process ends. An unexpected
-    exception leaves the ordinary way, with its traceback.
+    exception leaves the ordinary way, with its traceback, and so does a run
+    that left a thread working (the interpreter waits for it).
     """
     code = main()
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -230,3 +230,16 @@ def test_a_closed_output_pipe_does_not_turn_the_exit_code_into_a_traceback(monke
     monkeypatch.setattr(cli.sys, "stdout", ReaderGone())
     cli.run()
     assert exits == [1] and handlers == ["ran"]
+
+
+def test_the_command_waits_for_a_thread_still_working_as_the_interpreter_does(tmp_path):
+    import subprocess
+    import sys
+
+    marker = tmp_path / "thread-finished"
+    command = ("import pathlib, threading, time, leafcount.cli as cli; cli.main = lambda: 3; "
+               f"threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path({str(marker)!r}).write_text('yes')))"
+               ".start(); cli.run()")
+    done = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stderr
+    assert marker.read_text() == "yes"
