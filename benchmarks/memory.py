@@ -56,18 +56,19 @@ def write_photo(path: Path, height: int, width: int) -> None:
 
 # The child reads its own high-water mark: a child's ru_maxrss also counts the pages of the
 # parent it was forked from (here, the photo this script drew), so it cannot be trusted.
+# An exit handler: the leafcount command leaves through its exit handlers and os._exit (cli.run),
+# which no ``finally`` here would see.
 _MEASURED = """
-import runpy, sys
-code = 0
-sys.argv = sys.argv[1:]  # [module, *argv]: run_module puts the module's file first
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-except SystemExit as exc:
-    code = exc.code or 0
-finally:
+import atexit, runpy, sys
+
+def report():
     with open("/proc/self/status") as f:
         print("VmHWM", next(line.split()[1] for line in f if line.startswith("VmHWM:")), file=sys.stderr)
-sys.exit(code)
+    sys.stderr.flush()
+
+atexit.register(report)
+sys.argv = sys.argv[1:]  # [module, *argv]: run_module puts the module's file first
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 
