@@ -650,9 +650,15 @@ def run() -> NoReturn:
     the freeing of every module's objects one by one is skipped, which the
     operating system does at once when the process ends. An unexpected
     exception leaves the ordinary way, with its traceback, and so does a run
-    that left a thread working (the interpreter waits for it).
+    that left a thread working (the interpreter waits for it). When the
+    reader of the output has gone (``leafcount segment ... | head``), the
+    work is done and saved: the command ends with status 1 and no traceback.
     """
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        code = 1
     if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
            if thread is not threading.main_thread()):
         sys.exit(code)

@@ -243,3 +243,18 @@ def test_the_command_waits_for_a_thread_still_working_as_the_interpreter_does(tm
     done = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, timeout=300)
     assert done.returncode == 3, done.stderr
     assert marker.read_text() == "yes"
+
+
+def test_output_read_by_a_reader_that_quits_early_ends_without_a_traceback(tmp_path, synth_folder, model_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "pred"
+    command = [sys.executable, "-c", "import leafcount.cli as cli; cli.run()", "segment", str(synth_folder),
+               "--model", str(model_path), "--out", str(out)]
+    reader_gone = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader_gone.stdout.close()  # as `leafcount segment ... | head -0` does
+    err = reader_gone.stderr.read()
+    assert reader_gone.wait(timeout=300) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert len(list(out.glob("*_label.png"))) == 5  # the work itself is done and saved
