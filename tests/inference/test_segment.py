@@ -9,6 +9,7 @@ from leafcount.inference.segment import (
     Step,
     accepted_steps,
     decode_steps,
+    image_to_tensor,
     segment_steps,
     with_dense_maps,
 )
@@ -74,9 +75,8 @@ def test_the_encoders_own_dense_heads_run_only_for_a_network_without_full_resolu
         model.encoder.aux.register_forward_hook(lambda *_: calls.append("aux"))
         steps = list(segment_steps(model, image, run))
         assert (calls == ["aux"]) is aux_runs and steps[0].foreground is not None
+        tensor, _ = image_to_tensor(image, model.config.input_size, model.config.output_stride)
         with torch.inference_mode():  # the recurrent part sees the same encoding either way
-            tensor = torch.from_numpy(image[:, :, :]).permute(2, 0, 1)[None]
-            tensor = torch.nn.functional.interpolate(tensor, size=(64, 64))
             full, without = model.encode(tensor), model.encode(tensor, aux=False)
         assert full.aux_logits is not None and without.aux_logits is None
         assert torch.equal(full.features, without.features) and torch.equal(full.refine_input, without.refine_input)
