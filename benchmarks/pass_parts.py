@@ -28,6 +28,7 @@ def pass_parts(model, image: np.ndarray, n_steps: int) -> dict[str, Callable[[],
             _, state, canvas = model.step(encoded, state, canvas)
 
     parts: dict[str, Callable[[], object]] = {"encoder": lambda: model.encode(small), f"{n_steps} steps": steps}
-    if model.dense is not None:
-        parts["heads"] = lambda: model.dense(large)
+    if model.dense is not None:  # revisions before dense_logits had no heads that read the encoding
+        heads = getattr(model, "dense_logits", lambda image, _: model.dense(image))
+        parts["heads"] = lambda: heads(large, encoded)
     return parts

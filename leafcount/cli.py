@@ -285,12 +285,28 @@ def _train(args: argparse.Namespace) -> int:
         print(f"wrote {args.out} (the weights of iteration {iteration})")
         return 0
     trainer_class = Trainer
-    if args.dense_heads and not args.init:
-        raise ConfigError("--dense-heads trains heads on top of a trained model: give it with --init")
+    trainer_args: tuple = ()
+    if (args.dense_heads or args.distill_heads) and not args.init:
+        raise ConfigError("--dense-heads and --distill-heads train heads on top of a trained model: give it with --init")
+    if args.dense_heads and args.distill_heads:
+        raise ConfigError("--distill-heads builds its heads from the --init model's: leave out --dense-heads")
     if args.init:
         model, info = load_checkpoint(args.init)
         meta["parent"] = info.name
-        if args.dense_heads:
+        if args.distill_heads:
+            from leafcount.distill_heads import HeadsDistiller, with_context_heads
+            from leafcount.inference.segment import SegmentConfig
+
+            if model.dense is None or model.config.dense_context:
+                raise ConfigError("--distill-heads: the --init model needs full-resolution heads with their own backbone")
+            train_pairs, val_pairs = load_pairs(Path(args.data), model.config.dense_input_size, args.val_split,
+                                                seed=args.seed)
+            teacher = model.dense
+            model = with_context_heads(model, [pair.image for pair in train_pairs])
+            trainer_class, trainer_args = HeadsDistiller, (teacher, SegmentConfig.for_checkpoint(info.meta))
+            if "segment" in info.meta:  # the decoding the teacher's maps were tuned for
+                meta["segment"] = info.meta["segment"]
+        elif args.dense_heads:
             from leafcount.train_dense import DenseTrainer, with_centre_map, with_dense_heads
 
             h, w = (int(v) for v in args.dense_heads.lower().split("x"))
@@ -314,8 +330,9 @@ def _train(args: argparse.Namespace) -> int:
         model = build_ris(config, pretrained=not args.no_imagenet)
         if not args.resume:  # a resumed run's weights come from its state, not from this build
             meta["encoder_init"] = "imagenet" if config.encoder == "lite0" and not args.no_imagenet else "random"
-    pair_size = model.config.dense_input_size if args.dense_heads else model.config.input_size
-    train_pairs, val_pairs = load_pairs(Path(args.data), pair_size, args.val_split, seed=args.seed)
+    if not args.distill_heads:
+        pair_size = model.config.dense_input_size if args.dense_heads else model.config.input_size
+        train_pairs, val_pairs = load_pairs(Path(args.data), pair_size, args.val_split, seed=args.seed)
     low, high = (float(v) for v in args.scale_range.split(","))
     augment = AugmentConfig(
         rotate="right_angles" if args.right_angles_only else "any", scale_range=(low, high),
@@ -329,7 +346,7 @@ def _train(args: argparse.Namespace) -> int:
         backbone_lr_scale=args.backbone_lr_scale, frozen_backbone_blocks=args.frozen_backbone_blocks,
         val_assignment=args.val_assignment, aux_weight=args.aux_weight, leaf_size_balance=args.leaf_size_balance,
     )
-    trainer = trainer_class(model, train_pairs, val_pairs, config, device=_device(args.device))
+    trainer = trainer_class(model, *trainer_args, train_pairs, val_pairs, config, device=_device(args.device))
     talk = trainer.is_main  # other ranks of a torchrun job stay silent
     state = resume_path(args.out)
     if args.resume:
@@ -541,6 +558,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only full-resolution foreground/boundary heads at this input size "
                         "(e.g. 512x544) on top of the --init model, whose weights stay as they are "
                         "(heads the --init model already has are trained further)")
+    g.add_argument("--distill-heads", action="store_true",
+                   help="train full-resolution heads that read the recurrent encoder's context (faster) "
+                        "to give the maps of the --init model's heads, which run their own backbone; "
+                        "every other weight stays as it is")
     g.add_argument("--dense-centres", action="store_true",
                    help="with --dense-heads: the heads also learn a leaf-centre map (for the \"centres\" decoding)")
     g = tr.add_argument_group("training")

@@ -222,10 +222,14 @@ class Trainer:
     def parameter_groups(self) -> list[dict[str, Any]]:
         """What this run trains: the recurrent network; full-resolution heads,
         when the model has them, keep their weights (``leafcount.train_dense``
-        trains those)."""
+        trains those), and heads that read the encoder's context keep it: the
+        encoder's backbone and pyramid stay as they are."""
         self.model.requires_grad_(True)
         if self.model.dense is not None:
             self.model.dense.requires_grad_(False)
+        if self.model.config.dense_context:
+            self.model.encoder.backbone.requires_grad_(False)
+            self.model.encoder.lateral.requires_grad_(False)
         return backbone_groups(self.model, getattr(self.model.encoder, "backbone", None), self.config)
 
     def _rank_rng(self, seed: int, iteration: int = 0) -> np.random.Generator:

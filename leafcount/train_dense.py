@@ -132,6 +132,9 @@ class DenseTrainer(Trainer):
     def parameter_groups(self) -> list[dict[str, Any]]:
         if self.model.dense is None:
             raise ConfigError("the model has no full-resolution heads (ModelConfig.dense_input_size)")
+        if self.model.config.dense_context:
+            raise ConfigError("heads that read the encoder's context learn from heads with their own backbone "
+                              "(leafcount train --distill-heads), not from crops")
         self.model.requires_grad_(False)
         self.model.dense.requires_grad_(True)
         return backbone_groups(self.model.dense, self.model.dense.backbone, self.config)

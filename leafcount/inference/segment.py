@@ -121,10 +121,11 @@ def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
     return out_box, grid_box
 
 
-def _full_resolution_maps(model: RIS, image: np.ndarray) -> DenseMaps:
-    """Foreground, boundary (and centre) from the full-resolution heads, run at their own input size."""
+def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None) -> DenseMaps:
+    """Foreground, boundary (and centre) from the full-resolution heads, run at their own input size
+    (``encoded``: the image's encoding, whose context some heads read)."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
-    dense = torch.sigmoid(model.dense(tensor.to(next(model.parameters()).device))[0]).cpu().numpy()
+    dense = torch.sigmoid(model.dense_logits(tensor.to(next(model.parameters()).device), encoded)[0]).cpu().numpy()
     maps = [box.crop(channel).copy() for channel in dense]
     return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
@@ -134,7 +135,7 @@ def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -
     the full-resolution heads when the network has them, else from the
     encoder's heads (at the mask resolution), else none."""
     if model.dense is not None:
-        return _full_resolution_maps(model, image)
+        return _full_resolution_maps(model, image, encoded)
     if encoded.aux_logits is None:
         return None, None, None
     dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
@@ -145,10 +146,10 @@ def dense_maps(model: RIS, image: np.ndarray) -> DenseMaps:
     """The network's foreground, boundary and centre maps of ``image`` (no
     recurrent step), like :attr:`Step.foreground`."""
     with torch.inference_mode():
-        if model.dense is not None:
-            return _full_resolution_maps(model, image)
+        if model.dense is not None and not model.config.dense_context:
+            return _full_resolution_maps(model, image, None)
         tensor, box = image_to_tensor(image, model.config.input_size, model.config.output_stride)
-        encoded = model.encode(tensor.to(next(model.parameters()).device))
+        encoded = model.encode(tensor.to(next(model.parameters()).device), aux=model.dense is None)
         return _dense_maps(model, encoded, image, _boxes(model, box)[0])
 
 

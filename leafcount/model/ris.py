@@ -42,6 +42,7 @@ class Encoded:
     refine_input: Tensor | None  # (B, S, ho, wo) the high-resolution skip features' share of the mask refinement
     aux_logits: Tensor | None  # (B, 2, ho, wo) plant foreground and leaf boundary logits
     lstm_input: list[Tensor | None]  # per layer, the precomputed input half of the gates
+    context: Tensor | None = None  # the encoder's pyramid level the full-resolution heads read (dense_context)
 
 
 @dataclass
@@ -166,6 +167,10 @@ class LiteEncoder(nn.Module):
         return self
 
     def forward(self, image: Tensor, aux: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+        return self.outputs(*self.pyramid(image), aux)
+
+    def pyramid(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The backbone's stride-2 map and the pyramid's stride-4 and stride-8 levels (``width`` channels)."""
         f2, *levels = self.backbone.features(to_lite_input(image))
         top = None
         pyramid = []
@@ -174,8 +179,11 @@ class LiteEncoder(nn.Module):
             # The coarser level onto this level's own (padding-shifted) pixel positions.
             top = x if top is None else x + resample(top, 2 * stride, x.shape[-2:], stride, stride - 1)
             pyramid.append(top)
-        p4, p8 = pyramid[-1], pyramid[-2]
-        # Then onto cell-centred grids, which the targets, the canvas and the masks use.
+        return f2, pyramid[-1], pyramid[-2]
+
+    def outputs(self, f2: Tensor, p4: Tensor, p8: Tensor, aux: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The map B, the skip features and (``aux``) the foreground and boundary logits, from :meth:`pyramid`."""
+        # Onto cell-centred grids, which the targets, the canvas and the masks use.
         grid, out = self.grid_size, self.output_size
         features = resample(self.smooth(p8), 8, grid, 8, 3.5)
         fine = resample_concat([(f2, 2), (p4, 4)], out, 2, 0.5)
@@ -320,7 +328,9 @@ class RIS(nn.Module):
         self.inhibition = SpatialInhibition(hidden, gh * gw, skip, config.output_size)
         self.confidence = ConfidenceHead(hidden)
         self.dense = (
-            FullResolutionHeads(outputs=3 if config.dense_centres else 2) if config.dense_input_size is not None else None
+            FullResolutionHeads(outputs=3 if config.dense_centres else 2,
+                                context_channels=config.encoder_channels if config.dense_context else 0)
+            if config.dense_input_size is not None else None
         )
         for module in (*self.cells, self.inhibition, self.confidence):
             module.reset_parameters()
@@ -328,16 +338,33 @@ class RIS(nn.Module):
     def encode(self, image: Tensor, aux: bool = True) -> Encoded:
         """Run the FCN once. ``image``: (B, 3, H, W) in [0, 1] at ``config.input_size``; ``aux``: also
         the encoder's own foreground and boundary logits (training, or a network without
-        :attr:`dense` heads: with them, inference never reads these)."""
+        :attr:`dense` heads: with them, inference never reads these). With ``config.dense_context``
+        the result also keeps the pyramid level the full-resolution heads read (:meth:`dense_logits`)."""
         if self.config.standardize_input:
             image = standardize(image)
-        features, skip, aux_logits = self.encoder(image, aux)
+        context = None
+        if self.config.dense_context:
+            f2, context, p8 = self.encoder.pyramid(image)
+            features, skip, aux_logits = self.encoder.outputs(f2, context, p8, aux)
+        else:
+            features, skip, aux_logits = self.encoder(image, aux)
         static = features
         if self.config.coord_channels:
             b, _, gh, gw = features.shape
             static = torch.cat([features, coordinate_channels(b, gh, gw, features)], dim=1)
         lstm_input = [cell.precompute(static if i == 0 else None) for i, cell in enumerate(self.cells)]
-        return Encoded(features, self.inhibition.precompute(skip), aux_logits, lstm_input)
+        return Encoded(features, self.inhibition.precompute(skip), aux_logits, lstm_input, context)
+
+    def dense_logits(self, image: Tensor, encoded: Encoded | None) -> Tensor:
+        """The full-resolution heads' logits of ``image`` (at ``config.dense_input_size``); ``encoded``: the
+        same image's encoding, whose context heads built with ``config.dense_context`` read (others: None)."""
+        if self.dense is None:
+            raise ValueError("the network has no full-resolution heads (ModelConfig.dense_input_size)")
+        if not self.config.dense_context:
+            return self.dense(image)
+        if encoded is None or encoded.context is None:
+            raise ValueError("these heads read the encoder's context: give the image's encoding")
+        return self.dense(image, encoded.context)
 
     def initial_state(self, encoded: Encoded) -> list[tuple[Tensor, Tensor]]:
         b, _, gh, gw = encoded.features.shape
