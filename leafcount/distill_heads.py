@@ -1,18 +1,19 @@
 """Full-resolution heads that read the recurrent encoder's context, distilled from heads with their own backbone.
 
 Heads with their own backbone run it to stride 16 for the context an edge
-or a leaf centre needs; on a CVPPP image those deeper stages cost about
-45 ms of a 300 ms pass, and the recurrent encoder has by then computed a
-feature pyramid of the same image with more context still. Heads built
-with ``ModelConfig.dense_context`` read the encoder's stride-4 level
-instead (:class:`~leafcount.model.dense.FullResolutionHeads`).
+or a leaf centre needs; on a CVPPP image the six stride-16 blocks cost
+about 33 ms of a 300 ms pass, and the recurrent encoder has by then
+computed a feature pyramid of the same image with more context still.
+Heads built with ``ModelConfig.dense_context`` read the encoder's
+stride-8 level (stride 16 of their input) instead of those blocks
+(:class:`~leafcount.model.dense.FullResolutionHeads`).
 
 They learn from the heads they replace: on each augmented training image
 the new heads are pulled towards the old heads' probabilities, so no
 labels are needed and what the decoding was tuned on is what they learn
 to give. Every layer they keep starts from the old heads' weights, and the
 new context convolution from the least-squares map of the encoder's level
-onto the replaced stages' stride-8 map.
+onto the stride-16 map of the blocks it replaces.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from leafcount.inference.segment import SegmentConfig, image_to_tensor
 from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
 from leafcount.model.efficientnet_lite import to_lite_input
-from leafcount.model.pyramid import resample
 from leafcount.model.ris import RIS
 from leafcount.train import Trainer, TrainingPair, backbone_groups
 
@@ -46,22 +46,19 @@ LSTSQ_IMAGES = 40  # images whose pixels fit the context convolution's first wei
 RIDGE = 1e-3
 
 
-def _own_stride8_map(heads: FullResolutionHeads, image: torch.Tensor) -> torch.Tensor:
-    """What heads with their own backbone feed their stride-4 level from: the stride-16 and
-    stride-8 levels of their pyramid, summed on the stride-8 grid."""
-    _, _, c8, c16 = heads.backbone.features(to_lite_input(image))
-    top = heads.lateral[2](c16)
-    x = heads.lateral[1](c8)
-    return x + resample(top, 16, x.shape[-2:], 8, 7)
+def _own_context_map(heads: FullResolutionHeads, image: torch.Tensor) -> torch.Tensor:
+    """What the encoder's context replaces in heads with their own backbone: the top
+    (stride-16) level of their pyramid."""
+    return heads.lateral[2](heads.backbone.features(to_lite_input(image))[-1])
 
 
 def with_context_heads(model: RIS, images: Sequence[np.ndarray]) -> RIS:
     """A copy of ``model`` whose full-resolution heads read the encoder's context.
 
-    The backbone's stages to stride 4, the stride-4 lateral and the fine and
+    The backbone's stages to stride 8, their laterals and the fine and
     full layers are ``model``'s heads' own; the context convolution starts
     with only its centre tap, the least-squares map from the encoder's
-    stride-4 level to the stride-8 map it replaces over the pixels of
+    stride-8 level to the stride-16 map it replaces over the pixels of
     ``images`` (each (H, W, 3) in [0, 1], fitted to the heads' input size).
     """
     if model.dense is None or model.config.dense_context:
@@ -78,7 +75,7 @@ def with_context_heads(model: RIS, images: Sequence[np.ndarray]) -> RIS:
             small, _ = image_to_tensor(image, config.input_size, config.output_stride)
             large, _ = image_to_tensor(image, config.dense_input_size)
             inputs.append(student.encode(small, aux=False).context[0].flatten(1).t())
-            targets.append(_own_stride8_map(model.dense, large)[0].flatten(1).t())
+            targets.append(_own_context_map(model.dense, large)[0].flatten(1).t())
     weight, bias = least_squares(torch.cat(inputs), torch.cat(targets))
     with torch.no_grad():
         context = student.dense.context

@@ -16,11 +16,11 @@ back to stride 2 and one convolution at full resolution that sees the
 pixels themselves. It is fully convolutional, so it trains on crops and
 runs on any size.
 
-Built with ``context_channels``, the heads keep only the backbone's
-stride-2 and stride-4 stages and take everything coarser from the
-recurrent encoder's feature pyramid (its stride-4 level, stride 8 of the
-heads' twice-as-large input): the encoder has run on the same image by
-then, and the deeper stages it replaces were 45 of the heads' 110-130 ms.
+Built with ``context_channels``, the heads keep the backbone's stages to
+stride 8 and take the coarser context from the recurrent encoder's
+feature pyramid (its stride-8 level, stride 16 of the heads'
+twice-as-large input): the encoder has run on the same image by then, and
+the six stride-16 blocks it replaces were about 33 of the heads' 110-130 ms.
 Such heads are distilled from heads with their own backbone
 (:mod:`leafcount.distill_heads`).
 """
@@ -36,8 +36,8 @@ from leafcount.model.kernels import PointwiseConv2d
 from leafcount.model.pyramid import conv_relu, resample, resample_concat
 
 LEVELS = 4  # backbone stages up to stride 16
-CONTEXT_LEVELS = 2  # with the encoder's context: the backbone stages up to stride 4
-CONTEXT_STRIDE = 8  # the encoder's pyramid level the heads read, in the heads' input pixels
+CONTEXT_LEVELS = 3  # with the encoder's context: the backbone stages up to stride 8
+CONTEXT_STRIDE = 16  # the encoder's pyramid level the heads read, in the heads' input pixels
 
 
 class FullResolutionHeads(nn.Module):
@@ -51,7 +51,7 @@ class FullResolutionHeads(nn.Module):
     ``context_channels`` > 0: the coarse context comes from the encoder's
     pyramid (``forward``'s ``context``, that many channels at stride
     :data:`CONTEXT_STRIDE`) through a 3x3 convolution, and the backbone
-    stops at stride 4.
+    stops at stride 8.
     """
 
     def __init__(self, width: int = 32, fine: int = 16, full: int = 8, outputs: int = 2,
@@ -59,7 +59,7 @@ class FullResolutionHeads(nn.Module):
         super().__init__()
         self.backbone = EfficientNetLite0(classifier=False, levels=CONTEXT_LEVELS if context_channels else LEVELS)
         c2, c4, c8, c16 = FEATURE_CHANNELS[:LEVELS]
-        self.lateral = nn.ModuleList(PointwiseConv2d(c, width) for c in ((c4,) if context_channels else (c4, c8, c16)))
+        self.lateral = nn.ModuleList(PointwiseConv2d(c, width) for c in ((c4, c8) if context_channels else (c4, c8, c16)))
         self.context = nn.Conv2d(context_channels, width, 3, padding=1) if context_channels else None
         self.fine = nn.Sequential(conv_relu(width + c2, fine), conv_relu(fine, fine))
         self.full = nn.Sequential(conv_relu(fine + 3, full), PointwiseConv2d(full, outputs))
@@ -84,7 +84,7 @@ class FullResolutionHeads(nn.Module):
         pixels = to_lite_input(image)
         f2, *levels = self.backbone.features(pixels)
         top = None if context is None else self.context(context)
-        strides = (CONTEXT_STRIDE // 2,) if context is not None else (16, 8, 4)
+        strides = (8, 4) if context is not None else (16, 8, 4)
         for stride, lateral, level in zip(strides, reversed(self.lateral), reversed(levels)):
             x = lateral(level)
             top = x if top is None else x + resample(top, 2 * stride, x.shape[-2:], stride, stride - 1)

@@ -344,8 +344,8 @@ class RIS(nn.Module):
             image = standardize(image)
         context = None
         if self.config.dense_context:
-            f2, context, p8 = self.encoder.pyramid(image)
-            features, skip, aux_logits = self.encoder.outputs(f2, context, p8, aux)
+            f2, p4, context = self.encoder.pyramid(image)
+            features, skip, aux_logits = self.encoder.outputs(f2, p4, context, aux)
         else:
             features, skip, aux_logits = self.encoder(image, aux)
         static = features

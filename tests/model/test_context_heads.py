@@ -48,14 +48,14 @@ def test_context_heads_need_the_lite0_encoder_at_half_their_input():
             ModelConfig.from_dict(bad)
 
 
-def test_context_heads_read_the_encoders_pyramid_and_stop_their_backbone_at_stride_4():
+def test_context_heads_read_the_encoders_pyramid_and_stop_their_backbone_at_stride_8():
     model, own = _model(CONTEXT), _model(OWN)
-    assert len(model.dense.backbone._blocks) == 3 and len(own.dense.backbone._blocks) == 11
+    assert len(model.dense.backbone._blocks) == 5 and len(own.dense.backbone._blocks) == 11
     large = torch.rand(1, 3, 96, 112)
     with torch.inference_mode():
         encoded = model.encode(torch.rand(1, 3, 48, 56), aux=False)
         other = model.encode(torch.rand(1, 3, 48, 56), aux=False)
-        assert encoded.context.shape == (1, CONTEXT.encoder_channels, 12, 14)
+        assert encoded.context.shape == (1, CONTEXT.encoder_channels, 6, 7)
         logits = model.dense_logits(large, encoded)
         assert logits.shape == (1, 3, 96, 112)
         assert not torch.allclose(model.dense_logits(large, other), logits)  # the context is read
