@@ -7,7 +7,8 @@ import torch
 
 from leafcount.data.augment import AugmentConfig
 from leafcount.data.synth import make_rosette, write_synth_folder
-from leafcount.distill_heads import HeadsDistiller, distillation_loss, least_squares, with_context_heads
+from leafcount.distill_heads import HeadsDistiller, distillation_loss, least_squares, neighbourhoods, with_context_heads
+from leafcount import distill_heads
 from leafcount.errors import ConfigError
 from leafcount.inference.segment import SegmentConfig, dense_maps, image_to_tensor, segment_steps
 from leafcount.model import kernels
@@ -95,20 +96,27 @@ def test_a_checkpoint_keeps_context_heads(tmp_path, rng):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_distilled_heads_start_from_the_teachers_weights_and_a_fitted_context(rng):
+def test_distilled_heads_start_from_the_teachers_weights_and_a_fitted_context(rng, monkeypatch):
     teacher = _model(OWN)
     images = [rng.random((96, 112, 3)).astype(np.float32) for _ in range(3)]
+    fits = []
+    monkeypatch.setattr(distill_heads, "least_squares", lambda x, y: fits.append(least_squares(x, y)) or fits[-1])
     student = with_context_heads(teacher, images)
+    assert len(fits) == 1
+    torch.testing.assert_close(student.dense.context.weight.detach().flatten(1), fits[0][0], atol=0, rtol=0)
+    torch.testing.assert_close(student.dense.context.bias.detach(), fits[0][1], atol=0, rtol=0)
     assert student.config == CONTEXT
     old = teacher.state_dict()
     for key, value in student.state_dict().items():
         if not key.startswith("dense.context."):
             assert torch.equal(value, old[key]), key
-    weight = student.dense.context.weight
-    assert weight[:, :, 1, 1].abs().sum() > 0
-    off_centre = weight.detach().clone()
-    off_centre[:, :, 1, 1] = 0.0
-    assert not off_centre.any()
+    # ... fitted on each pixel's 3x3 neighbourhood in the order the convolution reads it.
+    with torch.inference_mode():
+        small, _ = image_to_tensor(images[0], CONTEXT.input_size, CONTEXT.output_stride)
+        level = student.encode(small, aux=False).context
+        convolved = student.dense.context(level)[0].flatten(1).t()
+    weight, bias = student.dense.context.weight.detach(), student.dense.context.bias.detach()
+    torch.testing.assert_close(convolved, neighbourhoods(level) @ weight.flatten(1).t() + bias, atol=1e-5, rtol=1e-4)
     with pytest.raises(ConfigError):
         with_context_heads(student, images)
     with pytest.raises(ConfigError):
