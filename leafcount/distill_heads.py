@@ -58,8 +58,8 @@ def with_context_heads(model: RIS, images: Sequence[np.ndarray]) -> RIS:
     """A copy of ``model`` whose full-resolution heads read the encoder's context.
 
     The backbone's stages to stride 8, their laterals and the fine and
-    full layers are ``model``'s heads' own; the context convolution starts
-    as the least-squares map from the 3x3 neighbourhoods of the encoder's
+    full layers are ``model``'s heads' own; the context branch starts as
+    the least-squares map from the 3x3 neighbourhoods of the encoder's
     stride-8 level to the stride-16 map it replaces over the pixels of
     ``images`` (each (H, W, 3) in [0, 1], fitted to the heads' input size).
     """
@@ -69,7 +69,7 @@ def with_context_heads(model: RIS, images: Sequence[np.ndarray]) -> RIS:
     student = RIS(config).eval()  # a new module trains: its BatchNorm would learn these images' statistics
     state = {k: v for k, v in model.state_dict().items() if k in student.state_dict()}
     missing, _ = student.load_state_dict(state, strict=False)
-    if missing != ["dense.context.weight", "dense.context.bias"]:
+    if not missing or any(not key.startswith("dense.context.") for key in missing):
         raise ConfigError(f"cannot build context heads from this model: {missing} missing")
     inputs, targets = [], []
     with torch.inference_mode():
@@ -79,10 +79,14 @@ def with_context_heads(model: RIS, images: Sequence[np.ndarray]) -> RIS:
             inputs.append(neighbourhoods(student.encode(small, aux=False).context))
             targets.append(_own_context_map(model.dense, large)[0].flatten(1).t())
     weight, bias = least_squares(torch.cat(inputs), torch.cat(targets))
+    # The branch's ReLU passes relu(y) and relu(-y) and its 1x1 layer takes their difference: y itself.
+    spread, merge = student.dense.context[0][0], student.dense.context[1]
     with torch.no_grad():
-        context = student.dense.context
-        context.weight.copy_(weight.reshape(context.weight.shape))
-        context.bias.copy_(bias)
+        spread.weight.copy_(torch.cat([weight, -weight]).reshape(spread.weight.shape))
+        spread.bias.copy_(torch.cat([bias, -bias]))
+        identity = torch.eye(len(bias))
+        merge.weight.copy_(torch.cat([identity, -identity], dim=1)[:, :, None, None])
+        merge.bias.zero_()
     return student
 
 

@@ -31,11 +31,11 @@ class ModelConfig:
     ``dense_centres`` gives those heads a third map, each leaf's centre (its
     inner distance to its own edge over the largest), whose peaks seed one
     leaf each in the "centres" decoding, small leaves as well as big ones.
-    ``dense_context`` has those heads take their coarse context (stride 8
-    and beyond) from the lite0 encoder's feature pyramid, which the
+    ``dense_context`` has those heads take their coarsest context (stride
+    16 of their input) from the lite0 encoder's feature pyramid, which the
     recurrent part computes anyway, instead of from their own backbone's
-    deeper stages (about a third of a pass on a CVPPP image); their input
-    is then twice the encoder's, pixel for pixel.
+    six stride-16 blocks; their input is then twice the encoder's, pixel
+    for pixel.
     """
 
     encoder: str = "skip"

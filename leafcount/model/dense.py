@@ -50,8 +50,9 @@ class FullResolutionHeads(nn.Module):
 
     ``context_channels`` > 0: the coarse context comes from the encoder's
     pyramid (``forward``'s ``context``, that many channels at stride
-    :data:`CONTEXT_STRIDE`) through a 3x3 convolution, and the backbone
-    stops at stride 8.
+    :data:`CONTEXT_STRIDE`) through a 3x3 convolution with ReLU and a 1x1
+    one (the non-linear step the six blocks it replaces took), and the
+    backbone stops at stride 8.
     """
 
     def __init__(self, width: int = 32, fine: int = 16, full: int = 8, outputs: int = 2,
@@ -60,7 +61,8 @@ class FullResolutionHeads(nn.Module):
         self.backbone = EfficientNetLite0(classifier=False, levels=CONTEXT_LEVELS if context_channels else LEVELS)
         c2, c4, c8, c16 = FEATURE_CHANNELS[:LEVELS]
         self.lateral = nn.ModuleList(PointwiseConv2d(c, width) for c in ((c4, c8) if context_channels else (c4, c8, c16)))
-        self.context = nn.Conv2d(context_channels, width, 3, padding=1) if context_channels else None
+        self.context = (nn.Sequential(conv_relu(context_channels, 2 * width), PointwiseConv2d(2 * width, width))
+                        if context_channels else None)
         self.fine = nn.Sequential(conv_relu(width + c2, fine), conv_relu(fine, fine))
         self.full = nn.Sequential(conv_relu(fine + 3, full), PointwiseConv2d(full, outputs))
 
