@@ -38,7 +38,8 @@ from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
 from leafcount.model.efficientnet_lite import to_lite_input
 from leafcount.model.ris import RIS
-from leafcount.train import Trainer, TrainingPair, backbone_groups
+from leafcount.train import TrainingPair
+from leafcount.train_dense import HeadsTrainer
 
 BATCH = 2  # whole images at the heads' input size: the encoder's context is of the whole image
 CHANNEL_WEIGHTS = (1.0, 2.0, 4.0)
@@ -111,8 +112,8 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor) -> tor
     return (per_map * per_map.new_tensor(CHANNEL_WEIGHTS[: per_map.numel()])).sum()
 
 
-class HeadsDistiller(Trainer):
-    """:class:`~leafcount.train.Trainer` for context heads (``model.dense``) learning from ``teacher``,
+class HeadsDistiller(HeadsTrainer):
+    """:class:`~leafcount.train_dense.HeadsTrainer` for context heads (``model.dense``) learning from ``teacher``,
     heads with their own backbone, on the same images.
 
     The training pairs must be fitted to ``model.config.dense_input_size``;
@@ -130,15 +131,6 @@ class HeadsDistiller(Trainer):
         super().__init__(model, train_pairs, val_pairs, *args, **kwargs)
         self.teacher = copy.deepcopy(teacher).to(self.device).eval().requires_grad_(False)
         self.decoding = decoding
-
-    def parameter_groups(self) -> list[dict[str, Any]]:
-        self.model.requires_grad_(False)
-        self.model.dense.requires_grad_(True)
-        return backbone_groups(self.model.dense, self.model.dense.backbone, self.config)
-
-    @property
-    def curriculum_done(self) -> bool:
-        return True  # no sequence to grow: the plateau schedule counts from the start
 
     def _both(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The image at the heads' input, the encoder's context of it, and the teacher's logits."""

@@ -119,8 +119,24 @@ def random_crop(image: np.ndarray, labels: np.ndarray, size: int, rng: np.random
     return image[window], labels[window]
 
 
-class DenseTrainer(Trainer):
-    """:class:`~leafcount.train.Trainer` for ``model.dense`` alone.
+class HeadsTrainer(Trainer):
+    """:class:`~leafcount.train.Trainer` for ``model.dense`` alone: every other weight stays, and
+    there is no sequence to grow (the plateau schedule counts from the start)."""
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        if self.model.dense is None:
+            raise ConfigError("the model has no full-resolution heads (ModelConfig.dense_input_size)")
+        self.model.requires_grad_(False)
+        self.model.dense.requires_grad_(True)
+        return backbone_groups(self.model.dense, self.model.dense.backbone, self.config)
+
+    @property
+    def curriculum_done(self) -> bool:
+        return True
+
+
+class DenseTrainer(HeadsTrainer):
+    """:class:`HeadsTrainer` learning the heads' maps from the labels.
 
     The training pairs must be fitted to ``model.config.dense_input_size``;
     an iteration is a batch of :data:`BATCH` augmented :data:`CROP`-pixel
@@ -130,18 +146,10 @@ class DenseTrainer(Trainer):
     """
 
     def parameter_groups(self) -> list[dict[str, Any]]:
-        if self.model.dense is None:
-            raise ConfigError("the model has no full-resolution heads (ModelConfig.dense_input_size)")
         if self.model.config.dense_context:
             raise ConfigError("heads that read the encoder's context learn from heads with their own backbone "
                               "(leafcount train --distill-heads), not from crops")
-        self.model.requires_grad_(False)
-        self.model.dense.requires_grad_(True)
-        return backbone_groups(self.model.dense, self.model.dense.backbone, self.config)
-
-    @property
-    def curriculum_done(self) -> bool:
-        return True  # no sequence to grow: the plateau schedule counts from the start
+        return super().parameter_groups()
 
     def train_step(self) -> tuple[float, float, int]:
         images, targets = [], []
