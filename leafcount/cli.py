@@ -297,15 +297,13 @@ def _train(args: argparse.Namespace) -> int:
             from leafcount.distill_heads import HeadsDistiller, with_context_heads
             from leafcount.inference.segment import SegmentConfig
 
-            if model.dense is None or model.config.dense_context:
+            if model.dense is None or model.config.dense_context:  # before reading pairs at the heads' size
                 raise ConfigError("--distill-heads: the --init model needs full-resolution heads with their own backbone")
             train_pairs, val_pairs = load_pairs(Path(args.data), model.config.dense_input_size, args.val_split,
                                                 seed=args.seed)
             teacher = model.dense
             model = with_context_heads(model, [pair.image for pair in train_pairs])
             trainer_class, trainer_args = HeadsDistiller, (teacher, SegmentConfig.for_checkpoint(info.meta))
-            if "segment" in info.meta:  # the decoding the teacher's maps were tuned for
-                meta["segment"] = info.meta["segment"]
         elif args.dense_heads:
             from leafcount.train_dense import DenseTrainer, with_centre_map, with_dense_heads
 
@@ -318,8 +316,8 @@ def _train(args: argparse.Namespace) -> int:
             if args.dense_centres and not model.config.dense_centres:
                 model = with_centre_map(model)
             trainer_class = DenseTrainer
-            if "segment" in info.meta:  # the parent's decoding, until tune_decoding says otherwise
-                meta["segment"] = info.meta["segment"]
+        if (args.dense_heads or args.distill_heads) and "segment" in info.meta:
+            meta["segment"] = info.meta["segment"]  # the parent's decoding, until tune_decoding says otherwise
         model.train()
     else:
         config = {"skip": ModelConfig(), "paper": ModelConfig.paper(), "tiny": ModelConfig.tiny(),

@@ -131,16 +131,15 @@ class HeadsDistiller(HeadsTrainer):
         super().__init__(model, train_pairs, val_pairs, *args, **kwargs)
         self.teacher = copy.deepcopy(teacher).to(self.device).eval().requires_grad_(False)
         self.decoding = decoding
+        self._val_teacher: dict[str, torch.Tensor] = {}  # the frozen teacher's logits of each held-out image
 
-    def _both(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The image at the heads' input, the encoder's context of it, and the teacher's logits."""
+    def _inputs(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image at the heads' input and the encoder's context of it."""
         config = self.model.config
         large = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
         small, _ = image_to_tensor(image, config.input_size, config.output_stride)
         with torch.no_grad():
-            context = self.model.encode(small.to(self.device), aux=False).context
-            teacher = self.teacher(large)
-        return large, context, teacher
+            return large, self.model.encode(small.to(self.device), aux=False).context
 
     def train_step(self) -> tuple[float, float, int]:
         self.model.dense.train()
@@ -149,7 +148,9 @@ class HeadsDistiller(HeadsTrainer):
         for _ in range(BATCH):
             pair = self.train_pairs[int(self.rng.integers(len(self.train_pairs)))]
             image, _ = augment(pair.image, pair.labels, self.rng, self.config.augment)
-            large, context, teacher = self._both(np.asarray(image, dtype=np.float32))
+            large, context = self._inputs(np.asarray(image, dtype=np.float32))
+            with torch.no_grad():
+                teacher = self.teacher(large)
             loss = distillation_loss(self.model.dense(large, context), teacher) / BATCH
             loss.backward()
             total += float(loss.detach())
@@ -164,8 +165,10 @@ class HeadsDistiller(HeadsTrainer):
         losses, scores = [], []
         with torch.inference_mode():
             for pair in self.val_pairs:
-                large, context, teacher = self._both(pair.image)
-                losses.append(float(distillation_loss(self.model.dense(large, context), teacher)))
+                large, context = self._inputs(pair.image)
+                if pair.name not in self._val_teacher:
+                    self._val_teacher[pair.name] = self.teacher(large)
+                losses.append(float(distillation_loss(self.model.dense(large, context), self._val_teacher[pair.name])))
                 result = segment_image(self.model, pair.image, segment_config)
                 scores.append(score_image(result.labels, pair.labels, pair.name))
         metrics = {key: float(mean) for key, (mean, _) in summarize(scores).items()}
