@@ -11,6 +11,7 @@ images are never looked at here.
 
     python benchmarks/tune_decoding.py --model models/ris-cvppp-a1.safetensors --write [--passes 1]
         [--rules centres] [--stops 0.5] [--steps-split no] [--peak-sizes 40,48] [--core-shares 0,0.1]
+        [--cores 0.05,0.1] [--centres 0.5,0.6]
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def best_setting(results: list[tuple]) -> tuple:
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], every=3, rules=ASSIGNMENTS, stops=STOP_THRESHOLDS, splits=True,
-                      peak_sizes=PEAK_SIZES, core_shares=CORE_SHARES)
+                      peak_sizes=PEAK_SIZES, core_shares=CORE_SHARES, cores=CORE_THRESHOLDS, centres=CENTRE_THRESHOLDS)
     model, info = load_checkpoint(args.model)
     runs = []
     for name, image, truth in training_images(args.data, args.every):
@@ -73,8 +74,8 @@ def main() -> None:
           f"{'share':>5s} {'frag.':>5s} {'peak':>4s} {'split':>5s} {'SBD':>6s} {'|DiC|':>6s} {'DiC':>6s} {'objective':>9s}")
     defaults = SegmentConfig()
     results = []
-    grid = itertools.product(args.passes, args.passes, args.stops, rules, CORE_THRESHOLDS, args.core_shares,
-                             CENTRE_THRESHOLDS, FRAGMENT_THRESHOLDS, args.peak_sizes, args.steps_split)
+    grid = itertools.product(args.passes, args.passes, args.stops, rules, args.cores, args.core_shares,
+                             args.centres, FRAGMENT_THRESHOLDS, args.peak_sizes, args.steps_split)
     for flips, dense, stop, rule, core, share, centre, fragment, peak, split in grid:
         if rule not in DENSE_RULES and (dense > 1 or core != defaults.core_threshold):
             continue  # only these read the dense maps

@@ -27,13 +27,15 @@ def values_of(kind: type) -> Callable[[str], tuple]:
 
 def parse_args(
     description: str, every: int, rules: Sequence[str] = (), stops: Sequence[float] = (), splits: bool = False,
-    peak_sizes: Sequence[int] = (), core_shares: Sequence[float] = (),
+    peak_sizes: Sequence[int] = (), core_shares: Sequence[float] = (), cores: Sequence[float] = (),
+    centres: Sequence[float] = (),
 ) -> argparse.Namespace:
     """The shared command line; with ``rules``, also ``--rules`` (a comma-separated subset of them);
     with ``stops``, also ``--stops`` (the stop thresholds to try, default these); with ``splits``,
     also ``--steps-split`` (whether the recurrent steps may split basins: yes, no or both); with
     ``peak_sizes``, also ``--peak-sizes`` (the centre-peak sizes to try, default these); with
-    ``core_shares``, also ``--core-shares`` (the smallest cores, as shares of the median, to try)."""
+    ``core_shares``, also ``--core-shares`` (the smallest cores, as shares of the median, to try); with
+    ``cores`` and ``centres``, also ``--cores`` and ``--centres`` (the core and centre thresholds to try)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default="models/ris-cvppp-a1.safetensors")
     parser.add_argument("--data", default="../shared/data/cvppp-a1")
@@ -59,6 +61,12 @@ def parse_args(
         parser.add_argument("--core-shares", type=values_of(float), default=tuple(core_shares),
                             help="cores smaller than this share of the plant's median core seed no basin "
                                  "(SegmentConfig.core_min_share)")
+    if cores:
+        parser.add_argument("--cores", type=values_of(float), default=tuple(cores),
+                            help="core thresholds to try: a leaf's interior is where the boundary map is below it")
+    if centres:
+        parser.add_argument("--centres", type=values_of(float), default=tuple(centres),
+                            help="centre thresholds to try: a leaf's centre is where the centre map is above it")
     args = parser.parse_args()
     if splits:
         args.steps_split = {"yes": (True,), "no": (False,), "both": (True, False)}[args.steps_split]
