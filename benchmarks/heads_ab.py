@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import torch
+from pass_parts import pass_parts
 
-from leafcount.analysis.metrics import score_image, summarize
 from leafcount.data.cvppp import list_samples, load_pair
-from leafcount.inference.passes import segment_image
-from leafcount.inference.segment import SegmentConfig, image_to_tensor, segment_steps
+from leafcount.inference.pipeline import PipelineSettings
+from leafcount.inference.segment import SegmentConfig, segment_steps
 from leafcount.model.checkpoint import load_checkpoint
-from leafcount.train import load_pairs
+from leafcount.train import load_pairs, validation_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cvppp-a1"
@@ -40,28 +40,26 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     models = {path.name: load_checkpoint(path) for path in args.model}
+    val_by_size = {}  # the validation images are read once per heads' input size
     for name, (model, info) in models.items():
-        _, val = load_pairs(args.data, model.config.dense_input_size, "auto")
-        decoding = SegmentConfig.for_checkpoint(info.meta)
-        scores = [score_image(segment_image(model, pair.image, decoding).labels, pair.labels, pair.name) for pair in val]
-        summary = summarize(scores)
-        print(f"{name}: {len(val)} validation images at {model.config.dense_input_size}: "
-              f"SBD {100 * summary['sbd'][0]:.1f}, |DiC| {summary['abs_dic'][0]:.2f}, DiC {summary['dic'][0]:+.2f}")
+        size = model.config.dense_input_size
+        if size not in val_by_size:
+            val_by_size[size] = load_pairs(args.data, size, "auto")[1]
+        scores = validation_scores(model, val_by_size[size], SegmentConfig.for_checkpoint(info.meta))
+        print(f"{name}: {len(val_by_size[size])} validation images at {size}: "
+              f"SBD {100 * scores['sbd']:.1f}, |DiC| {scores['abs_dic']:.2f}, DiC {scores['dic']:+.2f}")
     image, _ = load_pair(list_samples(args.data)[0])
     calls = {}
     for name, (model, info) in models.items():
-        config = SegmentConfig.for_checkpoint(info.meta)
-        headless = config.replace(stop_floor=max(config.stop_floor, config.stop_threshold))
-        small, _ = image_to_tensor(image, model.config.input_size, model.config.output_stride)
-        large, _ = image_to_tensor(image, model.config.dense_input_size)
-        with torch.inference_mode():
-            encoded = model.encode(small, aux=False)
+        headless = PipelineSettings(SegmentConfig.for_checkpoint(info.meta), every_step=False).network_config
+        heads = pass_parts(model, image, 0)["heads"]
 
-        def heads(model=model, large=large, encoded=encoded) -> None:
+        def timed_heads(heads=heads) -> None:
             with torch.inference_mode():
-                model.dense_logits(large, encoded)
+                heads()
 
-        calls[name] = {"heads": heads, "pass": lambda model=model, headless=headless: list(segment_steps(model, image, headless))}
+        calls[name] = {"heads": timed_heads,
+                       "pass": lambda model=model, headless=headless: list(segment_steps(model, image, headless))}
     times = {name: {part: [] for part in parts} for name, parts in calls.items()}
     for round_ in range(args.rounds + 1):
         for name, parts in calls.items():

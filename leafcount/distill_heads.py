@@ -29,16 +29,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from leafcount.analysis.metrics import score_image, summarize
 from leafcount.data.augment import augment
 from leafcount.errors import ConfigError
-from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig, image_to_tensor
 from leafcount.model.config import ModelConfig
 from leafcount.model.dense import FullResolutionHeads
 from leafcount.model.efficientnet_lite import to_lite_input
 from leafcount.model.ris import RIS
-from leafcount.train import TrainingPair
+from leafcount.train import TrainingPair, validation_scores
 from leafcount.train_dense import HeadsTrainer
 
 BATCH = 2  # whole images at the heads' input size: the encoder's context is of the whole image
@@ -162,15 +160,11 @@ class HeadsDistiller(HeadsTrainer):
     def validate(self, segment_config: SegmentConfig | None = None) -> dict[str, float]:
         segment_config = segment_config or self.decoding
         self.model.eval()
-        losses, scores = [], []
+        losses = []
         with torch.inference_mode():
             for pair in self.val_pairs:
                 large, context = self._inputs(pair.image)
                 if pair.name not in self._val_teacher:
                     self._val_teacher[pair.name] = self.teacher(large)
                 losses.append(float(distillation_loss(self.model.dense(large, context), self._val_teacher[pair.name])))
-                result = segment_image(self.model, pair.image, segment_config)
-                scores.append(score_image(result.labels, pair.labels, pair.name))
-        metrics = {key: float(mean) for key, (mean, _) in summarize(scores).items()}
-        metrics["loss"] = float(np.mean(losses))
-        return metrics
+        return {**validation_scores(self.model, self.val_pairs, segment_config), "loss": float(np.mean(losses))}

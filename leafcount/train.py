@@ -134,6 +134,16 @@ def fit_pair(name: str, image: np.ndarray, labels: np.ndarray, input_size: tuple
     return TrainingPair(name, fitted, fitted_labels)
 
 
+def validation_scores(model: RIS, pairs: Sequence[TrainingPair], segment_config: SegmentConfig) -> dict[str, float]:
+    """Mean DiC, |DiC|, SBD and FBD of ``model`` on ``pairs``, each segmented whole with
+    ``segment_config``: the figures every trainer's validation reports."""
+    model.eval()
+    with torch.inference_mode():
+        scores = [score_image(segment_image(model, pair.image, segment_config).labels, pair.labels, pair.name)
+                  for pair in pairs]
+    return {key: float(mean) for key, (mean, _) in summarize(scores).items()}
+
+
 def _targets(labels: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Leaf masks (N, h, w) and aux targets (2, h, w) at the mask resolution.
 
@@ -290,7 +300,7 @@ class Trainer:
         if segment_config is None:
             segment_config = SegmentConfig(assignment=self.config.val_assignment)
         self.model.eval()
-        losses, scores = [], []
+        losses = []
         with torch.inference_mode():
             for pair in self.val_pairs:
                 masks, _ = _targets(pair.labels, self.model.config.output_size)
@@ -298,12 +308,7 @@ class Trainer:
                 tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None].to(self.device)
                 seq = self.model(tensor, masks.shape[0] + 2)
                 losses.append(float(matching_loss(seq.mask_logits[0], seq.score_logits[0], masks).total))
-                result = segment_image(self.model, pair.image, segment_config)
-                scores.append(score_image(result.labels, pair.labels, pair.name))
-        summary = summarize(scores)
-        metrics = {key: float(mean) for key, (mean, _) in summary.items()}
-        metrics["loss"] = float(np.mean(losses))
-        return metrics
+        return {**validation_scores(self.model, self.val_pairs, segment_config), "loss": float(np.mean(losses))}
 
     @property
     def curriculum_done(self) -> bool:

@@ -20,13 +20,11 @@ from skimage.segmentation import find_boundaries
 
 from leafcount.data.augment import augment
 from leafcount.errors import ConfigError
-from leafcount.analysis.metrics import score_image, summarize
 from leafcount.model.config import ModelConfig
 from leafcount.model.loss import dense_loss
 from leafcount.model.ris import RIS
-from leafcount.inference.passes import segment_image
 from leafcount.inference.segment import SegmentConfig
-from leafcount.train import Trainer, backbone_groups
+from leafcount.train import Trainer, backbone_groups, validation_scores
 
 CROP = 256
 BATCH = 4
@@ -174,13 +172,9 @@ class DenseTrainer(HeadsTrainer):
         if segment_config is None:
             segment_config = SegmentConfig(assignment=self.config.val_assignment)
         self.model.eval()
-        losses, scores = [], []
+        losses = []
         with torch.inference_mode():
             for pair in self.val_pairs:
                 tensor = torch.from_numpy(np.ascontiguousarray(pair.image.transpose(2, 0, 1)))[None].to(self.device)
                 losses.append(float(dense_loss(self.model.dense(tensor), dense_targets(pair.labels, self.model.config.dense_centres, self.config.leaf_size_balance)[None].to(self.device))))
-                result = segment_image(self.model, pair.image, segment_config)
-                scores.append(score_image(result.labels, pair.labels, pair.name))
-        metrics = {key: float(mean) for key, (mean, _) in summarize(scores).items()}
-        metrics["loss"] = float(np.mean(losses))
-        return metrics
+        return {**validation_scores(self.model, self.val_pairs, segment_config), "loss": float(np.mean(losses))}

@@ -103,6 +103,11 @@ def test_distilled_heads_start_from_the_teachers_weights_and_a_fitted_context(rn
     monkeypatch.setattr(distill_heads, "least_squares", lambda x, y: fits.append(least_squares(x, y)) or fits[-1])
     student = with_context_heads(teacher, images)
     assert len(fits) == 1
+    assert student.config == CONTEXT
+    old = teacher.state_dict()
+    for key, value in student.state_dict().items():  # BatchNorm statistics included: built in eval mode
+        if not key.startswith("dense.context."):
+            assert torch.equal(value, old[key]), key
     # The context branch starts as the fitted linear map of each pixel's 3x3 neighbourhood.
     weight, bias = fits[0]
     with torch.inference_mode():
