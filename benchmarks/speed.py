@@ -11,7 +11,8 @@ against its FLOP floor (the pass's floating-point operations at the
 machine's own matrix-multiply rate, measured here), the classical
 watershed, the peak memory of the command, and how soon the app's
 pipeline has its first leaf, the whole image's labels and its last step
-(2 threads, as the app; ``app_segment.py`` times the window itself). The pass is also
+(2 threads, as the app, with its heads after the steps and alongside them, as
+the app runs them; ``app_segment.py`` times the window itself). The pass is also
 split into its encoder, full-resolution heads and recurrent steps, each
 against its own floor, to show where the time above the floor goes.
 
@@ -104,10 +105,11 @@ def matmul_gflops(threads: int) -> float:
     return 2 * 1024**3 / best / 1e9
 
 
-def app_run(model: RIS, info: CheckpointInfo, image: np.ndarray) -> tuple[float, float, float]:
-    """Seconds from the start of the app's pipeline (a single plant, every step for the slider)
-    to its first step, to its labels (:class:`LabelsReady`) and to its end."""
-    settings = PipelineSettings(SegmentConfig.for_checkpoint(info.meta), tray="auto", every_step=True)
+def app_run(model: RIS, info: CheckpointInfo, image: np.ndarray, heads_alongside: bool) -> tuple[float, float, float]:
+    """Seconds from the start of the app's pipeline (a single plant, every step for the slider; the app
+    runs the heads alongside the steps) to its first step, to its labels (:class:`LabelsReady`) and to its end."""
+    settings = PipelineSettings(SegmentConfig.for_checkpoint(info.meta), tray="auto", every_step=True,
+                                heads_alongside=heads_alongside)
     start = time.perf_counter()
     marks: dict[str, float] = {}
     for event in segment_photo(model, info, Photo(image), image.shape[:2], settings):
@@ -203,9 +205,13 @@ def main() -> None:
     print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
 
     torch.set_num_threads(2)
-    runs = [app_run(model, info, image) for _ in range(3)]
-    print("\napp's pipeline, 2 threads, best of 3: first leaf / whole image's labels / last step")
-    print("  " + " / ".join(f"{min(r[i] for r in runs) * 1000:4.0f} ms" for i in range(3)))
+    runs: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    for _ in range(3):
+        for alongside in (False, True):
+            runs[alongside].append(app_run(model, info, image, alongside))
+    print("\napp's pipeline, 2 threads, best of 3 (alternating): first leaf / whole image's labels / last step")
+    for alongside, name in ((False, "heads after the steps"), (True, "heads alongside (the app)")):
+        print(f"  {name:26s} " + " / ".join(f"{min(r[i] for r in runs[alongside]) * 1000:4.0f} ms" for i in range(3)))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -10,6 +12,15 @@ from leafcount.gui.canvas import KAPPA_COLORMAP
 TITLE = "memory activity κ(h<sub>t</sub>) = Σ<sub>c</sub> |h<sub>t</sub>| at step t"
 LAST_TITLE = "memory activity κ(h<sub>t</sub>) after the last step, t = {t}"
 EMPTY_TITLE = "memory activity κ(h<sub>t</sub>): no steps to show"
+
+
+def scale_top(high: float) -> float:
+    """The colour scale's top for kappa up to ``high``: rounded up to a multiple of half a power of
+    ten (28.8 -> 30, 3.3 -> 3.5), so a live run's scale grows a few times, not at every step (each
+    change draws the colour bar's ticks anew, on the thread the network's worker needs too)."""
+    high = max(float(high), 1e-6)
+    unit = 10.0 ** math.floor(math.log10(high)) / 2
+    return round(math.ceil(high / unit - 1e-9) * unit, 12)
 
 
 class KappaView(pg.GraphicsLayoutWidget):
@@ -44,9 +55,11 @@ class KappaView(pg.GraphicsLayoutWidget):
             self.plot.setTitle(title, size="9pt")
 
     def set_levels(self, high: float) -> None:
-        """Fix the colour scale to [0, high] (the largest kappa of the run)."""
-        self.levels = (0.0, max(float(high), 1e-6))
-        self.color_bar.setLevels(self.levels)
+        """Fix the colour scale to [0, :func:`scale_top` (high)] (high: the largest kappa of the run)."""
+        levels = (0.0, scale_top(high))
+        if levels != self.levels:
+            self.levels = levels
+            self.color_bar.setLevels(levels)
 
     def show_kappa(self, kappa: np.ndarray | None, title: str = TITLE) -> None:
         if kappa is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -72,9 +74,9 @@ class ScorePlot(pg.PlotWidget):
         accepted = np.cumprod(np.asarray(self._scores) >= self.threshold).astype(bool)
         brushes = [pg.mkBrush(_ACCEPTED if ok else _REJECTED) for ok in accepted]
         self.bars.setOpts(x=steps, height=self._scores, width=0.7, brushes=brushes, pen=None)
-        # Room for whole fives of bars: a live run widens the axis (and pyqtgraph redraws its ticks)
-        # every fifth step, not at every step.
-        self.setXRange(0.4, max(-(-len(self._scores) // 5) * 5, 5) + 0.6, padding=0)
+        # Room for 5, 10, 20, 40... bars: a live run widens the axis (and pyqtgraph draws its ticks
+        # anew, on the thread the network's worker needs too) a few times, not at every step.
+        self.setXRange(0.4, 5 * 2 ** max(math.ceil(math.log2(max(len(self._scores), 1) / 5)), 0) + 0.6, padding=0)
 
     def _on_line_moved(self) -> None:
         self._redraw()

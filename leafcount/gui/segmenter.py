@@ -143,9 +143,10 @@ class Segmenter(QObject):
 
     def settings(self, config: SegmentConfig, crf: bool, plants: Sequence[PlantBox] | None = None,
                  tray: str = "off") -> PipelineSettings:
-        """The pipeline's settings: the loaded checkpoint's CRF settings when the CRF step is on."""
+        """The pipeline's settings: the loaded checkpoint's CRF settings when the CRF step is on; the
+        heads beside the steps (one photo at a time has the cores to itself)."""
         crf_config = CrfConfig.for_checkpoint(self.info.meta) if crf else None
-        return PipelineSettings(config, crf_config, tray, tuple(plants) if plants else None)
+        return PipelineSettings(config, crf_config, tray, tuple(plants) if plants else None, heads_alongside=True)
 
     @property
     def is_busy(self) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer
 
 from leafcount.gui.canvas import Canvas
+from leafcount.editing.document import ImageStatus
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.step_view import StepView
@@ -106,7 +107,8 @@ class StepController(QObject):
             return
         threshold = doc.run.config.stop_threshold
         empty = [s.index + 1 for s in accepted_steps(doc.steps, threshold) if not doc.has_leaf(s.index + 1)]
-        self.step_view.set_leaf_count(doc.leaf_count, empty, threshold)
+        edited = doc.status is ImageStatus.EDITED or bool(doc.manual_ids)
+        self.step_view.set_leaf_count(doc.leaf_count, empty, threshold, edited)
 
     def show_part(self, steps: list[Step], region: QRectF) -> None:
         """Steps computed on a part of the photo (one plant of a tray), shown in place."""

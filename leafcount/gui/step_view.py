@@ -49,7 +49,7 @@ class StepView(QWidget):
         self._steps: list[Step] = []
         self._shown: int | None = None  # the step on display, None: the run as a whole
         self._running = False  # steps are still arriving
-        self._leaves: tuple[int, list[int], float] | None = None  # see set_leaf_count
+        self._leaves: tuple[int, list[int], float, bool] | None = None  # see set_leaf_count
 
         controls = QHBoxLayout()
         for widget in (self.prev_button, self.play_button, self.next_button):
@@ -100,11 +100,13 @@ class StepView(QWidget):
         self._set_slider(len(self._steps) - 1)
         self._show(len(self._steps) - 1)
 
-    def set_leaf_count(self, count: int | None, empty_steps: Sequence[int] = (), threshold: float = 0.0) -> None:
+    def set_leaf_count(self, count: int | None, empty_steps: Sequence[int] = (), threshold: float = 0.0,
+                       edited: bool = False) -> None:
         """The leaves of the image's labels, decoded from these steps at ``threshold``:
         the caption says how many, and why that is not the number of kept steps
-        (``empty_steps``: kept steps, numbered from 1, that have no pixel in the labels)."""
-        self._leaves = None if count is None else (count, list(empty_steps), threshold)
+        (``empty_steps``: kept steps, numbered from 1, that have no pixel in the labels;
+        ``edited``: the labels were changed by hand after the run)."""
+        self._leaves = None if count is None else (count, list(empty_steps), threshold, edited)
         self._show(self._shown)
 
     def set_threshold(self, value: float) -> None:
@@ -142,16 +144,19 @@ class StepView(QWidget):
         text = f"{len(self._steps)} steps, {kept} of them above the stop threshold"
         if not self._labels_match():
             return text + "."  # no labels yet, or the line is being dragged
-        count, empty = self._leaves[0], self._empty_steps()
+        count, empty, edited = self._leaves[0], self._empty_steps(), self._leaves[3]
         if count == kept:
             return f"{text}: {count} leaves."
+        if edited:
+            return f"{text}; {count} leaves in the labels, edited by hand since."
         if empty and count == kept - len(empty):
             which = ", ".join(str(step) for step in empty[:LISTED_STEPS])
             which += f" and {len(empty) - LISTED_STEPS} more" if len(empty) > LISTED_STEPS else ""
             steps, own = ("steps", "their") if len(empty) > 1 else ("step", "its")
             return (f"{text}, {count} leaves: {steps} {which} kept no pixel of {own} own (the leaves "
                     "around claimed them, or the mask lies off the plant).")
-        return f"{text}; {count} leaves in the labels, edited by hand since."
+        return (f"{text}; {count} leaves in the labels: the decoding splits a step's mask that covers two "
+                "leaf centres and joins masks that fall within one leaf's boundaries.")
 
     def _labels_match(self) -> bool:
         """Whether the counted labels are those of the threshold shown."""

@@ -64,6 +64,10 @@ class PipelineSettings:
     (the app, napari); False, for a headless run, stops at the first step
     below ``segment.stop_threshold``, which gives the same labels sooner
     (with one pass; mirrored passes match leaves over whole sequences).
+    ``heads_alongside``: compute a single plant's full-resolution heads on a
+    second thread while the network steps (``segment_steps``), for a window
+    that segments one photo at a time; a batch, which gives each core a
+    photo of its own, leaves it off.
     """
 
     segment: SegmentConfig = SegmentConfig()
@@ -71,6 +75,7 @@ class PipelineSettings:
     tray: str = "off"
     plants: tuple[PlantBox, ...] | None = None
     every_step: bool = True
+    heads_alongside: bool = False
 
     @property
     def network_config(self) -> SegmentConfig:
@@ -243,7 +248,7 @@ def _segment_plant(
     threshold = settings.segment.stop_threshold
     one_pass = settings.segment.flips == 1
     live = segment_steps(model, image, settings.network_config, cancel, dense_last=True,
-                         dense_below=threshold if one_pass else None)
+                         dense_below=threshold if one_pass else None, heads_alongside=settings.heads_alongside)
     steps: list[Step] = []
     labels = None
     while True:

@@ -8,8 +8,10 @@ without running the network again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +144,30 @@ def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -
     return out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy(), None
 
 
+@contextlib.contextmanager
+def _heads_on_second_thread(model: RIS, image: np.ndarray) -> Iterator[Future]:
+    """The full-resolution heads' maps of ``image``, computed on a thread of their own while the
+    caller runs the steps; both threads run torch on one thread each until the block ends.
+
+    The steps' maps are small, so two torch threads halve little of their time, while the heads alone
+    fill a core: side by side the labels of a window's run come about 1.3x sooner on two cores. Leaving
+    the block waits for the heads (a cancelled run too: a fraction of a second)."""
+
+    def heads() -> DenseMaps:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            return _full_resolution_maps(model, image, None)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    executor = ThreadPoolExecutor(1, thread_name_prefix="leafcount-heads")
+    try:
+        yield executor.submit(heads)
+    finally:
+        executor.shutdown(wait=True)
+        torch.set_num_threads(threads)
+
+
 def dense_maps(model: RIS, image: np.ndarray) -> DenseMaps:
     """The network's foreground, boundary and centre maps of ``image`` (no
     recurrent step), like :attr:`Step.foreground`."""
@@ -160,6 +186,7 @@ def segment_steps(
     cancel: CancelToken | None = None,
     dense_last: bool = False,
     dense_below: float | None = None,
+    heads_alongside: bool = False,
 ) -> Generator[Step, None, DenseMaps]:
     """Yield one :class:`Step` per recurrent step of ``model`` on ``image``;
     return the dense maps.
@@ -186,6 +213,12 @@ def segment_steps(
         step and the ones after it. The steps before it and that step are all
         :func:`decode_steps` keeps, so a window can show the labels then and
         let the network run on for the threshold slider.
+    heads_alongside : bool
+        With ``dense_last``: compute the heads on a second thread while the
+        steps run, each thread with one torch thread (for a window that
+        segments one photo at a time on two or more cores; a batch already
+        gives each core a photo of its own). The same steps and maps.
+        Heads that read the encoder's context run after it, as without.
 
     Notes
     -----
@@ -195,7 +228,13 @@ def segment_steps(
     tensor, box = image_to_tensor(image, cfg.input_size, cfg.output_stride)
     device = next(model.parameters()).device
     out_box, grid_box = _boxes(model, box)
-    with torch.inference_mode():
+    beside = dense_last and heads_alongside and model.dense is not None and not cfg.dense_context
+    with torch.inference_mode(), (_heads_on_second_thread(model, image) if beside
+                                  else contextlib.nullcontext()) as heads:
+
+        def pending_maps() -> DenseMaps:
+            return heads.result() if heads is not None else _dense_maps(model, encoded, image, out_box)
+
         encoded = model.encode(tensor.to(device), aux=model.dense is None)
         maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
         maps_pending = dense_last
@@ -209,14 +248,14 @@ def segment_steps(
             mask = torch.sigmoid(out.mask_logits[0]).cpu().numpy()
             kappa = grid_box.crop(out.kappa[0].cpu().numpy()).copy()
             if maps_pending and dense_below is not None and score < dense_below:
-                maps, maps_pending = _dense_maps(model, encoded, image, out_box), False
+                maps, maps_pending = pending_maps(), False
             yield Step(index, out_box.crop(mask).copy(), score, kappa, *maps)
             if score < config.stop_floor:
                 break
         if maps_pending:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            maps = _dense_maps(model, encoded, image, out_box)
+            maps = pending_maps()
     return maps
 
 

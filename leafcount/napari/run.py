@@ -90,7 +90,7 @@ def segment_live(
     if settings.stop_threshold is not None:
         config = config.replace(stop_threshold=settings.stop_threshold)
     crf = CrfConfig.for_checkpoint(info.meta) if settings.crf else None
-    pipeline = PipelineSettings(config, crf, "auto" if settings.tray else "off")
+    pipeline = PipelineSettings(config, crf, "auto" if settings.tray else "off", heads_alongside=True)
     events = segment_photo(model, info, Photo(image), image.shape[:2], pipeline, cancel)
     steps: list[Step] = []
     final = None  # the labels, once the pipeline has them: the steps after that are for the slider

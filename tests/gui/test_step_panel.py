@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from leafcount.editing.changes import HandEdit
+from leafcount.editing.edits import delete_edit
 from leafcount.inference.run_meta import ModelRun
 from leafcount.inference.segment import SegmentConfig, Step, decode_steps
 
@@ -54,3 +56,23 @@ def test_a_kept_step_without_pixels_is_named_in_the_caption(window, plant_folder
     assert caption.startswith("3 steps, 2 of them above the stop threshold, 1 leaves: step 2 kept no pixel")
     window.step_view.slider.setValue(1)
     assert window.step_view.caption.text().endswith("kept, but no pixel of its own in the labels")
+
+
+def test_the_caption_blames_the_decoding_not_the_user_for_a_count_that_differs_from_the_kept_steps(window, plant_folder):
+    """Three kept steps, and the decoding split them into four leaves. Only an edit by hand makes the
+    caption say the labels were edited."""
+    window.open_folder(plant_folder)
+    doc = window.doc
+    h, w = doc.image.shape[:2]
+    mask = np.zeros((24, 32), np.float32)
+    mask[4:20, 4:16] = 0.9
+    steps = [Step(i, mask, score, np.ones((3, 4), np.float32)) for i, score in enumerate([0.9, 0.8, 0.7, 0.1])]
+    labels = np.zeros((h, w), np.int32)
+    for leaf in range(1, 5):
+        labels[h // 4: h // 2, leaf * w // 6: (leaf + 1) * w // 6] = leaf
+    doc.set_model_result(labels, steps, ModelRun("tiny", SegmentConfig(assignment="centres")))
+    caption = window.step_view.caption.text()
+    assert "edited by hand" not in caption and "4 leaves in the labels: the decoding" in caption
+    doc.push(HandEdit(delete_edit(doc.labels, 4)))
+    doc.push(HandEdit(delete_edit(doc.labels, 3)))
+    assert "2 leaves in the labels, edited by hand since." in window.step_view.caption.text()

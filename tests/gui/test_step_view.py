@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from leafcount.gui.kappa_view import scale_top
 from leafcount.gui.step_view import NO_STEPS_TEXT, StepView
 from leafcount.inference.segment import Step
 
@@ -103,3 +104,23 @@ def test_threshold_label_follows_a_programmatic_move(qtbot):
     plot.set_threshold(0.42)
     assert plot.threshold == 0.42
     assert "0.42" in plot.threshold_line.label.toPlainText()
+
+
+@pytest.mark.parametrize("high, top", [(18.2, 20.0), (28.8, 30.0), (30.0, 30.0), (3.3, 3.5), (0.07, 0.07), (101.0, 150.0)])
+def test_the_kappa_scale_tops_at_a_multiple_of_half_a_power_of_ten(high, top):
+    assert scale_top(high) == pytest.approx(top) and scale_top(high) >= high
+
+
+def test_a_live_run_redraws_the_colour_bar_and_the_step_axis_only_when_their_range_grows(view, monkeypatch):
+    axis_ranges, levels = [], []
+    color_bar = view.kappa_view.color_bar
+    monkeypatch.setattr(color_bar, "setLevels", lambda values: levels.append(values))
+    bottom = view.score_plot.getPlotItem().getAxis("bottom")
+    bottom.linkedViewChanged = lambda *args: axis_ranges.append(view.score_plot.viewRange()[0][1])
+    steps = [Step(i, np.zeros((6, 8), np.float32), 0.9, np.full((3, 4), k, np.float32))
+             for i, k in enumerate([18.2, 26.6, 27.8, 28.6, 28.7, 28.8, 28.8, 28.8, 28.8, 28.8, 28.8, 28.8])]
+    for step in steps:
+        view.add_steps([step])
+    assert levels == [(0.0, 20.0), (0.0, 30.0)]
+    assert view.score_plot.viewRange()[0][1] == pytest.approx(20.6)  # room for 20 bars
+    assert [round(r, 1) for r in axis_ranges if r > 5] == [5.6, 10.6, 20.6]  # each widening drawn once

@@ -170,3 +170,26 @@ def test_no_early_labels_for_a_headless_run_or_mirrored_passes(tiny_model, info,
     settings = PipelineSettings(config, every_step=change.get("every_step", True))
     seen, result = drained(segment_photo(tiny_model, info, Photo(green_disc()), (60, 64), settings))
     assert not any(isinstance(event, LabelsReady) for event in seen) and result.labels.shape == (60, 64)
+
+
+def test_the_window_s_heads_alongside_the_steps_give_the_same_labels(scripted_scores, drained):
+    from leafcount.model.config import ModelConfig
+    from leafcount.model.ris import RIS
+
+    torch.manual_seed(0)
+    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+    info = CheckpointInfo(Path("dense.safetensors"), model.config, {})
+    config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=10, stop_floor=0.05, assignment="argmax")
+    runs = {}
+    for alongside in (False, True):
+        scripted_scores(model, [0.9, 0.8, 0.7, 0.3, 0.6, 0.04])
+        settings = PipelineSettings(config, heads_alongside=alongside)
+        runs[alongside] = drained(segment_photo(model, info, Photo(green_disc()), (60, 64), settings))
+    (plain_seen, plain), (beside_seen, beside) = runs[False], runs[True]
+    ready = [[e.labels for e in seen if isinstance(e, LabelsReady)] for seen in (plain_seen, beside_seen)]
+    assert len(ready[0]) == len(ready[1]) == 1 and ready[0][0].max() > 0
+    np.testing.assert_array_equal(ready[1][0], ready[0][0])
+    np.testing.assert_array_equal(beside.labels, plain.labels)
+    for a, b in zip(plain.steps, beside.steps, strict=True):
+        np.testing.assert_array_equal(a.boundary, b.boundary)
+        np.testing.assert_array_equal(a.foreground, b.foreground)

@@ -106,6 +106,60 @@ def test_with_dense_below_the_heads_run_at_the_first_step_under_it(rng, scripted
     plain = list(segment_steps(model, image, SegmentConfig(stop_floor=0.05)))
     np.testing.assert_array_equal(maps[1], plain[0].boundary)
 
+@pytest.mark.parametrize("dense_below", [0.5, None])
+def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, scripted_scores, dense_below):
+    torch = pytest.importorskip("torch")
+    import threading
+
+    torch.manual_seed(0)
+    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+    scripted_scores(model, [0.9, 0.8, 0.3, 0.7, 0.02])
+    threads_seen = []
+    model.dense.register_forward_hook(
+        lambda *_: threads_seen.append((threading.current_thread().name, torch.get_num_threads())))
+    image = rng.random((48, 48, 3)).astype(np.float32)
+    config = SegmentConfig(stop_floor=0.05)
+
+    def run(alongside):
+        live = segment_steps(model, image, config, dense_last=True, dense_below=dense_below, heads_alongside=alongside)
+        steps = []
+        while True:
+            try:
+                steps.append(next(live))
+            except StopIteration as end:
+                return steps, end.value
+
+    torch.set_num_threads(2)
+    plain, plain_maps = run(False)
+    beside, beside_maps = run(True)
+    assert torch.get_num_threads() == 2  # given back to the caller
+    assert threads_seen[0][0] == threading.current_thread().name
+    assert threads_seen[1][0] != threading.current_thread().name and threads_seen[1][1] == 1
+    assert [s.score for s in beside] == [s.score for s in plain] and len(plain) == 5
+    for a, b in zip(plain, beside):
+        np.testing.assert_array_equal(a.mask, b.mask)
+        np.testing.assert_array_equal(a.kappa, b.kappa)
+        assert (a.foreground is None) == (b.foreground is None)  # the maps come with the same step
+    for a, b in zip(plain_maps, beside_maps):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_cancelled_run_with_heads_alongside_gives_the_threads_back(rng):
+    torch = pytest.importorskip("torch")
+    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+    image = rng.random((48, 48, 3)).astype(np.float32)
+    cancel = CancelToken()
+    torch.set_num_threads(2)
+    live = segment_steps(model, image, SegmentConfig(max_steps=5, stop_floor=0.0), cancel,
+                         dense_last=True, heads_alongside=True)
+    next(live)
+    assert torch.get_num_threads() == 1  # while the heads run beside the steps
+    cancel.set()
+    with pytest.raises(Cancelled):
+        next(live)
+    assert torch.get_num_threads() == 2
+
+
 def test_stop_floor_ends_the_sequence(tiny_model):
     image = np.random.default_rng(0).random((60, 64, 3), dtype=np.float32)
     steps = list(segment_steps(tiny_model, image, SegmentConfig(max_steps=10, stop_floor=1.0)))
