@@ -8,8 +8,10 @@ without running the network again.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
+import os
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -144,13 +146,27 @@ def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -
     return out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy(), None
 
 
+_heads_thread: ThreadPoolExecutor | None = None
+"""The heads' thread, kept between runs: a new thread at every run takes new memory from the system
+for the heads' large maps (glibc gives each thread a pool of its own), and then the overlap gained
+nothing measurable (speed.py's app pipeline: 323 ms to the labels one after the other, 327 side by side)."""
+
+
+def _forget_heads_thread() -> None:
+    global _heads_thread
+    _heads_thread = None  # a forked child has the object but not the thread
+
+
+os.register_at_fork(after_in_child=_forget_heads_thread)
+
+
 @contextlib.contextmanager
 def _heads_on_second_thread(model: RIS, image: np.ndarray) -> Iterator[Future]:
     """The full-resolution heads' maps of ``image``, computed on a thread of their own while the
     caller runs the steps; both threads run torch on one thread each until the block ends.
 
     The steps' maps are small, so two torch threads halve little of their time, while the heads alone
-    fill a core: side by side the labels of a window's run come about 1.3x sooner on two cores. Leaving
+    fill a core: side by side the labels of a window's run come about 1.2x sooner on two cores. Leaving
     the block waits for the heads (a cancelled run too: a fraction of a second)."""
 
     def heads() -> DenseMaps:
@@ -158,13 +174,16 @@ def _heads_on_second_thread(model: RIS, image: np.ndarray) -> Iterator[Future]:
         with torch.inference_mode():
             return _full_resolution_maps(model, image, None)
 
+    global _heads_thread
+    if _heads_thread is None:
+        _heads_thread = ThreadPoolExecutor(1, thread_name_prefix="leafcount-heads")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    executor = ThreadPoolExecutor(1, thread_name_prefix="leafcount-heads")
+    future = _heads_thread.submit(heads)
     try:
-        yield executor.submit(heads)
+        yield future
     finally:
-        executor.shutdown(wait=True)
+        concurrent.futures.wait([future])
         torch.set_num_threads(threads)
 
 
@@ -215,10 +234,11 @@ def segment_steps(
         let the network run on for the threshold slider.
     heads_alongside : bool
         With ``dense_last``: compute the heads on a second thread while the
-        steps run, each thread with one torch thread (for a window that
-        segments one photo at a time on two or more cores; a batch already
-        gives each core a photo of its own). The same steps and maps.
-        Heads that read the encoder's context run after it, as without.
+        encoder and the steps run, each thread with one torch thread (for a
+        window that segments one photo at a time on two or more cores; a
+        batch already gives each core a photo of its own). The same steps
+        and maps; the first step comes a little later, the labels sooner.
+        Heads that read the encoder's context run as without.
 
     Notes
     -----
@@ -229,12 +249,14 @@ def segment_steps(
     device = next(model.parameters()).device
     out_box, grid_box = _boxes(model, box)
     beside = dense_last and heads_alongside and model.dense is not None and not cfg.dense_context
-    with torch.inference_mode(), (_heads_on_second_thread(model, image) if beside
-                                  else contextlib.nullcontext()) as heads:
+    with torch.inference_mode(), contextlib.ExitStack() as stack:
+        heads: Future | None = None  # the heads' maps, on a second thread
 
         def pending_maps() -> DenseMaps:
             return heads.result() if heads is not None else _dense_maps(model, encoded, image, out_box)
 
+        if beside:
+            heads = stack.enter_context(_heads_on_second_thread(model, image))
         encoded = model.encode(tensor.to(device), aux=model.dense is None)
         maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
         maps_pending = dense_last
