@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
 _ACCEPTED = (76, 175, 80)
 _REJECTED = (120, 120, 120)
+
+
+def bars_room(count: int) -> int:
+    """Bars the step axis has room for: the first of 5, 10, 20, 40... that holds ``count``."""
+    room = 5
+    while room < count:
+        room *= 2
+    return room
 
 
 class ScorePlot(pg.PlotWidget):
@@ -74,9 +80,9 @@ class ScorePlot(pg.PlotWidget):
         accepted = np.cumprod(np.asarray(self._scores) >= self.threshold).astype(bool)
         brushes = [pg.mkBrush(_ACCEPTED if ok else _REJECTED) for ok in accepted]
         self.bars.setOpts(x=steps, height=self._scores, width=0.7, brushes=brushes, pen=None)
-        # Room for 5, 10, 20, 40... bars: a live run widens the axis (and pyqtgraph draws its ticks
-        # anew, on the thread the network's worker needs too) a few times, not at every step.
-        self.setXRange(0.4, 5 * 2 ** max(math.ceil(math.log2(max(len(self._scores), 1) / 5)), 0) + 0.6, padding=0)
+        # A live run widens the axis (and pyqtgraph draws its ticks anew, on the thread the network's
+        # worker needs too) a few times, not at every step.
+        self.setXRange(0.4, bars_room(len(self._scores)) + 0.6, padding=0)
 
     def _on_line_moved(self) -> None:
         self._redraw()

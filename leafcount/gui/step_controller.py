@@ -21,8 +21,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer
 
-from leafcount.gui.canvas import Canvas
 from leafcount.editing.document import ImageStatus
+from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.segmenter import Segmenter
 from leafcount.gui.step_view import StepView

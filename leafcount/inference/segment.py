@@ -147,9 +147,10 @@ def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -
 
 
 _heads_thread: ThreadPoolExecutor | None = None
-"""The heads' thread, kept between runs: a new thread at every run takes new memory from the system
-for the heads' large maps (glibc gives each thread a pool of its own), and then the overlap gained
-nothing measurable (speed.py's app pipeline: 323 ms to the labels one after the other, 327 side by side)."""
+"""The heads' thread, kept between runs. With a new thread at every run the overlap gained nothing
+measurable (speed.py's app pipeline: 323 ms to the labels one after the other, 327 side by side),
+likely because a new thread's large maps come from fresh memory (glibc gives each thread a pool of
+its own, and first touching a page costs a fault)."""
 
 
 def _forget_heads_thread() -> None:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from leafcount.gui.kappa_view import scale_top
+from leafcount.gui.score_plot import bars_room
 from leafcount.gui.step_view import NO_STEPS_TEXT, StepView
 from leafcount.inference.segment import Step
 
@@ -124,3 +125,8 @@ def test_a_live_run_redraws_the_colour_bar_and_the_step_axis_only_when_their_ran
     assert levels == [(0.0, 20.0), (0.0, 30.0)]
     assert view.score_plot.viewRange()[0][1] == pytest.approx(20.6)  # room for 20 bars
     assert [round(r, 1) for r in axis_ranges if r > 5] == [5.6, 10.6, 20.6]  # each widening drawn once
+
+
+@pytest.mark.parametrize("count, room", [(0, 5), (5, 5), (6, 10), (20, 20), (21, 40), (40, 40), (41, 80)])
+def test_the_step_axis_makes_room_for_the_bars_in_doublings(count, room):
+    assert bars_room(count) == room
