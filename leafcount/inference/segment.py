@@ -12,8 +12,10 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import os
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,11 +148,36 @@ def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -
     return out_box.crop(dense[0]).copy(), out_box.crop(dense[1]).copy(), None
 
 
-_heads_thread: ThreadPoolExecutor | None = None
-"""The heads' thread, kept between runs. With a new thread at every run the overlap gained nothing
-measurable (speed.py's app pipeline: 323 ms to the labels one after the other, 327 side by side),
-likely because a new thread's large maps come from fresh memory (glibc gives each thread a pool of
-its own, and first touching a page costs a fault)."""
+class _HeadsThread:
+    """A daemon thread that runs one heads job at a time, kept between runs.
+
+    With a new thread at every run the overlap gained nothing measurable (speed.py's app pipeline:
+    323 ms to the labels one after the other, 327 side by side), likely because a new thread's large
+    maps come from fresh memory (glibc gives each thread a pool of its own, and first touching a page
+    costs a fault). A daemon: it holds no work a run does not wait for, so it must not keep the
+    process alive (``leafcount``'s quick exit waits for threads that are still working).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="leafcount-heads", daemon=True).start()
+
+    def submit(self, job: Callable[[], DenseMaps]) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, job))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            future, job = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as exc:  # noqa: BLE001 - handed to the run that waits for it
+                    future.set_exception(exc)
+
+
+_heads_thread: _HeadsThread | None = None
 
 
 def _forget_heads_thread() -> None:
@@ -177,7 +204,7 @@ def _heads_on_second_thread(model: RIS, image: np.ndarray) -> Iterator[Future]:
 
     global _heads_thread
     if _heads_thread is None:
-        _heads_thread = ThreadPoolExecutor(1, thread_name_prefix="leafcount-heads")
+        _heads_thread = _HeadsThread()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     future = _heads_thread.submit(heads)

@@ -133,6 +133,8 @@ def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, sc
     plain, plain_maps = run(False)
     beside, beside_maps = run(True)
     assert torch.get_num_threads() == 2  # given back to the caller
+    helper = [t for t in threading.enumerate() if t.name == threads_seen[1][0]]
+    assert helper and helper[0].daemon  # kept for the next run, but never keeps the process alive
     assert threads_seen[0][0] == threading.current_thread().name
     assert threads_seen[1][0] != threading.current_thread().name and threads_seen[1][1] == 1
     assert [s.score for s in beside] == [s.score for s in plain] and len(plain) == 5
@@ -142,6 +144,20 @@ def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, sc
         assert (a.foreground is None) == (b.foreground is None)  # the maps come with the same step
     for a, b in zip(plain_maps, beside_maps):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_error_in_the_heads_alongside_reaches_the_run(rng, monkeypatch):
+    pytest.importorskip("torch")
+    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+
+    def broken(*_):
+        raise MemoryError("no room for the heads")
+
+    monkeypatch.setattr(model.dense, "forward", broken)
+    image = rng.random((48, 48, 3)).astype(np.float32)
+    with pytest.raises(MemoryError, match="no room"):
+        list(segment_steps(model, image, SegmentConfig(max_steps=2, stop_floor=0.0), dense_last=True,
+                           heads_alongside=True))
 
 
 def test_a_cancelled_run_with_heads_alongside_gives_the_threads_back(rng):
