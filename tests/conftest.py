@@ -32,6 +32,13 @@ def tiny_model() -> RIS:
 
 
 @pytest.fixture
+def tiny_dense_model() -> RIS:
+    """A tiny random RIS with full-resolution heads (48 x 48) on top."""
+    torch.manual_seed(0)
+    return RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+
+
+@pytest.fixture
 def drained() -> Callable[[Generator], tuple[list, object]]:
     """Run a generator to its end: (what it yielded, what it returned)."""
 

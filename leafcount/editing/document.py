@@ -184,6 +184,12 @@ class LabelDocument:
         return self._clean_at != self._position
 
     @property
+    def edited_by_hand(self) -> bool:
+        """Whether the labels are no longer the model's as it gave them: edits not yet saved, or
+        leaves saved as drawn by hand."""
+        return self.is_dirty or bool(self.manual_ids)
+
+    @property
     def holds_work(self) -> bool:
         """Whether replacing the labels would lose hand edits or a saved file's content."""
         return self.saved is not None or bool(self.manual_ids) or bool(self._done or self._undone)

@@ -21,7 +21,6 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QTimer
 
-from leafcount.editing.document import ImageStatus
 from leafcount.gui.canvas import Canvas
 from leafcount.gui.document import ImageDoc
 from leafcount.gui.segmenter import Segmenter
@@ -107,8 +106,7 @@ class StepController(QObject):
             return
         threshold = doc.run.config.stop_threshold
         empty = [s.index + 1 for s in accepted_steps(doc.steps, threshold) if not doc.has_leaf(s.index + 1)]
-        edited = doc.status is ImageStatus.EDITED or bool(doc.manual_ids)
-        self.step_view.set_leaf_count(doc.leaf_count, empty, threshold, edited)
+        self.step_view.set_leaf_count(doc.leaf_count, empty, threshold, doc.edited_by_hand)
 
     def show_part(self, steps: list[Step], region: QRectF) -> None:
         """Steps computed on a part of the photo (one plant of a tray), shown in place."""

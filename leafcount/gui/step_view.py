@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -23,6 +24,15 @@ from leafcount.inference.segment import Step, accepted_steps
 PLAY_INTERVAL_MS = 600
 LISTED_STEPS = 6  # kept steps without pixels named in the caption
 NO_STEPS_TEXT = "Segment this image to watch the network find its leaves one by one."
+
+
+class LeafCount(NamedTuple):
+    """The image's labels as :meth:`StepView.set_leaf_count` gets them."""
+
+    count: int
+    empty_steps: list[int]
+    threshold: float
+    edited: bool
 
 
 class StepView(QWidget):
@@ -49,7 +59,7 @@ class StepView(QWidget):
         self._steps: list[Step] = []
         self._shown: int | None = None  # the step on display, None: the run as a whole
         self._running = False  # steps are still arriving
-        self._leaves: tuple[int, list[int], float, bool] | None = None  # see set_leaf_count
+        self._leaves: LeafCount | None = None
 
         controls = QHBoxLayout()
         for widget in (self.prev_button, self.play_button, self.next_button):
@@ -106,7 +116,7 @@ class StepView(QWidget):
         the caption says how many, and why that is not the number of kept steps
         (``empty_steps``: kept steps, numbered from 1, that have no pixel in the labels;
         ``edited``: the labels were changed by hand after the run)."""
-        self._leaves = None if count is None else (count, list(empty_steps), threshold, edited)
+        self._leaves = None if count is None else LeafCount(count, list(empty_steps), threshold, edited)
         self._show(self._shown)
 
     def set_threshold(self, value: float) -> None:
@@ -144,10 +154,10 @@ class StepView(QWidget):
         text = f"{len(self._steps)} steps, {kept} of them above the stop threshold"
         if not self._labels_match():
             return text + "."  # no labels yet, or the line is being dragged
-        count, empty, edited = self._leaves[0], self._empty_steps(), self._leaves[3]
+        count, empty = self._leaves.count, self._empty_steps()
         if count == kept:
             return f"{text}: {count} leaves."
-        if edited:
+        if self._leaves.edited:
             return f"{text}; {count} leaves in the labels, edited by hand since."
         if empty and count == kept - len(empty):
             which = ", ".join(str(step) for step in empty[:LISTED_STEPS])
@@ -160,10 +170,10 @@ class StepView(QWidget):
 
     def _labels_match(self) -> bool:
         """Whether the counted labels are those of the threshold shown."""
-        return self._leaves is not None and abs(self._leaves[2] - self.score_plot.threshold) <= 1e-9
+        return self._leaves is not None and abs(self._leaves.threshold - self.score_plot.threshold) <= 1e-9
 
     def _empty_steps(self) -> list[int]:
-        return self._leaves[1] if self._labels_match() else []
+        return self._leaves.empty_steps if self._labels_match() else []
 
     def _on_threshold_moved(self, value: float) -> None:
         self._show(self._shown)  # the verdicts follow the line

@@ -172,12 +172,8 @@ def test_no_early_labels_for_a_headless_run_or_mirrored_passes(tiny_model, info,
     assert not any(isinstance(event, LabelsReady) for event in seen) and result.labels.shape == (60, 64)
 
 
-def test_the_window_s_heads_alongside_the_steps_give_the_same_labels(scripted_scores, drained):
-    from leafcount.model.config import ModelConfig
-    from leafcount.model.ris import RIS
-
-    torch.manual_seed(0)
-    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+def test_the_window_s_heads_alongside_the_steps_give_the_same_labels(scripted_scores, drained, tiny_dense_model):
+    model = tiny_dense_model
     info = CheckpointInfo(Path("dense.safetensors"), model.config, {})
     config = SegmentConfig(stop_threshold=0.5, mask_threshold=0.0, max_steps=10, stop_floor=0.05, assignment="argmax")
     runs = {}

@@ -33,11 +33,8 @@ def test_steps_are_yielded_one_by_one_with_plain_arrays(tiny_model):
     assert abs(first.mask.shape[1] / first.mask.shape[0] - 90 / 70) < 0.1
 
 
-def test_with_dense_last_the_first_step_comes_before_the_heads_run_and_the_labels_do_not_change(rng):
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    config = ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})
-    model = RIS(config).eval()
+def test_with_dense_last_the_first_step_comes_before_the_heads_run_and_the_labels_do_not_change(rng, tiny_dense_model):
+    model = tiny_dense_model
     calls = []
     model.dense.register_forward_hook(lambda *_: calls.append("heads"))
     image = rng.random((48, 48, 3)).astype(np.float32)
@@ -82,10 +79,8 @@ def test_the_encoders_own_dense_heads_run_only_for_a_network_without_full_resolu
         assert torch.equal(full.features, without.features) and torch.equal(full.refine_input, without.refine_input)
 
 
-def test_with_dense_below_the_heads_run_at_the_first_step_under_it(rng, scripted_scores):
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+def test_with_dense_below_the_heads_run_at_the_first_step_under_it(rng, scripted_scores, tiny_dense_model):
+    model = tiny_dense_model
     scripted_scores(model, [0.9, 0.8, 0.3, 0.7, 0.02])
     calls = []
     model.dense.register_forward_hook(lambda *_: calls.append("heads"))
@@ -107,12 +102,12 @@ def test_with_dense_below_the_heads_run_at_the_first_step_under_it(rng, scripted
     np.testing.assert_array_equal(maps[1], plain[0].boundary)
 
 @pytest.mark.parametrize("dense_below", [0.5, None])
-def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, scripted_scores, dense_below):
+def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, scripted_scores, dense_below,
+                                                                        tiny_dense_model, drained):
     torch = pytest.importorskip("torch")
     import threading
 
-    torch.manual_seed(0)
-    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+    model = tiny_dense_model
     scripted_scores(model, [0.9, 0.8, 0.3, 0.7, 0.02])
     threads_seen = []
     model.dense.register_forward_hook(
@@ -121,13 +116,8 @@ def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, sc
     config = SegmentConfig(stop_floor=0.05)
 
     def run(alongside):
-        live = segment_steps(model, image, config, dense_last=True, dense_below=dense_below, heads_alongside=alongside)
-        steps = []
-        while True:
-            try:
-                steps.append(next(live))
-            except StopIteration as end:
-                return steps, end.value
+        return drained(segment_steps(model, image, config, dense_last=True, dense_below=dense_below,
+                                     heads_alongside=alongside))
 
     torch.set_num_threads(2)
     plain, plain_maps = run(False)
@@ -146,9 +136,8 @@ def test_heads_alongside_give_the_same_steps_and_maps_on_a_second_thread(rng, sc
         np.testing.assert_array_equal(a, b)
 
 
-def test_an_error_in_the_heads_alongside_reaches_the_run(rng, monkeypatch):
-    pytest.importorskip("torch")
-    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+def test_an_error_in_the_heads_alongside_reaches_the_run(rng, monkeypatch, tiny_dense_model):
+    model = tiny_dense_model
 
     def broken(*_):
         raise MemoryError("no room for the heads")
@@ -160,9 +149,9 @@ def test_an_error_in_the_heads_alongside_reaches_the_run(rng, monkeypatch):
                            heads_alongside=True))
 
 
-def test_a_cancelled_run_with_heads_alongside_gives_the_threads_back(rng):
+def test_a_cancelled_run_with_heads_alongside_gives_the_threads_back(rng, tiny_dense_model):
     torch = pytest.importorskip("torch")
-    model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [48, 48]})).eval()
+    model = tiny_dense_model
     image = rng.random((48, 48, 3)).astype(np.float32)
     cancel = CancelToken()
     torch.set_num_threads(2)
