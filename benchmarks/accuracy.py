@@ -4,7 +4,9 @@ One run scores, on the same images and in the same process: every given
 RIS checkpoint with both pixel-assignment rules ("first": the earliest step
 keeps a pixel, as in the paper; "argmax": the kept step with the highest
 mask value), the checkpoint's own tuned decoding, that decoding fused
-over 4 mirrored passes (leafcount.flips), each without and with the dense
+over 4 mirrored passes (leafcount.flips), that decoding with the
+full-resolution heads run on the whole image instead of the plant's window
+(leafcount.inference.heads_window), each without and with the dense
 CRF (with the checkpoint's tuned CRF settings), and the classical
 excess-green + watershed baseline (leafcount.baseline). The paper's
 published rows follow as reference lines; they were measured by their
@@ -146,6 +148,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             merge_only = ", steps merge only" if t.assignment in ("basins", "centres") and not t.steps_split else ""
             rules["tuned"] = f"tuned on train: stop {t.stop_threshold}, {t.assignment}{core}{merge_only}{dense}"
         rules["mirrored"] = f"{rules.get('tuned', 'argmax')}, {MIRRORED} mirrored passes"
+        if models[index][0].dense is not None:
+            rules["whole"] = f"{rules.get('tuned', 'argmax')}, heads on the whole image, not the plant's window"
         for crf in (False, True) if use_crf else (False,):
             for rule, label in rules.items():
                 crf_name = " + CRF (tuned on train)" if info.meta.get("crf") else " + CRF"
@@ -163,10 +167,16 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], int, bool]:
             if index in tuned:
                 decodings["tuned"] = tuned[index].replace(flips=1)
             decodings["mirrored"] = decodings.get("tuned", decodings["argmax"]).replace(flips=MIRRORED)
-            for rule, decoding in decodings.items():
+            if model.dense is not None:  # the plain path of the heads, timed as a run of its own
+                decodings["whole"] = decodings.get("tuned", decodings["argmax"])
                 start = time.perf_counter()
-                labels = decode_steps(with_mirrored_passes(model, image, steps, decoding), truth.shape, decoding)
-                ris_s = network_s + time.perf_counter() - start
+                whole_steps = list(segment_steps(model, image, config.replace(heads_on_plant=False)))
+                whole_s = time.perf_counter() - start
+            for rule, decoding in decodings.items():
+                seen, seen_s = (whole_steps, whole_s) if rule == "whole" else (steps, network_s)
+                start = time.perf_counter()
+                labels = decode_steps(with_mirrored_passes(model, image, seen, decoding), truth.shape, decoding)
+                ris_s = seen_s + time.perf_counter() - start
                 rows[index, False, rule].add(score_image(labels, truth, sample.name), ris_s)
                 if use_crf:
                     start = time.perf_counter()

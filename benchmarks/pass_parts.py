@@ -10,15 +10,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from leafcount.inference.heads_window import plant_window
 from leafcount.inference.segment import image_to_tensor
 
 
-def pass_parts(model, image: np.ndarray, n_steps: int) -> dict[str, Callable[[], object]]:
+def pass_parts(model, image: np.ndarray, n_steps: int, window: bool = False) -> dict[str, Callable[[], object]]:
     """Part name -> a call running it on ``image`` (``model``: a RIS of this tree or of an earlier
-    revision's package; the inputs are letterboxed by this tree's code)."""
+    revision's package; the inputs are letterboxed by this tree's code). ``window``: also the heads
+    on the plant's window, as a pass runs them (:mod:`leafcount.inference.heads_window`)."""
     cfg = model.config
-    small, _ = image_to_tensor(image, cfg.input_size, cfg.output_stride)
-    large, _ = image_to_tensor(image, cfg.dense_input_size)
+    small, box = image_to_tensor(image, cfg.input_size, cfg.output_stride)
+    large, large_box = image_to_tensor(image, cfg.dense_input_size)
     with torch.inference_mode():
         encoded = model.encode(small)
 
@@ -31,4 +33,9 @@ def pass_parts(model, image: np.ndarray, n_steps: int) -> dict[str, Callable[[],
     if model.dense is not None:  # revisions before dense_logits had no heads that read the encoding
         heads = getattr(model, "dense_logits", lambda image, _: model.dense(image))
         parts["heads"] = lambda: heads(large, encoded)
+        if window and encoded.aux_logits is not None and not cfg.dense_context:
+            grid_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
+            rows, cols = plant_window(encoded.aux_logits[0, 0].numpy(), grid_box, large_box, tuple(large.shape[-2:]))
+            inside = large[..., rows, cols]
+            parts[f"heads on the plant's window ({inside.shape[-2]}x{inside.shape[-1]})"] = lambda: heads(inside, encoded)
     return parts

@@ -11,10 +11,12 @@ against its FLOP floor (the pass's floating-point operations at the
 machine's own matrix-multiply rate, measured here), the classical
 watershed, the peak memory of the command, and how soon the app's
 pipeline has its first leaf, the whole image's labels and its last step
-(2 threads, as the app, with its heads after the steps and alongside them, as
-the app runs them; ``app_segment.py`` times the window itself). The pass is also
-split into its encoder, full-resolution heads and recurrent steps, each
-against its own floor, to show where the time above the floor goes.
+(2 threads, as the app, with its heads after the steps, alongside them as
+the app runs them, and alongside on the whole image instead of the plant's
+window; ``app_segment.py`` times the window itself). The pass is also
+split into its encoder, recurrent steps and full-resolution heads (on the
+whole image and on the plant's window, as the pass runs them), each against
+its own floor, to show where the time above the floor goes.
 
     python benchmarks/speed.py --before 9908b72 --n 100 [--before-model OLD.safetensors]
 """
@@ -105,11 +107,13 @@ def matmul_gflops(threads: int) -> float:
     return 2 * 1024**3 / best / 1e9
 
 
-def app_run(model: RIS, info: CheckpointInfo, image: np.ndarray, heads_alongside: bool) -> tuple[float, float, float]:
+def app_run(model: RIS, info: CheckpointInfo, image: np.ndarray, heads_alongside: bool,
+            on_plant: bool = True) -> tuple[float, float, float]:
     """Seconds from the start of the app's pipeline (a single plant, every step for the slider; the app
-    runs the heads alongside the steps) to its first step, to its labels (:class:`LabelsReady`) and to its end."""
-    settings = PipelineSettings(SegmentConfig.for_checkpoint(info.meta), tray="auto", every_step=True,
-                                heads_alongside=heads_alongside)
+    runs the heads alongside the steps) to its first step, to its labels (:class:`LabelsReady`) and to its end.
+    ``on_plant`` False: the heads on the whole image (as before the plant's window)."""
+    segment = SegmentConfig.for_checkpoint(info.meta).replace(heads_on_plant=on_plant)
+    settings = PipelineSettings(segment, tray="auto", every_step=True, heads_alongside=heads_alongside)
     start = time.perf_counter()
     marks: dict[str, float] = {}
     for event in segment_photo(model, info, Photo(image), image.shape[:2], settings):
@@ -123,7 +127,7 @@ def part_timings(model: RIS, image: np.ndarray, n_steps: int, rounds: int) -> li
     """(part, best seconds, GFLOP) of the pass's parts (:func:`pass_parts`): where the time above the floor goes."""
     rows = []
     with torch.inference_mode():
-        for name, run in pass_parts(model, image, n_steps).items():
+        for name, run in pass_parts(model, image, n_steps, window=True).items():
             kernels.ENABLED = False
             with FlopCounterMode(display=False) as counter:
                 run()
@@ -144,6 +148,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each version")
     parser.add_argument("--pass-rounds", type=int, default=7, help="alternating timings of one pass and of matmul")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (the CLI's default: 1)")
+    parser.add_argument("--app-images", type=int, default=6, help="images of the app's pipeline timings")
+    parser.add_argument("--app-rounds", type=int, default=3, help="alternating rounds of the app's pipeline timings")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,13 +211,18 @@ def main() -> None:
     print(f"classical watershed: {classical * 1000:.0f} ms per image (in process, no I/O)")
 
     torch.set_num_threads(2)
-    runs: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
-    for _ in range(3):
-        for alongside in (False, True):
-            runs[alongside].append(app_run(model, info, image, alongside))
-    print("\napp's pipeline, 2 threads, best of 3 (alternating): first leaf / whole image's labels / last step")
-    for alongside, name in ((False, "heads after the steps"), (True, "heads alongside (the app)")):
-        print(f"  {name:26s} " + " / ".join(f"{min(r[i] for r in runs[alongside]) * 1000:4.0f} ms" for i in range(3)))
+    variants = {"heads after the steps": (False, True), "heads alongside (the app)": (True, True),
+                "alongside, on the whole image": (True, False)}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+    for _ in range(args.app_rounds):
+        for sample in list_samples(args.data)[: args.app_images]:
+            photo, _ = load_pair(sample)
+            for name, (alongside, on_plant) in variants.items():
+                runs[name].append(app_run(model, info, photo, alongside, on_plant))
+    print(f"\napp's pipeline, 2 threads, medians of {args.app_rounds} x {args.app_images} images (alternating): "
+          "first leaf / whole image's labels / last step")
+    for name in variants:
+        print(f"  {name:30s} " + " / ".join(f"{np.median([r[i] for r in runs[name]]) * 1000:4.0f} ms" for i in range(3)))
 
 
 if __name__ == "__main__":

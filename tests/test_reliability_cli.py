@@ -193,7 +193,9 @@ def _start_segment_with_workers(tmp_path: Path, model: Path) -> tuple[subprocess
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         workers = parent.children(recursive=True)
-        if len(workers) >= 2 and len(list(out.glob("*_label.png"))) >= 2:  # workers started and busy
+        # Workers started and busy, and some answers in: a label is written before its worker answers,
+        # and under a loaded machine the parent can be a few images behind (two labels were once too few).
+        if len(workers) >= 2 and len(list(out.glob("*_label.png"))) >= 6:
             return process, workers, out
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)

@@ -28,6 +28,7 @@ from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
 from leafcount.inference.centres import MIN_SEED_PIXELS
+from leafcount.inference.heads_window import pasted, plant_window
 from leafcount.resize import Box, letterbox_planes, resize_array
 from leafcount.settings import check_choice, check_flag, check_integer, check_number, checkpoint_settings, settings_from_dict
 
@@ -59,12 +60,14 @@ class SegmentConfig:
     centre_min_pixels: int = MIN_SEED_PIXELS  # "centres": a smaller peak (maps' pixels) splits no basin
     fragment_threshold: float = 0.0  # "centres": a basin whose centre map stays below it is a piece of a neighbour
     steps_split: bool = True  # "basins", "centres": the steps may split basins to reach their count
+    heads_on_plant: bool = True  # full-resolution heads on the plant's window only (inference.heads_window)
 
     def __post_init__(self) -> None:
         for name in ("mask_threshold", "stop_threshold", "stop_floor", "core_threshold", "core_min_share",
                      "centre_threshold", "fragment_threshold"):
             check_number(name, getattr(self, name), "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
         check_flag("steps_split", self.steps_split)
+        check_flag("heads_on_plant", self.heads_on_plant)
         check_integer("max_steps", self.max_steps, 1)
         check_integer("centre_min_pixels", self.centre_min_pixels, 1)
         for name in ("flips", "dense_flips"):
@@ -127,21 +130,34 @@ def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
     return out_box, grid_box
 
 
-def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None) -> DenseMaps:
+def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None,
+                          plant_grid_box: Box | None = None) -> DenseMaps:
     """Foreground, boundary (and centre) from the full-resolution heads, run at their own input size
-    (``encoded``: the image's encoding, whose context some heads read)."""
+    (``encoded``: the image's encoding, whose context some heads read). With ``plant_grid_box`` (the
+    image's box on the mask grid) and the encoder's foreground in ``encoded``, the heads run on the
+    plant's window only (:mod:`leafcount.inference.heads_window`)."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
-    dense = torch.sigmoid(model.dense_logits(tensor.to(next(model.parameters()).device), encoded)[0]).cpu().numpy()
-    maps = [box.crop(channel).copy() for channel in dense]
+    window = None
+    found = plant_grid_box is not None and encoded is not None and encoded.aux_logits is not None
+    if found and not model.config.dense_context:  # heads that read the context see the whole image
+        window = plant_window(encoded.aux_logits[0, 0].cpu().numpy(), plant_grid_box, box, tuple(tensor.shape[-2:]))
+    device = next(model.parameters()).device
+    if window is None:
+        dense = torch.sigmoid(model.dense_logits(tensor.to(device), encoded)[0]).cpu().numpy()
+        maps = [box.crop(channel).copy() for channel in dense]
+    else:
+        dense = torch.sigmoid(model.dense_logits(tensor[..., window[0], window[1]].to(device), encoded)[0])
+        maps = pasted(dense.cpu().numpy(), window, box)
     return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
 
 def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -> DenseMaps:
     """Plant foreground and leaf-boundary probabilities over the image: from
-    the full-resolution heads when the network has them, else from the
+    the full-resolution heads when the network has them (on the plant's
+    window when ``encoded`` carries the encoder's foreground), else from the
     encoder's heads (at the mask resolution), else none."""
     if model.dense is not None:
-        return _full_resolution_maps(model, image, encoded)
+        return _full_resolution_maps(model, image, encoded, out_box)
     if encoded.aux_logits is None:
         return None, None, None
     dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
@@ -188,9 +204,11 @@ os.register_at_fork(after_in_child=_forget_heads_thread)
 
 
 @contextlib.contextmanager
-def _heads_on_second_thread(model: RIS, image: np.ndarray) -> Iterator[Future]:
-    """The full-resolution heads' maps of ``image``, computed on a thread of their own while the
-    caller runs the steps; both threads run torch on one thread each until the block ends.
+def _heads_on_second_thread(model: RIS, image: np.ndarray, encoded: Encoded | None,
+                            plant_grid_box: Box | None) -> Iterator[Future]:
+    """The full-resolution heads' maps of ``image`` (as :func:`_full_resolution_maps` makes them),
+    computed on a thread of their own while the caller runs the steps; both threads run torch on one
+    thread each until the block ends.
 
     The steps' maps are small, so two torch threads halve little of their time, while the heads alone
     fill a core: side by side the labels of a window's run come about 1.2x sooner on two cores. Leaving
@@ -199,7 +217,7 @@ def _heads_on_second_thread(model: RIS, image: np.ndarray) -> Iterator[Future]:
     def heads() -> DenseMaps:
         torch.set_num_threads(1)
         with torch.inference_mode():
-            return _full_resolution_maps(model, image, None)
+            return _full_resolution_maps(model, image, encoded, plant_grid_box)
 
     global _heads_thread
     if _heads_thread is None:
@@ -261,7 +279,8 @@ def segment_steps(
         let the network run on for the threshold slider.
     heads_alongside : bool
         With ``dense_last``: compute the heads on a second thread while the
-        encoder and the steps run, each thread with one torch thread (for a
+        steps run (and the encoder, when the heads run on the whole image
+        and need nothing from it), each thread with one torch thread (for a
         window that segments one photo at a time on two or more cores; a
         batch already gives each core a photo of its own). The same steps
         and maps; the first step comes a little later, the labels sooner.
@@ -276,15 +295,19 @@ def segment_steps(
     device = next(model.parameters()).device
     out_box, grid_box = _boxes(model, box)
     beside = dense_last and heads_alongside and model.dense is not None and not cfg.dense_context
+    on_plant = config.heads_on_plant and model.dense is not None and not cfg.dense_context
     with torch.inference_mode(), contextlib.ExitStack() as stack:
         heads: Future | None = None  # the heads' maps, on a second thread
 
         def pending_maps() -> DenseMaps:
             return heads.result() if heads is not None else _dense_maps(model, encoded, image, out_box)
 
-        if beside:
-            heads = stack.enter_context(_heads_on_second_thread(model, image))
-        encoded = model.encode(tensor.to(device), aux=model.dense is None)
+        if beside and not on_plant:  # the heads need nothing from the encoder: start them with it
+            heads = stack.enter_context(_heads_on_second_thread(model, image, None, None))
+        # The encoder's own foreground says where the plant is: the heads run there only.
+        encoded = model.encode(tensor.to(device), aux=model.dense is None or on_plant)
+        if beside and on_plant:
+            heads = stack.enter_context(_heads_on_second_thread(model, image, encoded, out_box))
         maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
         maps_pending = dense_last
         state = model.initial_state(encoded)

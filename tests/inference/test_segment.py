@@ -59,18 +59,19 @@ def test_with_dense_last_the_first_step_comes_before_the_heads_run_and_the_label
 
 
 @pytest.mark.parametrize("encoder", ["skip", "lite0"])
-def test_the_encoders_own_dense_heads_run_only_for_a_network_without_full_resolution_heads(rng, encoder):
+def test_the_encoders_own_dense_heads_run_only_for_their_maps_or_the_heads_window(rng, encoder):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     tiny = {**ModelConfig.tiny().to_dict(), "encoder": encoder, "input_size": [64, 64], "grid_stride": 8,
             "output_stride": 2}
     image = rng.random((60, 64, 3)).astype(np.float32)
     run = SegmentConfig(max_steps=2, stop_floor=0.0)
-    for dense_input_size, aux_runs in ((None, True), ([48, 48], False)):
+    # Their maps, without full-resolution heads; with them, the plant's window (heads_on_plant), else nothing.
+    for dense_input_size, on_plant, aux_runs in ((None, True, True), ([48, 48], True, True), ([48, 48], False, False)):
         model = RIS(ModelConfig.from_dict({**tiny, "dense_input_size": dense_input_size})).eval()
         calls = []
         model.encoder.aux.register_forward_hook(lambda *_: calls.append("aux"))
-        steps = list(segment_steps(model, image, run))
+        steps = list(segment_steps(model, image, run.replace(heads_on_plant=on_plant)))
         assert (calls == ["aux"]) is aux_runs and steps[0].foreground is not None
         tensor, _ = image_to_tensor(image, model.config.input_size, model.config.output_stride)
         with torch.inference_mode():  # the recurrent part sees the same encoding either way
