@@ -37,5 +37,5 @@ def pass_parts(model, image: np.ndarray, n_steps: int, window: bool = False) -> 
             grid_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
             rows, cols = plant_window(encoded.aux_logits[0, 0].numpy(), grid_box, large_box, tuple(large.shape[-2:]))
             inside = large[..., rows, cols]
-            parts[f"heads on the plant's window ({inside.shape[-2]}x{inside.shape[-1]})"] = lambda: heads(inside, encoded)
+            parts[f"heads on {inside.shape[-2]}x{inside.shape[-1]} window"] = lambda: heads(inside, encoded)
     return parts

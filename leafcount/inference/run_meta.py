@@ -28,6 +28,7 @@ RUN_META_SCHEMA: dict[str, str] = {
     "steps_split": "SegmentConfig.steps_split: whether basins and centres let the steps split basins to reach their count",
     "flips": "SegmentConfig.flips: passes whose leaf masks were fused",
     "dense_flips": "SegmentConfig.dense_flips: passes whose plant and edge maps were fused",
+    "heads_on_plant": "SegmentConfig.heads_on_plant: whether the full-resolution heads ran on the plant's window only",
     "crf": "whether the dense CRF refined the leaves",
     "plants": "trays only: one box record per plant (leafcount.analysis.plant_boxes), in the label PNG's pixels",
     "notes": "only when there are any: what the user should know (grey image, no plant found, ...)",
@@ -70,6 +71,7 @@ def run_meta(run: ModelRun, plants: Sequence[PlantBox] = (), notes: Sequence[str
         "steps_split": config.steps_split,
         "flips": config.flips,
         "dense_flips": config.dense_flips,
+        "heads_on_plant": config.heads_on_plant,
         "crf": run.crf,
     }
     if plants:

@@ -117,3 +117,11 @@ def test_off_the_heads_see_the_whole_image_and_the_steps_do_not_change(rng, tiny
 def test_heads_on_plant_must_be_a_flag():
     with pytest.raises(ConfigError, match="heads_on_plant"):
         SegmentConfig(heads_on_plant="yes")
+
+
+def test_the_sidecar_says_where_the_heads_ran():
+    from leafcount.inference.run_meta import RUN_META_SCHEMA, ModelRun, run_meta
+
+    assert "heads_on_plant" in RUN_META_SCHEMA
+    assert run_meta(ModelRun("m", SegmentConfig()))["heads_on_plant"] is True
+    assert run_meta(ModelRun("m", SegmentConfig(heads_on_plant=False)))["heads_on_plant"] is False
