@@ -28,7 +28,7 @@ from leafcount.errors import ConfigError, ImageReadError, LabelFormatError
 from leafcount.model.ris import RIS, Encoded
 from leafcount.inference.basins import basin_leaves
 from leafcount.inference.centres import MIN_SEED_PIXELS
-from leafcount.inference.heads_window import pasted, plant_window
+from leafcount.inference.heads_window import cut_off, pasted, plant_window
 from leafcount.resize import Box, letterbox_planes, resize_array
 from leafcount.settings import check_choice, check_flag, check_integer, check_number, checkpoint_settings, settings_from_dict
 
@@ -135,19 +135,21 @@ def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None
     """Foreground, boundary (and centre) from the full-resolution heads, run at their own input size
     (``encoded``: the image's encoding, whose context some heads read). With ``plant_grid_box`` (the
     image's box on the mask grid) and the encoder's foreground in ``encoded``, the heads run on the
-    plant's window only (:mod:`leafcount.inference.heads_window`)."""
+    plant's window only (:mod:`leafcount.inference.heads_window`), and again on the whole input
+    where the plant they find reaches the window's side."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
     window = None
     found = plant_grid_box is not None and encoded is not None and encoded.aux_logits is not None
     if found and not model.config.dense_context:  # heads that read the context see the whole image
         window = plant_window(encoded.aux_logits[0, 0].cpu().numpy(), plant_grid_box, box, tuple(tensor.shape[-2:]))
     device = next(model.parameters()).device
-    if window is None:
-        dense = torch.sigmoid(model.dense_logits(tensor.to(device), encoded)[0]).cpu().numpy()
-        maps = [box.crop(channel).copy() for channel in dense]
-    else:
-        dense = torch.sigmoid(model.dense_logits(tensor[..., window[0], window[1]].to(device), encoded)[0])
-        maps = pasted(dense.cpu().numpy(), window, box)
+    if window is not None:
+        dense = torch.sigmoid(model.dense_logits(tensor[..., window[0], window[1]].to(device), encoded)[0]).cpu().numpy()
+        if not cut_off(dense[0], window, tuple(tensor.shape[-2:])):  # else the plant goes on: the whole input
+            maps = pasted(dense, window, box)
+            return maps[0], maps[1], maps[2] if len(maps) > 2 else None
+    dense = torch.sigmoid(model.dense_logits(tensor.to(device), encoded)[0]).cpu().numpy()
+    maps = [box.crop(channel).copy() for channel in dense]
     return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
 

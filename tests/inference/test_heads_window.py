@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from leafcount.inference.heads_window import SIZE_STEP, STRIDE, pasted, plant_window
+from leafcount.inference.heads_window import EDGE, SIZE_STEP, STRIDE, cut_off, pasted, plant_window
 from leafcount.errors import ConfigError
 from leafcount.inference.segment import SegmentConfig, _full_resolution_maps, dense_maps, image_to_tensor, segment_steps
 from leafcount.model.config import ModelConfig
@@ -74,17 +74,57 @@ def test_a_window_of_the_whole_input_or_no_plant_gives_the_whole_images_maps(rng
     np.testing.assert_allclose(on_plant[0].boundary, whole[1], atol=1e-6)
 
 
-def test_the_heads_run_on_the_window_only_and_the_rest_is_background(rng):
+def test_a_plant_reaching_a_side_of_the_window_inside_the_input_is_cut_off():
+    window = (slice(32, 96), slice(0, 64))  # rows inside a 128 x 64 input, columns its whole width
+    foreground = np.zeros((64, 64), np.float32)
+    foreground[20:40, 20:40] = 0.9
+    assert not cut_off(foreground, window, (128, 64))
+    foreground[20:40, :EDGE] = 0.9  # the input's own left side: nothing lies beyond
+    assert not cut_off(foreground, window, (128, 64))
+    foreground[-1, 30] = 0.9  # the window's bottom, with input rows below it
+    assert cut_off(foreground, window, (128, 64))
+
+
+def _tiny_with_large_heads(plant_logit):
+    """A tiny RIS with 192 x 192 heads whose foreground is ``plant_logit`` everywhere."""
     torch.manual_seed(0)
     model = RIS(ModelConfig.from_dict({**ModelConfig.tiny().to_dict(), "dense_input_size": [192, 192]})).eval()
-    image = rng.random((192, 192, 3)).astype(np.float32)
+    last = model.dense.full[-1]
+    with torch.no_grad():
+        last.weight[0].zero_()
+        last.bias[0] = plant_logit
+    return model
+
+
+def _plant_in_the_corner(model, image):
+    """``image``'s encoding, the encoder's foreground replaced by a plant in the top left corner."""
     small, _ = image_to_tensor(image, model.config.input_size, model.config.output_stride)
     with torch.inference_mode():
         encoded = model.encode(small, aux=True)
     grid = model.config.output_size
     plant = torch.full((1, 2, *grid), -4.0)
-    plant[0, 0, : grid[0] // 8, : grid[1] // 8] = 4.0  # a plant in the top left corner
-    encoded = dataclasses.replace(encoded, aux_logits=plant)
+    plant[0, 0, : grid[0] // 8, : grid[1] // 8] = 4.0
+    return dataclasses.replace(encoded, aux_logits=plant)
+
+
+def test_the_heads_run_again_on_the_whole_input_when_the_plant_goes_on_past_the_window(rng):
+    model = _tiny_with_large_heads(8.0)  # plant everywhere: past every side of any window
+    image = rng.random((192, 192, 3)).astype(np.float32)
+    encoded = _plant_in_the_corner(model, image)
+    seen = []
+    model.dense.register_forward_hook(lambda _m, inputs, _o: seen.append(tuple(inputs[0].shape[-2:])))
+    with torch.inference_mode():
+        maps = _full_resolution_maps(model, image, encoded, Box(0, 0, *model.config.output_size))
+        whole = dense_maps(model, image)
+    assert seen[:2] == [(128, 128), (192, 192)]
+    np.testing.assert_allclose(maps[1], whole[1], atol=1e-6)
+
+
+def test_the_heads_run_on_the_window_only_and_the_rest_is_background(rng):
+    model = _tiny_with_large_heads(-8.0)  # no plant reaches the window's sides
+    image = rng.random((192, 192, 3)).astype(np.float32)
+    encoded = _plant_in_the_corner(model, image)
+    grid = model.config.output_size
     seen = []
     model.dense.register_forward_hook(lambda _m, inputs, _o: seen.append(tuple(inputs[0].shape[-2:])))
     with torch.inference_mode():
