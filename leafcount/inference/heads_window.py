@@ -1,11 +1,12 @@
 """The part of the full-resolution heads' input worth running them on: the plant and a margin.
 
-The heads are the costliest part of a pass (160-170 ms on one thread for a
-CVPPP image; the encoder 80, the 17 steps 115-140), and the decoding reads their maps only on the
-plant: the foreground's largest piece and what lies near it. The recurrent
-encoder has seen the image by then, and its own foreground head (trained
-with it, 1.5 ms) says where the plant is, so the heads run on the plant's
-box and a margin only; the rest of the maps is background.
+The heads are the costliest part of a pass (160-170 ms on one thread for
+a CVPPP image; the encoder 80, the 17 steps 115-140), and the decoding
+reads their maps only on the plant: the foreground's largest piece and
+what lies near it. The recurrent encoder has seen the image by then, and
+its own foreground head (trained with it, 1.5 ms) says where the plant
+is, so the heads run on the plant's box and a margin only; the rest of
+the maps is background.
 
 Near the window's edge the heads see zero padding where the whole input
 had more background, so their maps differ there a little. With a

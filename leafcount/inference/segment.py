@@ -143,13 +143,14 @@ def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None
     if found and not model.config.dense_context:  # heads that read the context see the whole image
         window = plant_window(encoded.aux_logits[0, 0].cpu().numpy(), plant_grid_box, box, tuple(tensor.shape[-2:]))
     device = next(model.parameters()).device
+    maps = None
     if window is not None:
         dense = torch.sigmoid(model.dense_logits(tensor[..., window[0], window[1]].to(device), encoded)[0]).cpu().numpy()
         if not cut_off(dense[0], window, tuple(tensor.shape[-2:])):  # else the plant goes on: the whole input
             maps = pasted(dense, window, box)
-            return maps[0], maps[1], maps[2] if len(maps) > 2 else None
-    dense = torch.sigmoid(model.dense_logits(tensor.to(device), encoded)[0]).cpu().numpy()
-    maps = [box.crop(channel).copy() for channel in dense]
+    if maps is None:
+        dense = torch.sigmoid(model.dense_logits(tensor.to(device), encoded)[0]).cpu().numpy()
+        maps = [box.crop(channel).copy() for channel in dense]
     return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
 
