@@ -26,7 +26,7 @@ from leafcount.analysis.metrics import score_image
 from leafcount.data.cvppp import list_samples, load_pair
 from leafcount.inference.heads_window import cut_off, plant_window
 from leafcount.inference.pipeline import read_working_photo
-from leafcount.inference.segment import SegmentConfig, decode_steps, image_to_tensor, segment_steps
+from leafcount.inference.segment import SegmentConfig, content_boxes, decode_steps, image_to_tensor, segment_steps
 from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def main() -> None:
             small, box = image_to_tensor(image, cfg.input_size, cfg.output_stride)
             large, large_box = image_to_tensor(image, cfg.dense_input_size)
             encoded = model.encode(small, aux=True)
-            grid_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
+            grid_box = content_boxes(model, box)[0]
             window = plant_window(encoded.aux_logits[0, 0].numpy(), grid_box, large_box, tuple(large.shape[-2:]))
             inside = large if window is None else large[..., window[0], window[1]]
             shapes.add(tuple(inside.shape[-2:]))

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from leafcount.inference.heads_window import plant_window
-from leafcount.inference.segment import image_to_tensor
+from leafcount.inference.segment import content_boxes, image_to_tensor
 
 
 def pass_parts(model, image: np.ndarray, n_steps: int, window: bool = False) -> dict[str, Callable[[], object]]:
@@ -34,7 +34,7 @@ def pass_parts(model, image: np.ndarray, n_steps: int, window: bool = False) -> 
         heads = getattr(model, "dense_logits", lambda image, _: model.dense(image))
         parts["heads"] = lambda: heads(large, encoded)
         if window and encoded.aux_logits is not None and not cfg.dense_context:
-            grid_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
+            grid_box = content_boxes(model, box)[0]
             rows, cols = plant_window(encoded.aux_logits[0, 0].numpy(), grid_box, large_box, tuple(large.shape[-2:]))
             inside = large[..., rows, cols]
             parts[f"heads on {inside.shape[-2]}x{inside.shape[-1]} window"] = lambda: heads(inside, encoded)

@@ -122,8 +122,8 @@ def image_to_tensor(image: np.ndarray, input_size: tuple[int, int], multiple: in
     return planes[None], box
 
 
-def _boxes(model: RIS, box: Box) -> tuple[Box, Box]:
-    """The image's content box on the mask grid and on the recurrent grid."""
+def content_boxes(model: RIS, box: Box) -> tuple[Box, Box]:
+    """The image's content box on the mask grid and on the recurrent grid (``box``: on the network's input)."""
     cfg = model.config
     out_box = box.scaled(cfg.output_size[0] / cfg.input_size[0], cfg.output_size[1] / cfg.input_size[1])
     grid_box = box.scaled(cfg.grid_size[0] / cfg.input_size[0], cfg.grid_size[1] / cfg.input_size[1])
@@ -134,13 +134,12 @@ def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None
                           plant_grid_box: Box | None = None) -> DenseMaps:
     """Foreground, boundary (and centre) from the full-resolution heads, run at their own input size
     (``encoded``: the image's encoding, whose context some heads read). With ``plant_grid_box`` (the
-    image's box on the mask grid) and the encoder's foreground in ``encoded``, the heads run on the
-    plant's window only (:mod:`leafcount.inference.heads_window`), and again on the whole input
+    image's box on the mask grid; ``encoded`` then carries the encoder's foreground), the heads run on
+    the plant's window only (:mod:`leafcount.inference.heads_window`), and again on the whole input
     where the plant they find reaches the window's side."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
     window = None
-    found = plant_grid_box is not None and encoded is not None and encoded.aux_logits is not None
-    if found and not model.config.dense_context:  # heads that read the context see the whole image
+    if plant_grid_box is not None:
         window = plant_window(encoded.aux_logits[0, 0].cpu().numpy(), plant_grid_box, box, tuple(tensor.shape[-2:]))
     device = next(model.parameters()).device
     maps = None
@@ -154,13 +153,13 @@ def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None
     return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
 
-def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box) -> DenseMaps:
+def _dense_maps(model: RIS, encoded: Encoded, image: np.ndarray, out_box: Box, on_plant: bool = False) -> DenseMaps:
     """Plant foreground and leaf-boundary probabilities over the image: from
     the full-resolution heads when the network has them (on the plant's
-    window when ``encoded`` carries the encoder's foreground), else from the
-    encoder's heads (at the mask resolution), else none."""
+    window with ``on_plant``, ``encoded`` then carrying the encoder's
+    foreground), else from the encoder's heads (at the mask resolution), else none."""
     if model.dense is not None:
-        return _full_resolution_maps(model, image, encoded, out_box)
+        return _full_resolution_maps(model, image, encoded, out_box if on_plant else None)
     if encoded.aux_logits is None:
         return None, None, None
     dense = torch.sigmoid(encoded.aux_logits[0]).cpu().numpy()
@@ -243,7 +242,7 @@ def dense_maps(model: RIS, image: np.ndarray) -> DenseMaps:
             return _full_resolution_maps(model, image, None)
         tensor, box = image_to_tensor(image, model.config.input_size, model.config.output_stride)
         encoded = model.encode(tensor.to(next(model.parameters()).device), aux=model.dense is None)
-        return _dense_maps(model, encoded, image, _boxes(model, box)[0])
+        return _dense_maps(model, encoded, image, content_boxes(model, box)[0])
 
 
 def segment_steps(
@@ -296,14 +295,15 @@ def segment_steps(
     cfg = model.config
     tensor, box = image_to_tensor(image, cfg.input_size, cfg.output_stride)
     device = next(model.parameters()).device
-    out_box, grid_box = _boxes(model, box)
-    beside = dense_last and heads_alongside and model.dense is not None and not cfg.dense_context
-    on_plant = config.heads_on_plant and model.dense is not None and not cfg.dense_context
+    out_box, grid_box = content_boxes(model, box)
+    own_heads = model.dense is not None and not cfg.dense_context  # heads that read nothing of the encoding
+    beside = dense_last and heads_alongside and own_heads
+    on_plant = config.heads_on_plant and own_heads
     with torch.inference_mode(), contextlib.ExitStack() as stack:
         heads: Future | None = None  # the heads' maps, on a second thread
 
         def pending_maps() -> DenseMaps:
-            return heads.result() if heads is not None else _dense_maps(model, encoded, image, out_box)
+            return heads.result() if heads is not None else _dense_maps(model, encoded, image, out_box, on_plant)
 
         if beside and not on_plant:  # the heads need nothing from the encoder: start them with it
             heads = stack.enter_context(_heads_on_second_thread(model, image, None, None))
@@ -311,7 +311,7 @@ def segment_steps(
         encoded = model.encode(tensor.to(device), aux=model.dense is None or on_plant)
         if beside and on_plant:
             heads = stack.enter_context(_heads_on_second_thread(model, image, encoded, out_box))
-        maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box)
+        maps: DenseMaps = (None, None, None) if dense_last else _dense_maps(model, encoded, image, out_box, on_plant)
         maps_pending = dense_last
         state = model.initial_state(encoded)
         canvas = model.initial_canvas(encoded)
