@@ -28,11 +28,10 @@ Such heads are distilled from heads with their own backbone
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leafcount.model.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, load_imagenet_weights, to_lite_input
-from leafcount.model.kernels import PointwiseConv2d
+from leafcount.model.kernels import PointwiseConv2d, upsampled_conv_relu_conv
 from leafcount.model.pyramid import conv_relu, resample, resample_concat
 
 LEVELS = 4  # backbone stages up to stride 16
@@ -93,5 +92,6 @@ class FullResolutionHeads(nn.Module):
         half = (-(-height // 2), -(-width // 2))
         fine = self.fine(resample_concat([(f2, 2), (top, 4)], half, 2, 0.5))
         # Stride-2 cells centred on input pixel 2j + 0.5: a plain bilinear x2 lands them on the pixels.
-        up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
-        return self.full(torch.cat([up, pixels.contiguous(memory_format=torch.channels_last)], dim=1))
+        conv, out = self.full[0][0], self.full[1]
+        return upsampled_conv_relu_conv(fine, pixels.contiguous(memory_format=torch.channels_last), conv.weight,
+                                        conv.bias, out.weight, out.bias)

@@ -20,6 +20,15 @@ run on a 530 x 500 CVPPP image; ``benchmarks/speed.py`` times the whole pass):
   width. One matrix product gives the nine taps' responses, and nine
   shifted additions sum them: 3-4x faster.
 
+- The full-resolution heads' last layers upsample a 16-channel map to
+  the image's size, concatenate the pixels and run a 3x3 convolution to
+  eight channels: an upsampled copy, a concatenated copy and a
+  convolution with half of oneDNN's vector width idle, at the largest
+  size of the network. The upsampling is a fixed blend of neighbours, so
+  the convolution of the upsampled map is, at each of the four output
+  phases, a 3x3 convolution of the map itself: one convolution to 32
+  channels at half the size, 1.7-1.9x faster for the three layers.
+
 Each kernel gives the plain op's result to float rounding; the fast paths
 run only without autograd (training keeps torch's ops and their
 gradients) and on float32 CPU tensors. Set :data:`ENABLED` to False to run
@@ -124,3 +133,66 @@ def conv3x3_to_one(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Ten
 def _shifted(offset: int, length: int) -> tuple[slice, slice]:
     """Output and input slices of one axis for a tap ``offset`` pixels away (-1, 0 or 1)."""
     return slice(max(0, -offset), length - max(0, offset)), slice(max(0, offset), length + min(0, offset))
+
+
+# Weight of map row i + a - 1 (a = 0, 1, 2) in row 2i + p + d - 1 of the map's bilinear x2 upsampling
+# (align_corners=False), for output phase p (row 2i + p) and 3x3 tap d: the upsampling's 1/4-3/4 blends.
+_UPSAMPLED_TAPS = torch.tensor([[[0.75, 0.25, 0.0], [0.25, 0.75, 0.0], [0.0, 0.75, 0.25]],
+                                [[0.25, 0.75, 0.0], [0.0, 0.75, 0.25], [0.0, 0.25, 0.75]]], dtype=torch.float64)
+
+
+def upsampled_conv_relu_conv(fine: Tensor, pixels: Tensor, weight: Tensor, bias: Tensor | None,
+                             out_weight: Tensor, out_bias: Tensor | None) -> Tensor:
+    """``conv1x1(relu(conv3x3(cat([up, pixels]))))``, ``up`` the bilinear x2 upsampling of ``fine``
+    cropped to ``pixels``' size: the full-resolution heads' last layers.
+
+    ``fine`` (B, C, ceil(H / 2), ceil(W / 2)); ``pixels`` (B, P, H, W); ``weight`` (O, C + P, 3, 3)
+    with padding 1; ``out_weight`` (Q, O, 1, 1). On the fast path the upsampled map is never made:
+    one convolution of ``fine`` (edges replicated, as the upsampling clamps) gives the four phases'
+    shares, the pixels' share is added at full size, and the outermost rows and columns, where the
+    3x3 convolution's zero padding meets the upsampled map, are computed the plain way on strips.
+    """
+    height, width = pixels.shape[-2:]
+    if not (fast_path(fine) and _FUSED_ACTIVATION) or min(height, width) < 4:
+        return _upsampled_conv_relu_conv_plain(fine, pixels, weight, bias, out_weight, out_bias)
+    batch, channels, rows, cols = fine.shape
+    outputs = weight.shape[0]
+    shares = torch.ops.mkldnn._convolution_pointwise(
+        F.pad(fine, (1, 1, 1, 1), mode="replicate").contiguous(memory_format=torch.channels_last),
+        _phase_weight(weight[:, :channels]), None, [0, 0], [1, 1], [1, 1], 1, "none", [], None)
+    even = F.pad(pixels, (0, 2 * cols - width, 0, 2 * rows - height)).contiguous(memory_format=torch.channels_last)
+    hidden = torch.ops.mkldnn._convolution_pointwise(
+        even, weight[:, channels:].contiguous(), bias, [1, 1], [1, 1], [1, 1], 1, "none", [], None)
+    # hidden's memory is (b, 2i + p, 2j + q, o); the shares' (b, i, j, p, q, o).
+    pixel_major = hidden.permute(0, 2, 3, 1).view(batch, rows, 2, cols, 2, outputs)
+    pixel_major.add_(shares.permute(0, 2, 3, 1).view(batch, rows, cols, 2, 2, outputs).permute(0, 1, 3, 2, 4, 5))
+    hidden.relu_()
+    out = pointwise_conv(hidden, out_weight, out_bias)[..., :height, :width]
+
+    def plain(fine_rows: slice, fine_cols: slice, pixel_rows: slice, pixel_cols: slice) -> Tensor:
+        return _upsampled_conv_relu_conv_plain(fine[..., fine_rows, fine_cols], pixels[..., pixel_rows, pixel_cols],
+                                               weight, bias, out_weight, out_bias)
+
+    # Each strip's upsampling is exact but at its inner end, which the row or column kept does not read.
+    every, row, col = slice(None), max(0, (height - 1) // 2 - 1), max(0, (width - 1) // 2 - 1)
+    out[..., :1, :] = plain(slice(0, 2), every, slice(0, 2), every)[..., :1, :]
+    out[..., -1:, :] = plain(slice(row, None), every, slice(2 * row, None), every)[..., -1:, :]
+    out[..., :, :1] = plain(every, slice(0, 2), every, slice(0, 2))[..., :, :1]
+    out[..., :, -1:] = plain(every, slice(col, None), every, slice(2 * col, None))[..., :, -1:]
+    return out
+
+
+def _phase_weight(weight: Tensor) -> Tensor:
+    """(4 O, C, 3, 3) channels-last: output channel (2 p + q) O + o convolves the map at half size as
+    ``weight`` (O, C, 3, 3) convolves its upsampling at output pixels (2i + p, 2j + q)."""
+    outputs, channels = weight.shape[:2]
+    phases = torch.einsum("ocde,pda,qeb->pqocab", weight.double(), _UPSAMPLED_TAPS, _UPSAMPLED_TAPS)
+    return phases.reshape(4 * outputs, channels, 3, 3).to(weight.dtype).contiguous(memory_format=torch.channels_last)
+
+
+def _upsampled_conv_relu_conv_plain(fine: Tensor, pixels: Tensor, weight: Tensor, bias: Tensor | None,
+                                    out_weight: Tensor, out_bias: Tensor | None) -> Tensor:
+    height, width = pixels.shape[-2:]
+    up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
+    hidden = F.relu(F.conv2d(torch.cat([up, pixels], dim=1), weight, bias, padding=1))
+    return F.conv2d(hidden, out_weight, out_bias)

@@ -70,6 +70,39 @@ def test_convolution_plus_a_map_then_relu_fused_equals_the_plain_ops():
         torch.testing.assert_close(fast, F.relu(other + F.conv2d(x, weight, padding=1)), rtol=1e-5, atol=1e-5)
 
 
+def _heads_last_layers_plain(fine, pixels, weight, bias, out_weight, out_bias):
+    """The full-resolution heads' last layers as the network defines them (dense.FullResolutionHeads)."""
+    height, width = pixels.shape[-2:]
+    up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
+    return F.conv2d(F.relu(F.conv2d(torch.cat([up, pixels], 1), weight, bias, padding=1)), out_weight, out_bias)
+
+
+@pytest.mark.parametrize(("batch", "size"), [(1, (24, 30)), (2, (25, 31)), (1, (4, 5)), (1, (3, 9))])
+def test_upsampled_convolution_by_phases_equals_upsampling_then_convolving(batch, size):
+    torch.manual_seed(5)
+    height, width = size
+    fine = torch.rand(batch, 16, -(-height // 2), -(-width // 2)) * 4 - 1
+    pixels = torch.rand(batch, 3, height, width)
+    weight, bias = torch.randn(8, 19, 3, 3) * 0.3, torch.randn(8) * 0.1
+    out_weight, out_bias = torch.randn(3, 8, 1, 1), torch.randn(3)
+    plain = _heads_last_layers_plain(fine, pixels, weight, bias, out_weight, out_bias)
+    for fine_in, pixels_in in zip(_both_layouts(fine), _both_layouts(pixels)):
+        with torch.no_grad():
+            fast = kernels.upsampled_conv_relu_conv(fine_in, pixels_in, weight, bias, out_weight, out_bias)
+        assert fast.shape == (batch, 3, height, width)
+        torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    if height > 3:  # the phases alone are the upsampled map's convolution inside, not on its outermost lines
+        phases = torch.ops.mkldnn._convolution_pointwise(
+            F.pad(fine, (1, 1, 1, 1), mode="replicate"), kernels._phase_weight(weight[:, :16]), None, [0, 0],
+            [1, 1], [1, 1], 1, "none", [], None)
+        rows, cols = phases.shape[-2:]
+        shuffled = F.pixel_shuffle(phases.view(batch, 4, 8, rows, cols).transpose(1, 2).reshape(batch, 32, rows, cols), 2)
+        up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
+        difference = (shuffled[..., :height, :width] - F.conv2d(up, weight[:, :16], padding=1)).abs()
+        assert float(difference[..., 1:-1, 1:-1].max()) < 1e-4
+        assert float(difference[..., 0, :].max()) > 1e-2 and float(difference[..., :, -1].max()) > 1e-2
+
+
 @pytest.mark.parametrize("size", [(24, 30), (25, 31)])
 @pytest.mark.parametrize("block_index", [1, 3])  # the stride-2 blocks with a 3x3 and a 5x5 depthwise layer
 def test_a_stride_2_block_padding_its_narrow_input_equals_the_plain_block(block_index, size, monkeypatch):
