@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,38 @@ def _resized_planes(array: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return tensor[0]
     shrinking = shape[0] < array.shape[0] or shape[1] < array.shape[1]
     return F.interpolate(tensor, size=tuple(shape), mode="bilinear", align_corners=False, antialias=shrinking)[0]
+
+
+def resized_window(arrays: Sequence[np.ndarray], shape: tuple[int, int], window: tuple[slice, slice]) -> np.ndarray:
+    """(N, rows, cols) float32: ``resize_array(array, shape)[window]`` of each (H, W) float array, to
+    float rounding, computed on the window alone.
+
+    The decoding reads the steps' masks, upsampled to the photo's size, only
+    on the plant's box: resizing each whole mask took two thirds of its time.
+    Enlarging is bilinear, rows then columns each a blend of two source lines;
+    arrays that shrink on either axis (area-averaged) are resized whole and
+    cut. The arrays have one shape.
+    """
+    rows, cols = (range(*part.indices(size)) for part, size in zip(window, shape))
+    if not len(arrays):
+        return np.zeros((0, len(rows), len(cols)), dtype=np.float32)
+    stack = np.stack([np.asarray(array, dtype=np.float32) for array in arrays])
+    if stack.shape[1] > shape[0] or stack.shape[2] > shape[1]:
+        return np.stack([resize_array(array, shape)[window] for array in stack])
+    top, bottom, row_weight = _blend_lines(stack.shape[1], shape[0], rows)
+    left, right, col_weight = _blend_lines(stack.shape[2], shape[1], cols)
+    source = torch.from_numpy(stack)  # a new contiguous array
+    lines = torch.lerp(source[:, top], source[:, bottom], row_weight[:, None])
+    return torch.lerp(lines[:, :, left], lines[:, :, right], col_weight).numpy()
+
+
+def _blend_lines(size: int, new_size: int, positions: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each position on an axis enlarged from ``size`` to ``new_size``: its two source lines and the
+    second's weight, as ``F.interpolate(mode="bilinear", align_corners=False)`` places them."""
+    centres = (torch.tensor(positions, dtype=torch.float32) + 0.5) * (size / new_size) - 0.5
+    centres = centres.clamp_(min=0.0)
+    first = centres.long()
+    return first, (first + 1).clamp_(max=size - 1), centres - first
 
 
 def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

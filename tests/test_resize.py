@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from leafcount.inference.segment import image_to_tensor
-from leafcount.resize import letterbox, letterbox_planes
+from leafcount.resize import letterbox, letterbox_planes, resize_array, resized_window
 
 
 def _expected_planes(image: np.ndarray, size: tuple[int, int], box) -> torch.Tensor:
@@ -51,3 +51,24 @@ def test_a_mirrored_view_and_a_float64_photo_give_the_plain_input():
     # The network takes float32: a float64 photo is converted before anything is computed.
     tensor, _ = image_to_tensor(image.astype(np.float64), (64, 64))
     assert torch.equal(tensor[0], expected)
+
+
+@pytest.mark.parametrize(("source", "shape", "window"), [
+    ((32, 30), (125, 117), (slice(20, 90), slice(0, 117))),  # enlarged, a window inside and one at the edges
+    ((32, 30), (125, 117), (slice(0, 125), slice(100, 117))),
+    ((32, 30), (32, 97), (slice(3, 30), slice(5, 60))),  # one axis kept
+    ((40, 44), (25, 60), (slice(2, 20), slice(10, 50))),  # shrunk on one axis: area-averaged, whole then cut
+    ((10, 12), (10, 12), (slice(1, 9), slice(0, 12))),  # the same size
+])
+def test_a_window_of_the_resized_masks_is_that_window_of_each_whole_resized_mask(source, shape, window):
+    rng = np.random.default_rng(7)
+    masks = [rng.random(source, dtype=np.float32) for _ in range(3)]
+    expected = np.stack([resize_array(mask, shape)[window] for mask in masks])
+    got = resized_window(masks, shape, window)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    assert float(np.abs(np.diff(got, axis=-1)).max()) > 1e-3  # not a constant: the blend is tested
+
+
+def test_no_masks_give_an_empty_stack_of_the_windows_size():
+    assert resized_window([], (50, 40), (slice(5, 15), slice(0, 40))).shape == (0, 10, 40)

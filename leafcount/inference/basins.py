@@ -31,7 +31,7 @@ from skimage.segmentation import watershed
 
 from leafcount.inference.centres import MIN_SEED_PIXELS, centre_seeds, merge_fragments, split_at_centres
 from leafcount.mask_window import mask_window
-from leafcount.resize import Box
+from leafcount.resize import Box, resized_window
 
 MIN_CORE_PIXELS = 30
 """Cores (pixels far from any edge) smaller than this, at the maps' resolution, seed no basin of their own."""
@@ -245,8 +245,9 @@ def basin_leaves(
 
     Parameters
     ----------
-    probs : sequence of (H, W) float arrays
-        The kept steps' masks y_t, resized to the maps' size.
+    probs : sequence of float arrays of one shape
+        The kept steps' masks y_t, at any size: they are resized to the
+        maps' size on the plant's box alone (:func:`~leafcount.resize.resized_window`).
     step_ids : sequence of int
         The leaf id of each step (step index + 1).
     foreground, boundary : (H, W) float arrays
@@ -286,6 +287,6 @@ def basin_leaves(
         centre = centre[box]
         basins = split_at_centres(basins, centre_seeds(plant, centre, centre_threshold, centre_min_pixels), boundary)
         basins = merge_fragments(basins, centre, fragment_threshold)
-    probs = [p[box] for p in probs]
+    probs = list(resized_window(probs, labels.shape, box))
     labels[box] = corrected_by_steps(basins, probs, step_ids, plant, boundary, mask_threshold, steps_split)
     return labels

@@ -420,7 +420,7 @@ def decode_steps(
         return grow_leaves(kept, shape, config.mask_threshold, config.core_threshold)
     if config.assignment in ("basins", "centres") and kept and kept[0].foreground is not None:
         work = kept[0].foreground.shape
-        probs = [resize_array(step.mask, work) for step in kept]
+        probs = [step.mask for step in kept]  # resized on the plant's box alone
         centre = kept[0].centre if config.assignment == "centres" else None
         work_focus = None if focus is None else focus.scaled(work[0] / shape[0], work[1] / shape[1])
         labels = basin_leaves(
