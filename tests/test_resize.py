@@ -70,5 +70,6 @@ def test_a_window_of_the_resized_masks_is_that_window_of_each_whole_resized_mask
     assert float(np.abs(np.diff(got, axis=-1)).max()) > 1e-3  # not a constant: the blend is tested
 
 
-def test_no_masks_give_an_empty_stack_of_the_windows_size():
+def test_no_masks_or_an_empty_window_give_an_empty_stack_of_the_windows_size():
     assert resized_window([], (50, 40), (slice(5, 15), slice(0, 40))).shape == (0, 10, 40)
+    assert resized_window([np.ones((5, 4), np.float32)], (50, 40), (slice(5, 5), slice(0, 40))).shape == (1, 0, 40)

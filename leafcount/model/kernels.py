@@ -27,7 +27,7 @@ run on a 530 x 500 CVPPP image; ``benchmarks/speed.py`` times the whole pass):
   size of the network. The upsampling is a fixed blend of neighbours, so
   the convolution of the upsampled map is, at each of the four output
   phases, a 3x3 convolution of the map itself: one convolution to 32
-  channels at half the size, 1.7-1.9x faster for the three layers.
+  channels at half the size, 1.6-1.9x faster for the three layers.
 
 Each kernel gives the plain op's result to float rounding; the fast paths
 run only without autograd (training keeps torch's ops and their
