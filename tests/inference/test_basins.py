@@ -208,3 +208,33 @@ def test_no_plant_decodes_to_no_leaves():
     probs, foreground, boundary, centre = _rosette()
     labels = basin_leaves(probs, [1, 2, 3, 4], np.zeros_like(foreground), boundary, centre=centre)
     assert labels.shape == foreground.shape and not labels.any()
+
+
+
+@pytest.mark.parametrize("assignment", ["basins", "centres"])
+def test_the_shipped_networks_steps_decode_as_with_each_whole_mask_resized(assignment):
+    """The decoding resizes the masks on the plant's box alone (resize.resized_window): the labels
+    are those of masks resized whole, on a plant of the shipped network, with the steps splitting
+    and merging basins (where they decide the labels) and as the default decoding runs."""
+    from leafcount.data.synth import make_rosette
+    from leafcount.inference.segment import segment_steps
+    from leafcount.model.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+    from leafcount.resize import resize_array
+
+    model, info = load_checkpoint(DEFAULT_MODEL_PATH)
+    config = SegmentConfig.for_checkpoint(info.meta).replace(assignment=assignment, steps_split=True)
+    rosette, _ = make_rosette(np.random.default_rng(2), shape=(210, 190), n_leaves=8)
+    image = np.empty((300, 280, 3), rosette.dtype)
+    image[:] = np.median(rosette[:4].reshape(-1, 3), axis=0)  # the soil around the plant
+    image[80:290, 70:260] = rosette  # the plant's box well inside the photo
+    steps = [s for s in segment_steps(model, image, config) if s.score >= config.stop_threshold]
+    work = steps[0].foreground.shape
+    assert steps[0].mask.shape[0] < work[0] and steps[0].mask.shape[1] < work[1]  # enlarged, not just cut
+    centre = steps[0].centre if assignment == "centres" else None
+    expected = basin_leaves(
+        [resize_array(s.mask, work) for s in steps], [s.index + 1 for s in steps], steps[0].foreground,
+        steps[0].boundary, config.mask_threshold, config.core_threshold, centre, config.centre_threshold,
+        config.steps_split, config.fragment_threshold, None, config.centre_min_pixels, config.core_min_share)
+    labels = decode_steps(steps, image.shape[:2], config)
+    assert len(np.unique(expected)) >= 5
+    np.testing.assert_array_equal(labels, resize_array(expected, image.shape[:2], nearest=True))
