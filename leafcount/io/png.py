@@ -5,8 +5,10 @@ Pillow filters every row of a colour PNG five ways and keeps the best
 than the compression (16 of Pillow's 24 ms), and it has no option to skip
 it. An overlay is a preview written once per image of a batch, so here
 every row takes PNG's "Sub" filter (each byte minus the one a pixel to its
-left, in one numpy subtraction) and zlib's fastest level with its
-run-length strategy: 9 ms, a file 5% larger than Pillow's.
+left, in one numpy subtraction) and the result is deflated by ISA-L
+(``isal``), whose level 1 is 4x faster than zlib's fastest level with its
+run-length strategy and writes a slightly smaller stream: on the overlay
+of a 12-megapixel photo, 88 ms and 10.0 MB against 353 ms and 10.5 MB.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import struct
 import zlib
 
 import numpy as np
+from isal import isal_zlib
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SUB_FILTER = 1
@@ -38,7 +41,6 @@ def encode_png(pixels: np.ndarray) -> bytes:
     filtered[:, 0] = SUB_FILTER
     filtered[:, 1 : 1 + channels] = rows[:, :channels]
     np.subtract(rows[:, channels:], rows[:, :-channels], out=filtered[:, 1 + channels :])  # wraps mod 256, as PNG's
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
-    data = compressor.compress(filtered) + compressor.flush()
+    data = isal_zlib.compress(filtered, 1)
     header = struct.pack(">IIBBBBB", width, height, 8, COLOUR_TYPES[channels], 0, 0, 0)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
