@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 
-from leafcount.analysis.metrics import count_leaves
 from leafcount.analysis.plant_boxes import PlantBox
 from leafcount.atomic import check_writable
 from leafcount.cancel import CancelToken
@@ -96,7 +95,7 @@ def segment_file(
         meta = result.sidecar_meta()
         save_corrections(image_path, result.full_size_labels(), (), meta, out_dir)
         plants = tuple(zip(result.full_size_plants(), result.plant_leaf_counts()))
-        return ImageOutcome(image_path, count_leaves(result.labels), info.name, plants=plants, notes=result.notes,
+        return ImageOutcome(image_path, result.leaf_count, info.name, plants=plants, notes=result.notes,
                             meta=meta)
     except Cancelled:
         raise

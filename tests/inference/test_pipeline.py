@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import pytest
 
+from leafcount.analysis.metrics import count_leaves
 from leafcount.analysis.plant_boxes import PlantBox
 from leafcount.data.demo import DEMO_DIR
 from leafcount.data.folder import Photo, read_image_size
@@ -71,6 +72,7 @@ def test_a_tray_yields_its_plants_then_each_plant_and_boxes_are_saved_in_the_pho
     first = result.full_size_plants()[0]
     assert (first.top, first.left) == (2 * found.plants[0].top, 2 * found.plants[0].left)
     assert len(result.sidecar_meta()["plants"]) == len(plants) == len(result.plant_leaf_counts())
+    assert result.leaf_count == count_leaves(result.labels) > len(plants)  # several leaves to a plant
 
 
 def test_the_user_s_boxes_are_segmented_as_they_are(tiny_model, info, drained):
