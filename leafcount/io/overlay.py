@@ -37,15 +37,18 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, *, opacity: float = 0.
     box = mask_window(inside, margin=1)  # a pixel's outline needs its neighbours alone: trace the leaves' box
     if box is not None:
         edges[box] = inner_outlines(ids[box])
+    cols = box[1] if box is not None else slice(0, 0)
     # Blended a block of rows at a time, in place in one float copy of the block that stays in the
     # cache: over a whole 12-megapixel photo each of the five passes read and wrote 144 MB.
     out = np.empty(image.shape[:2] + (3,), dtype=np.uint8)
     for start in range(0, out.shape[0], BLOCK_ROWS):
         rows = slice(start, start + BLOCK_ROWS)
         block = np.array(image[rows], dtype=np.float32)
-        leaf, outline = inside[rows], edges[rows]
-        block[leaf] = (1 - opacity) * block[leaf] + opacity * colors[ids[rows][leaf]]
-        block[outline] = colors[ids[rows][outline]]
+        leaf = inside[rows, cols, None]
+        if leaf.any():  # every pixel of the leaves' columns blended, kept on the leaves: 2x a masked gather
+            part, leaf_colors = block[:, cols], np.take(colors, ids[rows, cols], axis=0)
+            np.copyto(part, (1 - opacity) * part + opacity * leaf_colors, where=leaf)
+            np.copyto(part, leaf_colors, where=edges[rows, cols, None])
         np.clip(block, 0, 1, out=block)
         block *= 255
         block += 0.5

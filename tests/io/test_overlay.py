@@ -64,4 +64,6 @@ def test_an_overlay_blended_in_many_row_blocks_is_the_overlay_of_one_block(monke
     whole = overlay.overlay_labels(image, labels)
     monkeypatch.setattr(overlay, "BLOCK_ROWS", 7)
     np.testing.assert_array_equal(overlay.overlay_labels(image, labels), whole)
-    assert (whole != (image * 255 + 0.5).astype(np.uint8)).any()
+    photo = (image * 255 + 0.5).astype(np.uint8)
+    assert (whole != photo).any()
+    np.testing.assert_array_equal(overlay.overlay_labels(image, np.zeros_like(labels)), photo)  # no leaf at all
