@@ -73,8 +73,8 @@ def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
     """Save an (H, W, 3) uint8 array as a PNG, atomically.
 
     An overlay is a preview written for every image of a batch, so it takes
-    the fast encoder (:func:`leafcount.io.png.encode_png`): 9-10 ms for a
-    CVPPP overlay against 24 ms through Pillow at zlib level 1 (16 ms with
-    no compression at all).
+    the fast encoder (:func:`leafcount.io.png.encode_png`): 3 ms for a CVPPP
+    overlay against 24 ms through Pillow at zlib level 1 (16 ms with no
+    compression at all).
     """
     write_atomic(path, encode_png(np.asarray(rgb)))
