@@ -138,18 +138,22 @@ def _full_resolution_maps(model: RIS, image: np.ndarray, encoded: Encoded | None
     the plant's window only (:mod:`leafcount.inference.heads_window`), and again on the whole input
     where the plant they find reaches the window's side."""
     tensor, box = image_to_tensor(image, model.config.dense_input_size)
+    shape = tuple(tensor.shape[-2:])
+    device = next(model.parameters()).device
+
+    def probabilities(heads_input: torch.Tensor) -> np.ndarray:
+        return torch.sigmoid(model.dense_logits(heads_input.to(device), encoded)[0]).cpu().numpy()
+
     window = None
     if plant_grid_box is not None:
-        window = plant_window(encoded.aux_logits[0, 0].cpu().numpy(), plant_grid_box, box, tuple(tensor.shape[-2:]))
-    device = next(model.parameters()).device
+        window = plant_window(encoded.aux_logits[0, 0].cpu().numpy(), plant_grid_box, box, shape)
     maps = None
     if window is not None:
-        dense = torch.sigmoid(model.dense_logits(tensor[..., window[0], window[1]].to(device), encoded)[0]).cpu().numpy()
-        if not cut_off(dense[0], window, tuple(tensor.shape[-2:])):  # else the plant goes on: the whole input
+        dense = probabilities(tensor[..., window[0], window[1]])
+        if not cut_off(dense[0], window, shape):  # else the plant goes on: the whole input
             maps = pasted(dense, window, box)
     if maps is None:
-        dense = torch.sigmoid(model.dense_logits(tensor.to(device), encoded)[0]).cpu().numpy()
-        maps = [box.crop(channel).copy() for channel in dense]
+        maps = [box.crop(channel).copy() for channel in probabilities(tensor)]
     return maps[0], maps[1], maps[2] if len(maps) > 2 else None
 
 

@@ -169,16 +169,19 @@ def upsampled_conv_relu_conv(fine: Tensor, pixels: Tensor, weight: Tensor, bias:
     hidden.relu_()
     out = pointwise_conv(hidden, out_weight, out_bias)[..., :height, :width]
 
-    def plain(fine_rows: slice, fine_cols: slice, pixel_rows: slice, pixel_cols: slice) -> Tensor:
+    def plain(fine_rows: slice, fine_cols: slice) -> Tensor:
+        """The plain layers on a strip of ``fine`` and the pixels it covers."""
+        pixel_rows, pixel_cols = (slice(2 * part.start, None if part.stop is None else 2 * part.stop)
+                                  for part in (fine_rows, fine_cols))
         return _upsampled_conv_relu_conv_plain(fine[..., fine_rows, fine_cols], pixels[..., pixel_rows, pixel_cols],
                                                weight, bias, out_weight, out_bias)
 
     # Each strip's upsampling is exact but at its inner end, which the row or column kept does not read.
-    every, row, col = slice(None), max(0, (height - 1) // 2 - 1), max(0, (width - 1) // 2 - 1)
-    out[..., :1, :] = plain(slice(0, 2), every, slice(0, 2), every)[..., :1, :]
-    out[..., -1:, :] = plain(slice(row, None), every, slice(2 * row, None), every)[..., -1:, :]
-    out[..., :, :1] = plain(every, slice(0, 2), every, slice(0, 2))[..., :, :1]
-    out[..., :, -1:] = plain(every, slice(col, None), every, slice(2 * col, None))[..., :, -1:]
+    every, row, col = slice(0, None), max(0, (height - 1) // 2 - 1), max(0, (width - 1) // 2 - 1)
+    out[..., :1, :] = plain(slice(0, 2), every)[..., :1, :]
+    out[..., -1:, :] = plain(slice(row, None), every)[..., -1:, :]
+    out[..., :, :1] = plain(every, slice(0, 2))[..., :, :1]
+    out[..., :, -1:] = plain(every, slice(col, None))[..., :, -1:]
     return out
 
 

@@ -92,9 +92,7 @@ def test_upsampled_convolution_by_phases_equals_upsampling_then_convolving(batch
         assert fast.shape == (batch, 3, height, width)
         torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
     if height > 3:  # the phases alone are the upsampled map's convolution inside, not on its outermost lines
-        phases = torch.ops.mkldnn._convolution_pointwise(
-            F.pad(fine, (1, 1, 1, 1), mode="replicate"), kernels._phase_weight(weight[:, :16]), None, [0, 0],
-            [1, 1], [1, 1], 1, "none", [], None)
+        phases = F.conv2d(F.pad(fine, (1, 1, 1, 1), mode="replicate"), kernels._phase_weight(weight[:, :16]))
         rows, cols = phases.shape[-2:]
         shuffled = F.pixel_shuffle(phases.view(batch, 4, 8, rows, cols).transpose(1, 2).reshape(batch, 32, rows, cols), 2)
         up = F.interpolate(fine, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :height, :width]
